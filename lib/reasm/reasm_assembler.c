@@ -1,0 +1,695 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The reasm authors
+ *
+ * The assembler: gopacket tcpassembly's algorithm, step for step, on
+ * rte_mempool pages. Function names follow the seed's where they do the
+ * same thing (insert_into_conn = insertIntoConn, add_next_from_conn =
+ * addNextFromConn, ...) so the two can be read side by side.
+ */
+
+#include <errno.h>
+#include <string.h>
+
+#include <rte_errno.h>
+#include <rte_malloc.h>
+#include <rte_mempool.h>
+
+#include "reasm_private.h"
+
+#define PAGE_HDR_BYTES offsetof(struct reasm_page, data)
+
+/* ---- counters ------------------------------------------------------- */
+
+static inline void
+ctr_add(struct reasm_assembler *a, enum reasm_counter c, uint64_t n)
+{
+	/* Relaxed atomic stores keep telemetry readers tear-free; one writer. */
+	__atomic_store_n(&a->stats.v[c], a->stats.v[c] + n, __ATOMIC_RELAXED);
+}
+
+static inline void
+ctr_sub(struct reasm_assembler *a, enum reasm_counter c, uint64_t n)
+{
+	__atomic_store_n(&a->stats.v[c], a->stats.v[c] - n, __ATOMIC_RELAXED);
+}
+
+/* Page gauges may be lowered by another assembler in shared mode. */
+static inline void
+gauge_add(struct reasm_assembler *a, enum reasm_counter c, uint64_t n)
+{
+	if (a->shared)
+		__atomic_fetch_add(&a->stats.v[c], n, __ATOMIC_RELAXED);
+	else
+		ctr_add(a, c, n);
+}
+
+static const enum reasm_counter skip_counter[REASM_SKIP_CAUSE_MAX] = {
+	[REASM_SKIP_NONE] = REASM_CTR_MAX,
+	[REASM_SKIP_START_UNKNOWN] = REASM_CTR_MAX,
+	[REASM_SKIP_PAGE_LIMIT] = REASM_CTR_skipped_bytes_page_limit,
+	[REASM_SKIP_TOTAL_LIMIT] = REASM_CTR_skipped_bytes_total_limit,
+	[REASM_SKIP_NO_PAGE] = REASM_CTR_skipped_bytes_no_page,
+	[REASM_SKIP_FLUSH] = REASM_CTR_skipped_bytes_flush,
+	[REASM_SKIP_FLUSH_ALL] = REASM_CTR_skipped_bytes_flush_all,
+};
+
+/* ---- pages ---------------------------------------------------------- */
+
+/*
+ * Page counts follow the page's owner (the assembler that took it from the
+ * mempool), so max_pages_total means "pages this assembler holds".
+ */
+static void
+owner_pages_sub(struct reasm_page *page)
+{
+	struct reasm_assembler *owner = page->owner;
+
+	if (owner->shared) {
+		__atomic_fetch_sub(&owner->pages_used, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_sub(&owner->stats.v[REASM_CTR_pages_in_use], 1, __ATOMIC_RELAXED);
+		__atomic_fetch_sub(&owner->stats.v[REASM_CTR_buffered_bytes], page->len,
+				   __ATOMIC_RELAXED);
+	} else {
+		owner->pages_used--;
+		ctr_sub(owner, REASM_CTR_pages_in_use, 1);
+		ctr_sub(owner, REASM_CTR_buffered_bytes, page->len);
+	}
+}
+
+static void
+page_put(struct reasm_page *page)
+{
+	rte_mempool_put(page->owner->page_pool, page);
+}
+
+/* ---- delivery ------------------------------------------------------- */
+
+/* Hand the batch to the stream, then free the pages its records pointed into. */
+static void
+deliver_batch(struct reasm_assembler *a, struct reasm_conn *conn)
+{
+	struct reasm_batch *b = &a->batch;
+	unsigned int i;
+
+	if (b->n > 0)
+		a->pool->ops->reassembled(conn->stream, b->rec, b->n);
+	for (i = 0; i < b->ndead; i++)
+		page_put(b->dead[i]);
+	b->n = 0;
+	b->ndead = 0;
+}
+
+static void
+push_record(struct reasm_assembler *a, struct reasm_conn *conn, const struct reasm_record *rec,
+	    struct reasm_page *dead)
+{
+	struct reasm_batch *b = &a->batch;
+
+	if (b->n == REASM_MAX_RECORDS_PER_CALL)
+		deliver_batch(a, conn);
+	b->rec[b->n++] = *rec;
+	if (dead != NULL)
+		b->dead[b->ndead++] = dead;
+	b->pushed++;
+	b->last_end = rec->end;
+	ctr_add(a, REASM_CTR_delivered_records, 1);
+	ctr_add(a, REASM_CTR_delivered_bytes, rec->len);
+}
+
+/*
+ * The seed's byteSpan: trim from @bytes what precedes @expected.
+ * Returns the offset of the first new byte; *len becomes the new length.
+ */
+static uint32_t
+byte_span(const struct reasm_conn *conn, uint32_t received, uint32_t *len, uint32_t *next)
+{
+	int64_t span;
+
+	if (!conn->next_seq_valid) {
+		*next = reasm_seq_add(received, *len);
+		return 0;
+	}
+	span = reasm_seq_diff(received, conn->next_seq);
+	if (span <= 0) {
+		*next = reasm_seq_add(received, *len);
+		return 0;
+	}
+	if ((int64_t)*len < span) {
+		*next = conn->next_seq;
+		*len = 0;
+		return 0;
+	}
+	*len -= (uint32_t)span;
+	*next = reasm_seq_add(conn->next_seq, *len);
+	return (uint32_t)span;
+}
+
+/* Trim an in-order segment against next_seq and queue it. */
+static void
+push_in_order(struct reasm_assembler *a, struct reasm_conn *conn,
+	      const struct reasm_segment *seg, uint64_t ts)
+{
+	struct reasm_record rec = {0};
+	uint32_t len = seg->len, next;
+	uint32_t off = byte_span(conn, seg->seq, &len, &next);
+
+	ctr_add(a, REASM_CTR_overlap_bytes, seg->len - len);
+	conn->next_seq = next;
+	rec.bytes = seg->payload + off;
+	rec.len = len;
+	rec.end = (seg->flags & (REASM_TCP_FIN | REASM_TCP_RST)) != 0;
+	rec.seen = ts;
+	push_record(a, conn, &rec, NULL);
+}
+
+/* The seed's addNextFromConn: deliver the first page, skipping up to it. */
+static void
+add_next_from_conn(struct reasm_assembler *a, struct reasm_conn *conn,
+		   enum reasm_skip_cause cause)
+{
+	struct reasm_page *page = conn->first;
+	struct reasm_record rec = {0};
+	uint32_t len = page->len, next, off;
+	int64_t diff;
+
+	if (!conn->next_seq_valid) {
+		rec.skip = -1;
+		rec.skip_cause = REASM_SKIP_START_UNKNOWN;
+		ctr_add(a, REASM_CTR_skips_start_unknown, 1);
+	} else if ((diff = reasm_seq_diff(conn->next_seq, page->seq)) > 0) {
+		rec.skip = diff;
+		rec.skip_cause = (uint8_t)cause;
+		if (skip_counter[cause] != REASM_CTR_MAX)
+			ctr_add(a, skip_counter[cause], (uint64_t)diff);
+	}
+	off = byte_span(conn, page->seq, &len, &next);
+	ctr_add(a, REASM_CTR_overlap_bytes, page->len - len);
+	conn->next_seq = next;
+	conn->next_seq_valid = true;
+	rec.bytes = page->data + off;
+	rec.len = len;
+	rec.end = page->end;
+	rec.seen = page->seen;
+
+	conn->first = page->next;
+	if (conn->first == NULL)
+		conn->last = NULL;
+	else
+		conn->first->prev = NULL;
+	conn->npages--;
+	owner_pages_sub(page);
+	push_record(a, conn, &rec, page);
+}
+
+static void
+add_contiguous(struct reasm_assembler *a, struct reasm_conn *conn)
+{
+	while (conn->first != NULL && conn->next_seq_valid &&
+	       reasm_seq_diff(conn->next_seq, conn->first->seq) <= 0)
+		add_next_from_conn(a, conn, REASM_SKIP_NONE);
+}
+
+/* The seed's closeConnection. */
+static void
+close_connection(struct reasm_assembler *a, struct reasm_conn *conn, enum reasm_counter why)
+{
+	struct reasm_page *page, *next;
+
+	a->pool->ops->complete(conn->stream);
+	ctr_add(a, why, 1);
+	for (page = conn->first; page != NULL; page = next) {
+		next = page->next;
+		ctr_add(a, REASM_CTR_discarded_on_close_bytes, page->len);
+		owner_pages_sub(page);
+		page_put(page);
+	}
+	conn->first = conn->last = NULL;
+	conn->npages = 0;
+	reasm_pool_remove(a->pool, conn);
+}
+
+/* The seed's sendToConnection. */
+static void
+send_to_connection(struct reasm_assembler *a, struct reasm_conn *conn, enum reasm_counter why)
+{
+	add_contiguous(a, conn);
+	deliver_batch(a, conn);
+	if (a->batch.last_end)
+		close_connection(a, conn, why);
+	else
+		reasm_pool_paged_update(a->pool, conn);
+}
+
+/* ---- buffering out-of-order data ------------------------------------ */
+
+static unsigned int
+pages_for(uint32_t len)
+{
+	return len == 0 ? 1 : (len + REASM_PAGE_BYTES - 1) / REASM_PAGE_BYTES;
+}
+
+/* Take @n pages and fill them with the segment; false if the mempool is short. */
+static bool
+pages_from_segment(struct reasm_assembler *a, const struct reasm_segment *seg, uint64_t ts,
+		   unsigned int n, struct reasm_page **first, struct reasm_page **last)
+{
+	struct reasm_page *pages[64];
+	unsigned int i, chunk;
+	uint32_t off = 0;
+	struct reasm_page *prev = NULL;
+
+	*first = NULL;
+	for (i = 0; i < n; i += chunk) {
+		chunk = RTE_MIN(n - i, RTE_DIM(pages));
+		if (rte_mempool_get_bulk(a->page_pool, (void **)pages, chunk) < 0) {
+			/* Give back what this segment already took. */
+			for (struct reasm_page *p = *first; p != NULL;) {
+				struct reasm_page *nx = p->next;
+				rte_mempool_put(a->page_pool, p);
+				p = nx;
+			}
+			return false;
+		}
+		for (unsigned int j = 0; j < chunk; j++) {
+			struct reasm_page *p = pages[j];
+			uint32_t len = RTE_MIN(seg->len - off, (uint32_t)REASM_PAGE_BYTES);
+
+			p->prev = prev;
+			p->next = NULL;
+			p->owner = a;
+			p->seen = ts;
+			p->seq = reasm_seq_add(seg->seq, off);
+			p->len = (uint16_t)len;
+			p->end = false;
+			if (len > 0)
+				memcpy(p->data, seg->payload + off, len);
+			off += len;
+			if (prev != NULL)
+				prev->next = p;
+			else
+				*first = p;
+			prev = p;
+		}
+	}
+	prev->end = (seg->flags & (REASM_TCP_FIN | REASM_TCP_RST)) != 0;
+	*last = prev;
+	return true;
+}
+
+/* The seed's pushBetween after traverseConn: insert after the last page with seq <= @seq. */
+static void
+link_pages(struct reasm_conn *conn, uint32_t seq, struct reasm_page *first,
+	   struct reasm_page *last)
+{
+	struct reasm_page *prev = conn->last, *next = NULL;
+
+	while (prev != NULL && reasm_seq_diff(prev->seq, seq) < 0) {
+		next = prev;
+		prev = prev->prev;
+	}
+	if (next == NULL || conn->last == NULL) {
+		conn->last = last;
+	} else {
+		last->next = next;
+		next->prev = last;
+	}
+	if (prev == NULL || conn->first == NULL) {
+		conn->first = first;
+	} else {
+		first->prev = prev;
+		prev->next = first;
+	}
+}
+
+/*
+ * The page mempool is empty and this connection holds no page: give up on
+ * its hole and deliver the segment straight from the caller's buffer.
+ * Nothing received is dropped; only the hole is skipped.
+ */
+static void
+deliver_without_pages(struct reasm_assembler *a, struct reasm_conn *conn,
+		      const struct reasm_segment *seg, uint64_t ts)
+{
+	struct reasm_record rec = {0};
+	uint32_t len = seg->len, next, off;
+	int64_t diff;
+
+	if (!conn->next_seq_valid) {
+		rec.skip = -1;
+		rec.skip_cause = REASM_SKIP_START_UNKNOWN;
+		ctr_add(a, REASM_CTR_skips_start_unknown, 1);
+	} else if ((diff = reasm_seq_diff(conn->next_seq, seg->seq)) > 0) {
+		rec.skip = diff;
+		rec.skip_cause = REASM_SKIP_NO_PAGE;
+		ctr_add(a, REASM_CTR_skipped_bytes_no_page, (uint64_t)diff);
+	}
+	off = byte_span(conn, seg->seq, &len, &next);
+	ctr_add(a, REASM_CTR_overlap_bytes, seg->len - len);
+	conn->next_seq = next;
+	conn->next_seq_valid = true;
+	rec.bytes = seg->payload + off;
+	rec.len = len;
+	rec.end = (seg->flags & (REASM_TCP_FIN | REASM_TCP_RST)) != 0;
+	rec.seen = ts;
+	push_record(a, conn, &rec, NULL);
+}
+
+/* The seed's insertIntoConn. */
+static void
+insert_into_conn(struct reasm_assembler *a, struct reasm_conn *conn,
+		 const struct reasm_segment *seg, uint64_t ts)
+{
+	unsigned int n = pages_for(seg->len);
+	struct reasm_page *first, *last;
+
+	while (!pages_from_segment(a, seg, ts, n, &first, &last)) {
+		ctr_add(a, REASM_CTR_pages_alloc_failed, 1);
+		if (conn->first == NULL) {
+			deliver_without_pages(a, conn, seg, ts);
+			return;
+		}
+		/*
+		 * Skip to this connection's own first page and deliver now, so
+		 * its pages go back to the mempool, then try again.
+		 */
+		add_next_from_conn(a, conn, REASM_SKIP_NO_PAGE);
+		add_contiguous(a, conn);
+		deliver_batch(a, conn);
+	}
+	link_pages(conn, seg->seq, first, last);
+	conn->npages += n;
+	if (a->shared)
+		__atomic_fetch_add(&a->pages_used, n, __ATOMIC_RELAXED);
+	else
+		a->pages_used += n;
+	gauge_add(a, REASM_CTR_pages_in_use, n);
+	gauge_add(a, REASM_CTR_buffered_bytes, seg->len);
+
+	if (a->max_pages_per_conn > 0 && conn->npages >= a->max_pages_per_conn)
+		add_next_from_conn(a, conn, REASM_SKIP_PAGE_LIMIT);
+	else if (a->max_pages_total > 0 &&
+		 __atomic_load_n(&a->pages_used, __ATOMIC_RELAXED) >= a->max_pages_total)
+		add_next_from_conn(a, conn, REASM_SKIP_TOTAL_LIMIT);
+}
+
+/* ---- the entry points ----------------------------------------------- */
+
+static void
+conn_unlock(struct reasm_assembler *a, struct reasm_conn *conn)
+{
+	if (a->shared)
+		rte_spinlock_unlock(&conn->lock);
+}
+
+/* The seed's AssembleWithTimestamp, once the connection is known. */
+static void
+assemble_into(struct reasm_assembler *a, struct reasm_conn *conn,
+	      const struct reasm_segment *seg, uint64_t ts)
+{
+	a->batch.pushed = 0;
+	a->batch.last_end = false;
+	reasm_pool_touch(a->pool, conn, ts);
+	if (!conn->next_seq_valid) {
+		if (seg->flags & REASM_TCP_SYN) {
+			struct reasm_record rec = {0};
+
+			rec.bytes = seg->payload;
+			rec.len = seg->len;
+			rec.start = true;
+			rec.seen = ts;
+			conn->next_seq = reasm_seq_add(seg->seq, (int64_t)seg->len + 1);
+			conn->next_seq_valid = true;
+			push_record(a, conn, &rec, NULL);
+		} else {
+			insert_into_conn(a, conn, seg, ts);
+		}
+	} else if (reasm_seq_diff(conn->next_seq, seg->seq) > 0) {
+		insert_into_conn(a, conn, seg, ts);
+	} else {
+		push_in_order(a, conn, seg, ts);
+	}
+	if (a->batch.pushed > 0)
+		send_to_connection(a, conn, REASM_CTR_conns_closed_fin);
+	else
+		reasm_pool_paged_update(a->pool, conn);
+}
+
+int
+reasm_assemble_conn(struct reasm_assembler *a, const struct reasm_flow *flow, int32_t pos,
+		    bool miss_is_final, const struct reasm_segment *seg, uint64_t ts)
+{
+	bool create = (seg->flags & REASM_TCP_SYN) || seg->len > 0;
+	struct reasm_conn *conn = NULL;
+	int err = 0;
+
+	ctr_add(a, REASM_CTR_segs, 1);
+	ctr_add(a, REASM_CTR_payload_bytes, seg->len);
+	if (!(seg->flags & (REASM_TCP_SYN | REASM_TCP_FIN | REASM_TCP_RST)) && seg->len == 0) {
+		ctr_add(a, REASM_CTR_segs_ignored_empty, 1);
+		return 0;
+	}
+	if (pos >= 0)
+		conn = reasm_pool_conn_at(a->pool, pos, flow);
+	if (conn == NULL && !(pos < 0 && miss_is_final && !create))
+		conn = reasm_pool_get(a->pool, flow, create, ts, &err);
+	if (conn == NULL) {
+		if (err == -ENOSPC) {
+			ctr_add(a, REASM_CTR_table_full_pkts, 1);
+			ctr_add(a, REASM_CTR_table_full_bytes, seg->len);
+			return -ENOSPC;
+		}
+		ctr_add(a, REASM_CTR_segs_no_conn, 1);
+		return 0;
+	}
+	assemble_into(a, conn, seg, ts);
+	conn_unlock(a, conn);
+	return 0;
+}
+
+int
+reasm_assemble(struct reasm_assembler *a, const struct reasm_flow *flow,
+	       const struct reasm_segment *seg, uint64_t ts_ns)
+{
+	if (a == NULL || flow == NULL || seg == NULL || (seg->len > 0 && seg->payload == NULL))
+		return -EINVAL;
+	return reasm_assemble_conn(a, flow, -1, false, seg, ts_ns);
+}
+
+/* ---- flushing ------------------------------------------------------- */
+
+/* The seed's skipFlush. */
+static void
+skip_flush(struct reasm_assembler *a, struct reasm_conn *conn, enum reasm_skip_cause cause)
+{
+	if (conn->first == NULL) {
+		close_connection(a, conn, REASM_CTR_conns_closed_flush);
+		return;
+	}
+	a->batch.pushed = 0;
+	a->batch.last_end = false;
+	add_next_from_conn(a, conn, cause);
+	send_to_connection(a, conn, REASM_CTR_conns_closed_flush);
+}
+
+/* Lock the connection at @idx if it is still open. */
+static struct reasm_conn *
+conn_lock_open(struct reasm_assembler *a, uint32_t idx)
+{
+	struct reasm_conn *conn = &a->pool->conns[idx];
+
+	if (a->shared)
+		rte_spinlock_lock(&conn->lock);
+	if (conn->in_use)
+		return conn;
+	conn_unlock(a, conn);
+	return NULL;
+}
+
+/* One connection of FlushOlderThan; returns 1 if it was flushed or closed. */
+static unsigned int
+flush_conn_older_than(struct reasm_assembler *a, struct reasm_conn *conn, uint64_t t,
+		      unsigned int *closes)
+{
+	bool flushed = false;
+
+	while (conn->first != NULL && conn->first->seen < t) {
+		skip_flush(a, conn, REASM_SKIP_FLUSH);
+		flushed = true;
+		if (!conn->in_use) {
+			(*closes)++;
+			return 1;
+		}
+	}
+	if (conn->first == NULL && conn->last_seen < t) {
+		close_connection(a, conn, REASM_CTR_conns_closed_flush);
+		(*closes)++;
+		flushed = true;
+	}
+	return flushed ? 1 : 0;
+}
+
+unsigned int
+reasm_flush_older_than(struct reasm_assembler *a, uint64_t t_ns, unsigned int *closed)
+{
+	unsigned int flushes = 0, closes = 0, n, i;
+	struct reasm_conn *conn;
+
+	n = reasm_pool_snapshot(a->pool, true, t_ns, a->snapshot, a->pool->max_conns);
+	for (i = 0; i < n; i++) {
+		conn = conn_lock_open(a, a->snapshot[i]);
+		if (conn == NULL)
+			continue;
+		flushes += flush_conn_older_than(a, conn, t_ns, &closes);
+		conn_unlock(a, conn);
+	}
+	if (closed != NULL)
+		*closed = closes;
+	return flushes;
+}
+
+unsigned int
+reasm_flush_all(struct reasm_assembler *a)
+{
+	unsigned int n, i, closes = 0;
+	struct reasm_conn *conn;
+
+	n = reasm_pool_snapshot(a->pool, false, 0, a->snapshot, a->pool->max_conns);
+	for (i = 0; i < n; i++) {
+		conn = conn_lock_open(a, a->snapshot[i]);
+		if (conn == NULL)
+			continue;
+		while (conn->in_use)
+			skip_flush(a, conn, REASM_SKIP_FLUSH_ALL);
+		closes++;
+		conn_unlock(a, conn);
+	}
+	return closes;
+}
+
+/* ---- create / free / stats ------------------------------------------ */
+
+size_t
+reasm_page_size(void)
+{
+	return sizeof(struct reasm_page);
+}
+
+struct rte_mempool *
+reasm_page_pool_create(const char *name, unsigned int n_pages, unsigned int cache_size,
+		       int socket_id)
+{
+	return rte_mempool_create(name, n_pages, sizeof(struct reasm_page), cache_size, 0, NULL,
+				  NULL, NULL, NULL, socket_id, 0);
+}
+
+struct reasm_assembler *
+reasm_assembler_create(const struct reasm_assembler_conf *conf)
+{
+	struct reasm_assembler *a;
+	struct reasm_pool *pool;
+
+	if (conf == NULL || conf->pool == NULL || conf->page_pool == NULL) {
+		REASM_LOG(ERR, "assembler: pool and page_pool are required");
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	pool = conf->pool;
+	if (conf->page_pool->elt_size < sizeof(struct reasm_page)) {
+		REASM_LOG(ERR, "assembler: page_pool elements of %u bytes, %zu needed",
+			  conf->page_pool->elt_size, sizeof(struct reasm_page));
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	if (pool->mode == REASM_POOL_SINGLE_WRITER &&
+	    __atomic_load_n(&pool->assemblers, __ATOMIC_RELAXED) > 0) {
+		REASM_LOG(ERR, "assembler: pool %s is single-writer and already has an assembler",
+			  pool->name);
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	a = rte_zmalloc_socket("reasm_assembler", sizeof(*a), RTE_CACHE_LINE_SIZE,
+			       conf->socket_id);
+	if (a == NULL) {
+		rte_errno = ENOMEM;
+		return NULL;
+	}
+	a->snapshot = rte_malloc_socket("reasm_snapshot", sizeof(uint32_t) * pool->max_conns, 0,
+					conf->socket_id);
+	a->scratch = rte_malloc_socket("reasm_scratch", REASM_SCRATCH_BYTES, 0, conf->socket_id);
+	if (a->snapshot == NULL || a->scratch == NULL) {
+		rte_free(a->snapshot);
+		rte_free(a->scratch);
+		rte_free(a);
+		rte_errno = ENOMEM;
+		return NULL;
+	}
+	a->pool = pool;
+	a->page_pool = conf->page_pool;
+	a->max_pages_total = conf->max_pages_total;
+	a->max_pages_per_conn = conf->max_pages_per_conn;
+	a->shared = pool->mode == REASM_POOL_SHARED;
+	__atomic_fetch_add(&pool->assemblers, 1, __ATOMIC_RELAXED);
+	return a;
+}
+
+/* Return the pages @a took that connections of its pool still hold. */
+static void
+drop_owned_pages(struct reasm_assembler *a)
+{
+	struct reasm_pool *pool = a->pool;
+	unsigned int n, i;
+
+	n = reasm_pool_snapshot(pool, false, 0, a->snapshot, pool->max_conns);
+	for (i = 0; i < n; i++) {
+		struct reasm_conn *conn = conn_lock_open(a, a->snapshot[i]);
+		struct reasm_page *page, *next;
+
+		if (conn == NULL)
+			continue;
+		for (page = conn->first; page != NULL; page = next) {
+			next = page->next;
+			if (page->owner != a)
+				continue;
+			if (page->prev != NULL)
+				page->prev->next = page->next;
+			else
+				conn->first = page->next;
+			if (page->next != NULL)
+				page->next->prev = page->prev;
+			else
+				conn->last = page->prev;
+			conn->npages--;
+			owner_pages_sub(page);
+			page_put(page);
+		}
+		reasm_pool_paged_update(pool, conn);
+		conn_unlock(a, conn);
+	}
+}
+
+void
+reasm_assembler_free(struct reasm_assembler *a)
+{
+	if (a == NULL)
+		return;
+	drop_owned_pages(a);
+	__atomic_fetch_sub(&a->pool->assemblers, 1, __ATOMIC_RELAXED);
+	rte_free(a->snapshot);
+	rte_free(a->scratch);
+	rte_free(a);
+}
+
+void
+reasm_assembler_stats(const struct reasm_assembler *a, struct reasm_stats *stats)
+{
+	unsigned int i;
+
+	for (i = 0; i < REASM_CTR_MAX; i++)
+		stats->v[i] = __atomic_load_n(&a->stats.v[i], __ATOMIC_RELAXED);
+}
+
+uint32_t
+reasm_assembler_pages_in_use(const struct reasm_assembler *a)
+{
+	return __atomic_load_n(&a->pages_used, __ATOMIC_RELAXED);
+}

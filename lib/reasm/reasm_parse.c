@@ -1,0 +1,349 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The reasm authors
+ *
+ * The burst entry point: parse Ethernet frames down to TCP, look the keys up
+ * in bulk, assemble each segment in order.
+ *
+ * The parser accepts and rejects exactly what gopacket's decoders do, so
+ * that reasm and gopacket see the same segments on any capture: no IP
+ * version check, IPv4 total length 0 taken as "the rest of the frame",
+ * IP lengths past the frame cut to the frame, malformed IPv4 options
+ * rejected, and a TCP header whose data offset is out of range still
+ * carrying its flags (with an empty payload). Every byte read is checked
+ * against the frame length first.
+ */
+
+#include <string.h>
+
+#include <rte_byteorder.h>
+#include <rte_hash.h>
+#include <rte_mbuf.h>
+#include <rte_prefetch.h>
+
+#include "reasm_private.h"
+
+#define ETHERTYPE_IPV4 0x0800
+#define ETHERTYPE_IPV6 0x86dd
+#define ETHERTYPE_VLAN 0x8100
+#define ETHERTYPE_QINQ 0x88a8
+
+#define IPPROTO_HOPOPTS_ 0
+#define IPPROTO_TCP_ 6
+#define IPPROTO_ROUTING_ 43
+#define IPPROTO_FRAGMENT_ 44
+#define IPPROTO_AH_ 51
+#define IPPROTO_DSTOPTS_ 60
+
+static inline uint16_t
+rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint32_t
+rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Where the IP layer leaves us: the transport bytes and their protocol. */
+struct l4_view {
+	const uint8_t *p;
+	uint32_t len;
+	uint8_t proto;
+};
+
+/* gopacket's IPv4 option walk; false if an option is malformed. */
+static bool
+ipv4_options_ok(const uint8_t *opt, uint32_t len)
+{
+	while (len > 0) {
+		uint8_t type = opt[0], olen;
+
+		if (type == 0)
+			return true; /* end of options; the rest is padding */
+		if (type == 1) {
+			opt++;
+			len--;
+			continue;
+		}
+		if (len < 2)
+			return false;
+		olen = opt[1];
+		if (olen > len || olen <= 2)
+			return false;
+		opt += olen;
+		len -= olen;
+	}
+	return true;
+}
+
+/* AH (RFC 4302), as gopacket walks it: at least 12 bytes, length in 4-byte words + 2. */
+static enum reasm_counter
+skip_ah(struct l4_view *v, enum reasm_counter truncated)
+{
+	uint32_t hlen;
+
+	if (v->len < 12)
+		return truncated;
+	hlen = ((uint32_t)v->p[1] + 2) * 4;
+	if (v->len < hlen)
+		return truncated;
+	v->proto = v->p[0];
+	v->p += hlen;
+	v->len -= hlen;
+	return REASM_CTR_MAX;
+}
+
+static enum reasm_counter
+parse_ipv4(const uint8_t *ip, uint32_t avail, struct reasm_flow *flow, struct l4_view *v,
+	   enum reasm_counter *anomaly)
+{
+	uint32_t ihl, total;
+	uint16_t frag;
+
+	if (avail < 20)
+		return REASM_CTR_drop_ipv4_truncated;
+	ihl = (uint32_t)(ip[0] & 0x0f) * 4;
+	total = rd16(ip + 2);
+	if (total == 0)
+		total = avail; /* TSO: gopacket takes the frame length */
+	if (total < 20 || ihl < 20 || ihl > total)
+		return REASM_CTR_drop_ipv4_bad_header;
+	if (total > avail) {
+		if (ihl > avail)
+			return REASM_CTR_drop_ipv4_truncated;
+		*anomaly = REASM_CTR_ip_len_past_frame;
+		total = avail;
+	}
+	if (!ipv4_options_ok(ip + 20, ihl - 20))
+		return REASM_CTR_drop_ipv4_bad_header;
+	frag = rd16(ip + 6);
+	if ((frag & 0x2000) || (frag & 0x1fff))
+		return REASM_CTR_drop_ipv4_fragment;
+	reasm_flow_ipv4(flow, ip + 12, ip + 16, 0, 0);
+	v->p = ip + ihl;
+	v->len = total - ihl;
+	v->proto = ip[9];
+	if (v->proto == IPPROTO_AH_)
+		return skip_ah(v, REASM_CTR_drop_ipv4_truncated);
+	return REASM_CTR_MAX;
+}
+
+/* Walk IPv6 extension headers until something that is not one. */
+static enum reasm_counter
+ipv6_walk_ext(struct l4_view *v)
+{
+	for (;;) {
+		uint32_t hlen;
+
+		switch (v->proto) {
+		case IPPROTO_HOPOPTS_:
+		case IPPROTO_ROUTING_:
+		case IPPROTO_DSTOPTS_:
+			if (v->len < 2)
+				return REASM_CTR_drop_ipv6_ext_truncated;
+			hlen = ((uint32_t)v->p[1] + 1) * 8;
+			if (v->len < hlen)
+				return REASM_CTR_drop_ipv6_ext_truncated;
+			v->proto = v->p[0];
+			v->p += hlen;
+			v->len -= hlen;
+			break;
+		case IPPROTO_AH_: {
+			enum reasm_counter c = skip_ah(v, REASM_CTR_drop_ipv6_ext_truncated);
+
+			if (c != REASM_CTR_MAX)
+				return c;
+			break;
+		}
+		case IPPROTO_FRAGMENT_:
+			return REASM_CTR_drop_ipv6_fragment;
+		default:
+			return REASM_CTR_MAX;
+		}
+	}
+}
+
+static enum reasm_counter
+parse_ipv6(const uint8_t *ip, uint32_t avail, struct reasm_flow *flow, struct l4_view *v,
+	   enum reasm_counter *anomaly)
+{
+	uint32_t plen;
+
+	if (avail < 40)
+		return REASM_CTR_drop_ipv6_truncated;
+	plen = rd16(ip + 4);
+	v->p = ip + 40;
+	v->len = avail - 40;
+	v->proto = ip[6];
+	if (v->proto == IPPROTO_HOPOPTS_) {
+		/* gopacket strips hop-by-hop before applying the payload length. */
+		uint32_t hlen;
+
+		if (v->len < 2)
+			return REASM_CTR_drop_ipv6_ext_truncated;
+		hlen = ((uint32_t)v->p[1] + 1) * 8;
+		if (v->len < hlen)
+			return REASM_CTR_drop_ipv6_ext_truncated;
+		v->proto = v->p[0];
+		v->p += hlen;
+		v->len -= hlen;
+	}
+	if (plen == 0)
+		return REASM_CTR_drop_ipv6_bad_header;
+	if (plen > v->len)
+		*anomaly = REASM_CTR_ip_len_past_frame;
+	else
+		v->len = plen;
+	reasm_flow_ipv6(flow, ip + 8, ip + 24, 0, 0);
+	return ipv6_walk_ext(v);
+}
+
+enum reasm_counter
+reasm_parse_frame(const uint8_t *frame, uint32_t len, struct reasm_parsed *out,
+		  enum reasm_counter *anomaly)
+{
+	uint32_t off = 12, doff;
+	struct l4_view v;
+	enum reasm_counter c;
+	uint16_t type;
+
+	*anomaly = REASM_CTR_MAX;
+	if (len < 14)
+		return REASM_CTR_drop_l2_truncated;
+	type = rd16(frame + off);
+	while (type == ETHERTYPE_VLAN || type == ETHERTYPE_QINQ) {
+		off += 4;
+		if (len < off + 2)
+			return REASM_CTR_drop_l2_truncated;
+		type = rd16(frame + off);
+	}
+	off += 2;
+	if (type == ETHERTYPE_IPV4)
+		c = parse_ipv4(frame + off, len - off, &out->flow, &v, anomaly);
+	else if (type == ETHERTYPE_IPV6)
+		c = parse_ipv6(frame + off, len - off, &out->flow, &v, anomaly);
+	else
+		return REASM_CTR_drop_not_ip;
+	if (c != REASM_CTR_MAX)
+		return c;
+	if (v.proto != IPPROTO_TCP_)
+		return REASM_CTR_drop_not_tcp;
+	if (v.len < 20)
+		return REASM_CTR_drop_tcp_truncated;
+
+	out->flow.src_port = rd16(v.p);
+	out->flow.dst_port = rd16(v.p + 2);
+	out->seg.seq = rd32(v.p + 4);
+	out->seg.flags = v.p[13] & (REASM_TCP_FIN | REASM_TCP_SYN | REASM_TCP_RST);
+	doff = (uint32_t)(v.p[12] >> 4) * 4;
+	if (doff < 20 || doff > v.len) {
+		/* gopacket keeps the header's flags but no payload. */
+		*anomaly = REASM_CTR_tcp_bad_offset;
+		doff = v.len;
+	}
+	out->seg.payload = v.p + doff;
+	out->seg.len = v.len - doff;
+	return REASM_CTR_MAX;
+}
+
+/* The frame's bytes: the mbuf's own for one segment, gathered otherwise. */
+static const uint8_t *
+frame_bytes(struct reasm_assembler *a, const struct rte_mbuf *m, uint32_t *len)
+{
+	if (m->nb_segs == 1) {
+		*len = rte_pktmbuf_data_len(m);
+		return rte_pktmbuf_mtod(m, const uint8_t *);
+	}
+	*len = RTE_MIN(rte_pktmbuf_pkt_len(m), (uint32_t)REASM_SCRATCH_BYTES);
+	return rte_pktmbuf_read(m, 0, *len, a->scratch);
+}
+
+static inline void
+bump(struct reasm_assembler *a, enum reasm_counter c)
+{
+	__atomic_store_n(&a->stats.v[c], a->stats.v[c] + 1, __ATOMIC_RELAXED);
+}
+
+/* Parse up to RTE_HASH_LOOKUP_BULK_MAX frames, look them up, assemble them. */
+static unsigned int
+assemble_chunk(struct reasm_assembler *a, struct rte_mbuf *const *pkts, uint16_t n,
+	       const uint64_t *timestamps, uint64_t now_ns, uint16_t *consumed)
+{
+	struct reasm_parsed parsed[RTE_HASH_LOOKUP_BULK_MAX];
+	const void *keys[RTE_HASH_LOOKUP_BULK_MAX];
+	int32_t positions[RTE_HASH_LOOKUP_BULK_MAX];
+	uint16_t which[RTE_HASH_LOOKUP_BULK_MAX];
+	struct reasm_pool *pool = a->pool;
+	unsigned int ntcp = 0, i;
+	uint64_t generation;
+
+	for (i = 0; i < n; i++) {
+		enum reasm_counter drop, anomaly;
+		const uint8_t *frame;
+		uint32_t len;
+
+		if (i + 4 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 4], void *));
+		if (pkts[i]->nb_segs > 1 && ntcp > 0)
+			break; /* the scratch buffer may be in use: finish this chunk first */
+		bump(a, REASM_CTR_pkts);
+		frame = frame_bytes(a, pkts[i], &len);
+		drop = frame == NULL ? REASM_CTR_drop_l2_truncated
+				     : reasm_parse_frame(frame, len, &parsed[ntcp], &anomaly);
+		if (drop != REASM_CTR_MAX) {
+			bump(a, drop);
+			continue;
+		}
+		if (anomaly != REASM_CTR_MAX)
+			bump(a, anomaly);
+		keys[ntcp] = &parsed[ntcp].flow;
+		which[ntcp] = (uint16_t)i;
+		ntcp++;
+		if (pkts[i]->nb_segs > 1) {
+			i++;
+			break; /* assemble it before the scratch buffer is reused */
+		}
+	}
+	*consumed = (uint16_t)i;
+
+	if (pool->mode == REASM_POOL_SHARED)
+		rte_rwlock_read_lock(&pool->table_lock);
+	generation = pool->generation;
+	if (ntcp > 0)
+		rte_hash_lookup_bulk(pool->table, keys, ntcp, positions);
+	if (pool->mode == REASM_POOL_SHARED)
+		rte_rwlock_read_unlock(&pool->table_lock);
+
+	for (i = 0; i < ntcp; i++) {
+		/* A miss is certain only if no key was added since the lookup. */
+		bool final = pool->mode == REASM_POOL_SINGLE_WRITER &&
+			     generation == pool->generation;
+		uint64_t ts = timestamps != NULL ? timestamps[which[i]] : now_ns;
+
+		bump(a, REASM_CTR_pkts_tcp);
+		reasm_assemble_conn(a, &parsed[i].flow, positions[i], final, &parsed[i].seg, ts);
+	}
+	return ntcp;
+}
+
+unsigned int
+reasm_assemble_burst(struct reasm_assembler *a, struct rte_mbuf *const *pkts, uint16_t n,
+		     const uint64_t *timestamps, uint64_t now_ns)
+{
+	unsigned int done = 0, tcp = 0;
+
+	if (a == NULL || (pkts == NULL && n > 0))
+		return 0;
+	while (done < n) {
+		uint16_t chunk = (uint16_t)RTE_MIN(n - done, (unsigned int)RTE_HASH_LOOKUP_BULK_MAX);
+		uint16_t consumed;
+
+		tcp += assemble_chunk(a, pkts + done, chunk,
+				      timestamps != NULL ? timestamps + done : NULL, now_ns,
+				      &consumed);
+		done += consumed;
+	}
+	return tcp;
+}

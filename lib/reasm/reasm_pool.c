@@ -1,0 +1,449 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The reasm authors
+ *
+ * The connection pool: an rte_hash from struct reasm_flow to a position in a
+ * preallocated connection array, plus two intrusive lists that let a flush
+ * visit only the connections it may act on (idle ones, and those holding
+ * pages).
+ *
+ * Locking (shared mode only; single-writer mode takes none):
+ *   conn->lock  -> pool->table_lock (write) -> pool->list_lock
+ * A connection is initialised under its own lock, taken while the table
+ * lock is held; a connection being closed is marked !in_use under its lock
+ * before its key leaves the table, so a stale position never yields a
+ * half-built connection.
+ */
+
+#include <errno.h>
+#include <string.h>
+
+#include <rte_errno.h>
+#include <rte_hash.h>
+#include <rte_hash_crc.h>
+#include <rte_malloc.h>
+
+#include "reasm_private.h"
+
+#define MIN_CONNS 8
+
+static bool
+is_shared(const struct reasm_pool *pool)
+{
+	return pool->mode == REASM_POOL_SHARED;
+}
+
+/* ---- intrusive lists, by connection index -------------------------- */
+
+typedef struct reasm_conn_link *(*link_of_fn)(struct reasm_conn *conn);
+
+static struct reasm_conn_link *
+idle_link(struct reasm_conn *conn)
+{
+	return &conn->idle;
+}
+
+static struct reasm_conn_link *
+paged_link(struct reasm_conn *conn)
+{
+	return &conn->paged;
+}
+
+static void
+list_unlink(struct reasm_pool *pool, struct reasm_conn_list *list, link_of_fn link_of,
+	    uint32_t idx)
+{
+	struct reasm_conn_link *l = link_of(&pool->conns[idx]);
+
+	if (l->prev != REASM_NO_CONN)
+		link_of(&pool->conns[l->prev])->next = l->next;
+	else
+		list->head = l->next;
+	if (l->next != REASM_NO_CONN)
+		link_of(&pool->conns[l->next])->prev = l->prev;
+	else
+		list->tail = l->prev;
+	l->prev = l->next = REASM_NO_CONN;
+	list->count--;
+}
+
+/* Insert @idx after @after (REASM_NO_CONN = at the head). */
+static void
+list_insert_after(struct reasm_pool *pool, struct reasm_conn_list *list, link_of_fn link_of,
+		  uint32_t after, uint32_t idx)
+{
+	struct reasm_conn_link *l = link_of(&pool->conns[idx]);
+
+	l->prev = after;
+	if (after == REASM_NO_CONN) {
+		l->next = list->head;
+		list->head = idx;
+	} else {
+		l->next = link_of(&pool->conns[after])->next;
+		link_of(&pool->conns[after])->next = idx;
+	}
+	if (l->next != REASM_NO_CONN)
+		link_of(&pool->conns[l->next])->prev = idx;
+	else
+		list->tail = idx;
+	list->count++;
+}
+
+/*
+ * Place @idx in the idle list so the list stays sorted by last_seen.
+ * Timestamps normally only grow, so this is an append at the tail; a packet
+ * older than the newest connection walks back to its place.
+ */
+static void
+idle_place(struct reasm_pool *pool, uint32_t idx)
+{
+	uint64_t seen = pool->conns[idx].last_seen;
+	uint32_t after = pool->idle.tail;
+
+	while (after != REASM_NO_CONN && pool->conns[after].last_seen > seen)
+		after = pool->conns[after].idle.prev;
+	list_insert_after(pool, &pool->idle, idle_link, after, idx);
+}
+
+static void
+list_lock(struct reasm_pool *pool)
+{
+	if (is_shared(pool))
+		rte_spinlock_lock(&pool->list_lock);
+}
+
+static void
+list_unlock(struct reasm_pool *pool)
+{
+	if (is_shared(pool))
+		rte_spinlock_unlock(&pool->list_lock);
+}
+
+uint32_t
+reasm_pool_conn_index(const struct reasm_pool *pool, const struct reasm_conn *conn)
+{
+	return (uint32_t)(conn - pool->conns);
+}
+
+void
+reasm_pool_touch(struct reasm_pool *pool, struct reasm_conn *conn, uint64_t ts)
+{
+	uint32_t idx;
+
+	if (ts <= conn->last_seen)
+		return;
+	conn->last_seen = ts;
+	idx = reasm_pool_conn_index(pool, conn);
+	list_lock(pool);
+	if (pool->idle.tail != idx) {
+		list_unlink(pool, &pool->idle, idle_link, idx);
+		idle_place(pool, idx);
+	}
+	list_unlock(pool);
+}
+
+void
+reasm_pool_paged_update(struct reasm_pool *pool, struct reasm_conn *conn)
+{
+	bool want = conn->in_use && conn->first != NULL;
+	uint32_t idx;
+
+	if (want == conn->on_page_list)
+		return;
+	idx = reasm_pool_conn_index(pool, conn);
+	list_lock(pool);
+	if (want)
+		list_insert_after(pool, &pool->paged, paged_link, pool->paged.tail, idx);
+	else
+		list_unlink(pool, &pool->paged, paged_link, idx);
+	list_unlock(pool);
+	conn->on_page_list = want;
+}
+
+unsigned int
+reasm_pool_snapshot(struct reasm_pool *pool, bool idle_before, uint64_t t, uint32_t *out,
+		    unsigned int max)
+{
+	unsigned int n = 0;
+	uint32_t idx;
+
+	list_lock(pool);
+	/* Idle connections: a prefix of the idle list. */
+	for (idx = pool->idle.head; idx != REASM_NO_CONN && n < max;
+	     idx = pool->conns[idx].idle.next) {
+		if (idle_before && pool->conns[idx].last_seen >= t)
+			break;
+		out[n++] = idx;
+	}
+	/* Connections holding pages that are not idle: their pages may be. */
+	if (idle_before) {
+		for (idx = pool->paged.head; idx != REASM_NO_CONN && n < max;
+		     idx = pool->conns[idx].paged.next)
+			if (pool->conns[idx].last_seen >= t)
+				out[n++] = idx;
+	}
+	list_unlock(pool);
+	return n;
+}
+
+/* ---- the table ------------------------------------------------------ */
+
+static void
+conn_init(struct reasm_pool *pool, struct reasm_conn *conn, const struct reasm_flow *key,
+	  uint64_t ts)
+{
+	uint32_t idx = reasm_pool_conn_index(pool, conn);
+	void *priv = NULL;
+
+	conn->key = *key;
+	conn->next_seq = 0;
+	conn->next_seq_valid = false;
+	conn->in_use = true;
+	conn->on_page_list = false;
+	conn->npages = 0;
+	conn->first = conn->last = NULL;
+	conn->last_seen = ts;
+	conn->paged.prev = conn->paged.next = REASM_NO_CONN;
+	list_lock(pool);
+	idle_place(pool, idx);
+	list_unlock(pool);
+	if (pool->stream_priv_size > 0) {
+		priv = pool->privs + (size_t)idx * pool->stream_priv_size;
+		memset(priv, 0, pool->stream_priv_size);
+	}
+	conn->stream = pool->ops->open(pool->factory_ctx, key, priv);
+}
+
+static bool
+conn_matches(const struct reasm_conn *conn, const struct reasm_flow *key)
+{
+	return conn->in_use && memcmp(&conn->key, key, sizeof(*key)) == 0;
+}
+
+struct reasm_conn *
+reasm_pool_conn_at(struct reasm_pool *pool, int32_t pos, const struct reasm_flow *key)
+{
+	struct reasm_conn *conn;
+
+	if (pos < 0 || (uint32_t)pos >= pool->max_conns)
+		return NULL;
+	conn = &pool->conns[pos];
+	if (is_shared(pool))
+		rte_spinlock_lock(&conn->lock);
+	if (conn_matches(conn, key))
+		return conn;
+	if (is_shared(pool))
+		rte_spinlock_unlock(&conn->lock);
+	return NULL;
+}
+
+/* Add @key; called with the table write-locked in shared mode. */
+static struct reasm_conn *
+table_add(struct reasm_pool *pool, const struct reasm_flow *key, uint64_t ts, int *err)
+{
+	struct reasm_conn *conn;
+	int32_t pos;
+
+	if (pool->count >= pool->max_conns) {
+		*err = -ENOSPC;
+		return NULL;
+	}
+	pos = rte_hash_add_key(pool->table, key);
+	if (pos < 0 || (uint32_t)pos >= pool->max_conns) {
+		if (pos >= 0)
+			rte_hash_del_key(pool->table, key);
+		*err = -ENOSPC;
+		return NULL;
+	}
+	conn = &pool->conns[pos];
+	if (is_shared(pool))
+		rte_spinlock_lock(&conn->lock);
+	pool->count++;
+	pool->generation++;
+	conn_init(pool, conn, key, ts);
+	return conn;
+}
+
+struct reasm_conn *
+reasm_pool_get(struct reasm_pool *pool, const struct reasm_flow *key, bool create,
+	       uint64_t ts, int *err)
+{
+	struct reasm_conn *conn;
+	int32_t pos;
+
+	*err = 0;
+	for (;;) {
+		if (is_shared(pool))
+			rte_rwlock_read_lock(&pool->table_lock);
+		pos = rte_hash_lookup(pool->table, key);
+		if (is_shared(pool))
+			rte_rwlock_read_unlock(&pool->table_lock);
+		if (pos >= 0) {
+			conn = reasm_pool_conn_at(pool, pos, key);
+			if (conn != NULL)
+				return conn;
+			if (!is_shared(pool))
+				return NULL; /* cannot happen: table and array agree */
+			continue; /* closed under us: look again */
+		}
+		if (!create)
+			return NULL;
+		if (!is_shared(pool))
+			return table_add(pool, key, ts, err);
+		rte_rwlock_write_lock(&pool->table_lock);
+		pos = rte_hash_lookup(pool->table, key);
+		conn = pos < 0 ? table_add(pool, key, ts, err) : NULL;
+		rte_rwlock_write_unlock(&pool->table_lock);
+		if (pos < 0)
+			return conn;
+		/* Another assembler added it first: take that one. */
+	}
+}
+
+void
+reasm_pool_remove(struct reasm_pool *pool, struct reasm_conn *conn)
+{
+	uint32_t idx = reasm_pool_conn_index(pool, conn);
+
+	conn->in_use = false;
+	reasm_pool_paged_update(pool, conn);
+	list_lock(pool);
+	list_unlink(pool, &pool->idle, idle_link, idx);
+	list_unlock(pool);
+	if (is_shared(pool))
+		rte_rwlock_write_lock(&pool->table_lock);
+	rte_hash_del_key(pool->table, &conn->key);
+	pool->count--;
+	pool->generation++;
+	if (is_shared(pool))
+		rte_rwlock_write_unlock(&pool->table_lock);
+}
+
+/* ---- create / free -------------------------------------------------- */
+
+static int
+check_conf(const struct reasm_pool_conf *conf)
+{
+	if (conf == NULL || conf->name == NULL || conf->name[0] == '\0') {
+		REASM_LOG(ERR, "pool: a name is required");
+		return -EINVAL;
+	}
+	if (strlen(conf->name) >= sizeof(((struct reasm_pool *)0)->name)) {
+		REASM_LOG(ERR, "pool %s: name too long", conf->name);
+		return -EINVAL;
+	}
+	if (conf->ops == NULL || conf->ops->open == NULL || conf->ops->reassembled == NULL ||
+	    conf->ops->complete == NULL) {
+		REASM_LOG(ERR, "pool %s: stream ops with open, reassembled and complete are required",
+			  conf->name);
+		return -EINVAL;
+	}
+	if (conf->max_conns < MIN_CONNS || conf->max_conns > (UINT32_MAX >> 2)) {
+		REASM_LOG(ERR, "pool %s: max_conns %u out of range [%u, %u]", conf->name,
+			  conf->max_conns, MIN_CONNS, UINT32_MAX >> 2);
+		return -EINVAL;
+	}
+	if (conf->mode != REASM_POOL_SINGLE_WRITER && conf->mode != REASM_POOL_SHARED) {
+		REASM_LOG(ERR, "pool %s: unknown mode %d", conf->name, (int)conf->mode);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static struct rte_hash *
+table_create(const struct reasm_pool_conf *conf)
+{
+	char name[RTE_HASH_NAMESIZE];
+	struct rte_hash_parameters params = {
+		.name = name,
+		.entries = conf->max_conns,
+		.key_len = sizeof(struct reasm_flow),
+		.hash_func = rte_hash_crc,
+		.hash_func_init_val = 0,
+		.socket_id = conf->socket_id,
+		/* Every one of max_conns keys fits, whatever their hashes. */
+		.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
+	};
+
+	snprintf(name, sizeof(name), "reasm_%s", conf->name);
+	if (rte_hash_find_existing(name) != NULL) {
+		rte_errno = EEXIST;
+		return NULL;
+	}
+	return rte_hash_create(&params);
+}
+
+struct reasm_pool *
+reasm_pool_create(const struct reasm_pool_conf *conf)
+{
+	struct reasm_pool *pool;
+	int rc = check_conf(conf);
+	uint32_t i;
+
+	if (rc < 0) {
+		rte_errno = -rc;
+		return NULL;
+	}
+	pool = rte_zmalloc_socket("reasm_pool", sizeof(*pool), RTE_CACHE_LINE_SIZE,
+				  conf->socket_id);
+	if (pool == NULL) {
+		rte_errno = ENOMEM;
+		return NULL;
+	}
+	snprintf(pool->name, sizeof(pool->name), "%s", conf->name);
+	pool->mode = conf->mode;
+	pool->max_conns = conf->max_conns;
+	pool->stream_priv_size = conf->stream_priv_size;
+	pool->ops = conf->ops;
+	pool->factory_ctx = conf->factory_ctx;
+	pool->idle.head = pool->idle.tail = REASM_NO_CONN;
+	pool->paged.head = pool->paged.tail = REASM_NO_CONN;
+	rte_rwlock_init(&pool->table_lock);
+	rte_spinlock_init(&pool->list_lock);
+
+	pool->table = table_create(conf);
+	if (pool->table == NULL) {
+		rc = rte_errno == EEXIST ? EEXIST : ENOMEM;
+		REASM_LOG(ERR, "pool %s: cannot create the connection table: %s", conf->name,
+			  rte_strerror(rc));
+		goto fail;
+	}
+	pool->conns = rte_zmalloc_socket("reasm_conns", sizeof(struct reasm_conn) * conf->max_conns,
+					 RTE_CACHE_LINE_SIZE, conf->socket_id);
+	if (pool->conns == NULL) {
+		rc = ENOMEM;
+		goto fail;
+	}
+	if (conf->stream_priv_size > 0) {
+		pool->privs = rte_zmalloc_socket("reasm_privs",
+						 (size_t)conf->stream_priv_size * conf->max_conns,
+						 RTE_CACHE_LINE_SIZE, conf->socket_id);
+		if (pool->privs == NULL) {
+			rc = ENOMEM;
+			goto fail;
+		}
+	}
+	for (i = 0; i < conf->max_conns; i++)
+		rte_spinlock_init(&pool->conns[i].lock);
+	return pool;
+fail:
+	reasm_pool_free(pool);
+	rte_errno = rc;
+	return NULL;
+}
+
+void
+reasm_pool_free(struct reasm_pool *pool)
+{
+	if (pool == NULL)
+		return;
+	rte_hash_free(pool->table);
+	rte_free(pool->conns);
+	rte_free(pool->privs);
+	rte_free(pool);
+}
+
+uint32_t
+reasm_pool_count(const struct reasm_pool *pool)
+{
+	return __atomic_load_n(&pool->count, __ATOMIC_RELAXED);
+}

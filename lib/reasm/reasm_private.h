@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The reasm authors
+ *
+ * Private structures of lib/reasm; not installed, not part of the API.
+ */
+
+#ifndef REASM_PRIVATE_H
+#define REASM_PRIVATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_common.h>
+#include <rte_log.h>
+#include <rte_rwlock.h>
+#include <rte_spinlock.h>
+
+#include "reasm.h"
+
+extern int reasm_logtype;
+#define REASM_LOG(level, fmt, ...) \
+	rte_log(RTE_LOG_##level, reasm_logtype, "reasm: " fmt "\n", ##__VA_ARGS__)
+
+/** Index meaning "no connection" in the intrusive lists. */
+#define REASM_NO_CONN UINT32_MAX
+
+/**
+ * One page of out-of-order bytes (the seed's page), a mempool element.
+ * Pages of a connection form a doubly linked list sorted by sequence.
+ */
+struct reasm_page {
+	struct reasm_page *prev;
+	struct reasm_page *next;
+	struct reasm_assembler *owner; /**< assembler whose page count it is in */
+	uint64_t seen;                 /**< timestamp of the segment it came from */
+	uint32_t seq;                  /**< sequence of data[0] */
+	uint16_t len;                  /**< bytes used in data */
+	bool end;                      /**< the segment's last page, with FIN/RST */
+	uint8_t reserved;
+	uint8_t data[REASM_PAGE_BYTES];
+};
+
+/** A doubly linked list of connections, by index into the pool's array. */
+struct reasm_conn_list {
+	uint32_t head;
+	uint32_t tail;
+	uint32_t count;
+};
+
+/** Links of one connection in one struct reasm_conn_list. */
+struct reasm_conn_link {
+	uint32_t prev;
+	uint32_t next;
+};
+
+/**
+ * One stream direction (the seed's connection). Lives in the pool's
+ * preallocated array at the position rte_hash gave its key.
+ */
+struct reasm_conn {
+	struct reasm_flow key;
+	uint32_t next_seq;
+	bool next_seq_valid;     /**< false until the start or first skip */
+	bool in_use;             /**< open; false once closed */
+	bool on_page_list;
+	uint8_t reserved;
+	uint32_t npages;
+	struct reasm_page *first;
+	struct reasm_page *last;
+	uint64_t last_seen;
+	void *stream;            /**< what ops->open returned */
+	struct reasm_conn_link idle;  /**< pool->idle, ordered by last_seen */
+	struct reasm_conn_link paged; /**< pool->paged, connections holding pages */
+	rte_spinlock_t lock;     /**< shared mode only */
+};
+
+struct reasm_pool {
+	char name[64];
+	enum reasm_pool_mode mode;
+	struct rte_hash *table;
+	struct reasm_conn *conns;    /**< max_conns entries, by hash position */
+	uint8_t *privs;              /**< max_conns * stream_priv_size bytes */
+	uint32_t max_conns;
+	uint32_t stream_priv_size;
+	const struct reasm_stream_ops *ops;
+	void *factory_ctx;
+	uint32_t count;              /**< open connections */
+	uint32_t assemblers;         /**< assemblers using the pool */
+	uint64_t generation;         /**< bumped on every add and delete */
+	struct reasm_conn_list idle;  /**< every open conn, oldest last_seen first */
+	struct reasm_conn_list paged; /**< open conns holding pages */
+	rte_rwlock_t table_lock;     /**< shared mode: rte_hash and count */
+	rte_spinlock_t list_lock;    /**< shared mode: idle and paged lists */
+};
+
+/** Records of one assemble call waiting for delivery. */
+struct reasm_batch {
+	struct reasm_record rec[REASM_MAX_RECORDS_PER_CALL];
+	struct reasm_page *dead[REASM_MAX_RECORDS_PER_CALL]; /**< freed after delivery */
+	unsigned int n;
+	unsigned int ndead;
+	unsigned int pushed;  /**< records queued by the current call */
+	bool last_end;        /**< the last record queued had end set */
+};
+
+/** Bytes of the buffer that gathers multi-segment mbufs. */
+#define REASM_SCRATCH_BYTES (64 * 1024 + 256)
+
+struct reasm_assembler {
+	struct reasm_pool *pool;
+	struct rte_mempool *page_pool;
+	uint32_t max_pages_total;
+	uint32_t max_pages_per_conn;
+	bool shared;
+	uint32_t pages_used;         /**< pages this assembler holds */
+	struct reasm_batch batch;
+	struct reasm_stats stats;
+	uint32_t *snapshot;          /**< max_conns indices, for flushes */
+	uint8_t *scratch;            /**< gathers multi-segment mbufs */
+};
+
+/* reasm_pool.c */
+struct reasm_conn *reasm_pool_get(struct reasm_pool *pool, const struct reasm_flow *key,
+				  bool create, uint64_t ts, int *err);
+struct reasm_conn *reasm_pool_conn_at(struct reasm_pool *pool, int32_t pos,
+				      const struct reasm_flow *key);
+void reasm_pool_remove(struct reasm_pool *pool, struct reasm_conn *conn);
+void reasm_pool_touch(struct reasm_pool *pool, struct reasm_conn *conn, uint64_t ts);
+void reasm_pool_paged_update(struct reasm_pool *pool, struct reasm_conn *conn);
+uint32_t reasm_pool_conn_index(const struct reasm_pool *pool, const struct reasm_conn *conn);
+unsigned int reasm_pool_snapshot(struct reasm_pool *pool, bool idle_before, uint64_t t,
+				 uint32_t *out, unsigned int max);
+
+/* reasm_assembler.c */
+/*
+ * Assemble @seg; @pos is the key's position from a bulk lookup (or -1), and
+ * @miss_is_final says a -1 there is certain (no key was added since).
+ */
+int reasm_assemble_conn(struct reasm_assembler *a, const struct reasm_flow *flow, int32_t pos,
+			bool miss_is_final, const struct reasm_segment *seg, uint64_t ts);
+
+/* reasm_parse.c */
+/** What the parser found in a frame. */
+struct reasm_parsed {
+	struct reasm_flow flow;
+	struct reasm_segment seg;  /**< payload points into the frame */
+};
+/**
+ * Parse an Ethernet frame. @return REASM_CTR_MAX when the frame is a TCP
+ * segment to assemble (and fill @p out), else the drop counter to bump.
+ * *@p anomaly is set to a non-drop counter to bump as well, or REASM_CTR_MAX.
+ */
+enum reasm_counter reasm_parse_frame(const uint8_t *frame, uint32_t len,
+				     struct reasm_parsed *out, enum reasm_counter *anomaly);
+
+#endif /* REASM_PRIVATE_H */

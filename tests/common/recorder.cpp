@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "recorder.h"
+#include "test_env.h"
+
+#include <rte_errno.h>
+#include <rte_mempool.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+
+namespace reasm_test {
+
+static void *rec_open(void *factory_ctx, const struct reasm_flow *flow, void *priv)
+{
+	(void)priv;
+	Recorder *r = static_cast<Recorder *>(factory_ctx);
+	std::lock_guard<std::mutex> g(r->mu);
+	r->logs.emplace_back(new StreamLog());
+	r->logs.back()->flow = *flow;
+	/* The stream context carries both the log and its recorder. */
+	return new std::pair<Recorder *, StreamLog *>(r, r->logs.back().get());
+}
+
+static void rec_reassembled(void *stream, const struct reasm_record *records, unsigned int n)
+{
+	auto *ctx = static_cast<std::pair<Recorder *, StreamLog *> *>(stream);
+	std::lock_guard<std::mutex> g(ctx->first->mu);
+	ctx->second->reassembled_calls++;
+	for (unsigned i = 0; i < n; i++) {
+		Rec r;
+		r.bytes.assign(records[i].bytes, records[i].bytes + records[i].len);
+		r.skip = records[i].skip;
+		r.start = records[i].start;
+		r.end = records[i].end;
+		r.seen = records[i].seen;
+		r.cause = records[i].skip_cause;
+		ctx->second->recs.push_back(r);
+		ctx->first->pending.push_back(r);
+	}
+}
+
+static void rec_complete(void *stream)
+{
+	auto *ctx = static_cast<std::pair<Recorder *, StreamLog *> *>(stream);
+	{
+		std::lock_guard<std::mutex> g(ctx->first->mu);
+		ctx->second->completes++;
+	}
+	delete ctx;
+}
+
+const struct reasm_stream_ops Recorder::ops = {rec_open, rec_reassembled, rec_complete};
+
+std::vector<Rec> Recorder::take()
+{
+	std::lock_guard<std::mutex> g(mu);
+	std::vector<Rec> out;
+	out.swap(pending);
+	return out;
+}
+
+std::vector<StreamLog *> Recorder::streams()
+{
+	std::lock_guard<std::mutex> g(mu);
+	std::vector<StreamLog *> out;
+	for (auto &l : logs)
+		out.push_back(l.get());
+	return out;
+}
+
+size_t Recorder::opened()
+{
+	std::lock_guard<std::mutex> g(mu);
+	return logs.size();
+}
+
+size_t Recorder::completed()
+{
+	std::lock_guard<std::mutex> g(mu);
+	size_t n = 0;
+	for (auto &l : logs)
+		n += l->completes;
+	return n;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "%s: %s\n", what, rte_strerror(rte_errno));
+	abort();
+}
+
+Rig::Rig(const RigOptions &o) : opt(o)
+{
+	std::string pool_name = unique_name("rig_pool");
+	struct reasm_pool_conf pc = {};
+	pc.name = pool_name.c_str();
+	pc.socket_id = SOCKET_ID_ANY;
+	pc.max_conns = o.max_conns;
+	pc.mode = o.mode;
+	pc.ops = &Recorder::ops;
+	pc.factory_ctx = &rec;
+	pool = reasm_pool_create(&pc);
+	if (pool == nullptr)
+		die("reasm_pool_create");
+	std::string pages_name = unique_name("rig_pages");
+	pages = reasm_page_pool_create(pages_name.c_str(), o.n_pages, 0, SOCKET_ID_ANY);
+	if (pages == nullptr)
+		die("reasm_page_pool_create");
+	asm_ = add_assembler();
+	extra.clear();
+}
+
+struct reasm_assembler *Rig::add_assembler()
+{
+	struct reasm_assembler_conf ac = {};
+	ac.pool = pool;
+	ac.page_pool = pages;
+	ac.max_pages_total = opt.max_pages_total;
+	ac.max_pages_per_conn = opt.max_pages_per_conn;
+	ac.socket_id = SOCKET_ID_ANY;
+	struct reasm_assembler *a = reasm_assembler_create(&ac);
+	if (a == nullptr)
+		die("reasm_assembler_create");
+	extra.push_back(a);
+	return a;
+}
+
+Rig::~Rig()
+{
+	for (auto *a : extra)
+		if (a != asm_)
+			reasm_assembler_free(a);
+	reasm_assembler_free(asm_);
+	reasm_pool_free(pool);
+	rte_mempool_free(pages);
+}
+
+unsigned Rig::pages_free() const
+{
+	return rte_mempool_avail_count(pages);
+}
+
+bool Rig::pages_all_free() const
+{
+	return rte_mempool_full(pages) != 0;
+}
+
+std::vector<uint8_t> concat(const std::vector<Rec> &recs)
+{
+	std::vector<uint8_t> out;
+	for (auto &r : recs)
+		out.insert(out.end(), r.bytes.begin(), r.bytes.end());
+	return out;
+}
+
+std::string describe(const std::vector<Rec> &recs)
+{
+	std::ostringstream os;
+	if (recs.empty())
+		return "-";
+	for (auto &r : recs) {
+		os << "{";
+		bool comma = false;
+		if (r.skip != 0) {
+			os << "skip:" << r.skip;
+			comma = true;
+		}
+		if (r.start) {
+			os << (comma ? "," : "") << "start";
+			comma = true;
+		}
+		if (r.end)
+			os << (comma ? "," : "") << "end";
+		os << "}[";
+		for (size_t i = 0; i < r.bytes.size() && i < 16; i++)
+			os << (i ? "," : "") << (int)r.bytes[i];
+		if (r.bytes.size() > 16)
+			os << ",... (" << r.bytes.size() << " bytes)";
+		os << "] ";
+	}
+	return os.str();
+}
+
+} // namespace reasm_test

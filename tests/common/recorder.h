@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Test support: stream callbacks that record every record (bytes copied),
+ * and a Rig that owns a pool, a page mempool and an assembler.
+ */
+#ifndef REASM_TEST_RECORDER_H
+#define REASM_TEST_RECORDER_H
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "reasm.h"
+
+struct rte_mempool;
+
+namespace reasm_test {
+
+/* A copied struct reasm_record. */
+struct Rec {
+	std::vector<uint8_t> bytes;
+	int64_t skip = 0;
+	bool start = false;
+	bool end = false;
+	uint64_t seen = 0;
+	uint8_t cause = REASM_SKIP_NONE;
+};
+
+/* Everything one stream direction received. */
+struct StreamLog {
+	struct reasm_flow flow;
+	std::vector<Rec> recs;
+	int completes = 0;
+	int reassembled_calls = 0;
+};
+
+/*
+ * Stream callbacks that log into a Recorder (the factory_ctx). Thread safe:
+ * shared-pool tests call it from several threads.
+ */
+class Recorder {
+public:
+	static const struct reasm_stream_ops ops;
+
+	/* Records delivered since the previous call, over all streams, in order. */
+	std::vector<Rec> take();
+	/* All streams opened so far, in open order. */
+	std::vector<StreamLog *> streams();
+	/* Streams opened, and streams completed. */
+	size_t opened();
+	size_t completed();
+
+	std::mutex mu;
+	std::vector<std::unique_ptr<StreamLog>> logs;
+	std::vector<Rec> pending;
+};
+
+struct RigOptions {
+	uint32_t max_pages_total = 0;
+	uint32_t max_pages_per_conn = 0;
+	uint32_t max_conns = 1024;
+	unsigned n_pages = 4096;
+	enum reasm_pool_mode mode = REASM_POOL_SINGLE_WRITER;
+};
+
+/*
+ * A pool + page mempool + assembler wired to a Recorder. The destructor
+ * frees everything; leak_free() says whether every page is back.
+ */
+class Rig {
+public:
+	explicit Rig(const RigOptions &opt = RigOptions());
+	~Rig();
+	Rig(const Rig &) = delete;
+	Rig &operator=(const Rig &) = delete;
+
+	/* One more assembler on the same (shared) pool and page mempool. */
+	struct reasm_assembler *add_assembler();
+
+	/* True when the page mempool is full again (no page leaked). */
+	bool pages_all_free() const;
+	unsigned pages_free() const;
+
+	RigOptions opt;
+	Recorder rec;
+	struct reasm_pool *pool = nullptr;
+	struct rte_mempool *pages = nullptr;
+	struct reasm_assembler *asm_ = nullptr;
+	std::vector<struct reasm_assembler *> extra;
+};
+
+/* Bytes of all records concatenated. */
+std::vector<uint8_t> concat(const std::vector<Rec> &recs);
+
+/* Human-readable records, for failure messages: {skip:-1,start,end}[1,2,3] ... */
+std::string describe(const std::vector<Rec> &recs);
+
+} // namespace reasm_test
+
+#endif

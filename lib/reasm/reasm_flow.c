@@ -12,7 +12,7 @@
 
 #include "reasm_private.h"
 
-RTE_LOG_REGISTER_DEFAULT(reasm_logtype, NOTICE);
+RTE_LOG_REGISTER(reasm_logtype, lib.reasm, NOTICE);
 
 void
 reasm_flow_ipv4(struct reasm_flow *flow, const void *src_addr, const void *dst_addr,

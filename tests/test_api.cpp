@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * The API's small contracts:
+ * - counters: names unique and non-empty, every one documented in docs/counters.md;
+ * - skip causes have names;
+ * - flow keys: padding and unused address bytes are zero (they are hash keys), formatting;
+ * - constructors validate every parameter (NULL / rte_errno = EINVAL, EEXIST);
+ * - pages: the mempool element size fits a 1900-byte page.
+ */
+#include <gtest/gtest.h>
+
+#include <rte_errno.h>
+#include <rte_mempool.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "recorder.h"
+#include "reasm.h"
+#include "test_env.h"
+
+using namespace reasm_test;
+
+TEST(Counters, NamesAreUniqueAndDescribed)
+{
+	std::set<std::string> names;
+	for (unsigned i = 0; i < REASM_CTR_MAX; i++) {
+		ASSERT_NE(reasm_counter_name(i), nullptr);
+		ASSERT_NE(reasm_counter_desc(i), nullptr);
+		EXPECT_GT(strlen(reasm_counter_desc(i)), 10u) << reasm_counter_name(i);
+		EXPECT_TRUE(names.insert(reasm_counter_name(i)).second) << reasm_counter_name(i);
+	}
+	EXPECT_EQ(reasm_counter_name(REASM_CTR_MAX), nullptr);
+	EXPECT_EQ(reasm_counter_desc(REASM_CTR_MAX), nullptr);
+}
+
+TEST(Counters, DocumentedInDocs)
+{
+	const char *src = getenv("REASM_SOURCE_DIR");
+	ASSERT_NE(src, nullptr) << "run through meson test (REASM_SOURCE_DIR)";
+	std::ifstream f(std::string(src) + "/docs/counters.md");
+	ASSERT_TRUE(f.good());
+	std::stringstream ss;
+	ss << f.rdbuf();
+	for (unsigned i = 0; i < REASM_CTR_MAX; i++)
+		EXPECT_NE(ss.str().find(std::string("`") + reasm_counter_name(i) + "`"),
+			  std::string::npos)
+			<< reasm_counter_name(i) << " is missing from docs/counters.md";
+}
+
+TEST(SkipCauses, EveryCauseHasAName)
+{
+	std::set<std::string> names;
+	for (int c = 0; c < REASM_SKIP_CAUSE_MAX; c++) {
+		std::string n = reasm_skip_cause_name((enum reasm_skip_cause)c);
+		EXPECT_NE(n, "unknown");
+		EXPECT_TRUE(names.insert(n).second);
+	}
+	EXPECT_STREQ(reasm_skip_cause_name(REASM_SKIP_CAUSE_MAX), "unknown");
+}
+
+TEST(Flow, Ipv4KeyHasZeroPadding)
+{
+	struct reasm_flow f;
+	memset(&f, 0xAA, sizeof(f));
+	const uint8_t s[4] = {10, 0, 0, 1}, d[4] = {10, 0, 0, 2};
+	reasm_flow_ipv4(&f, s, d, 1234, 80);
+	EXPECT_EQ(f.family, REASM_FAMILY_IPV4);
+	EXPECT_EQ(f.src_port, 1234);
+	EXPECT_EQ(f.dst_port, 80);
+	for (int i = 0; i < 3; i++)
+		EXPECT_EQ(f.reserved[i], 0);
+	for (int i = 4; i < 16; i++) {
+		EXPECT_EQ(f.src_addr[i], 0);
+		EXPECT_EQ(f.dst_addr[i], 0);
+	}
+	char buf[128];
+	reasm_flow_format(&f, buf, sizeof(buf));
+	EXPECT_STREQ(buf, "10.0.0.1:1234 -> 10.0.0.2:80");
+}
+
+TEST(Flow, Ipv6Format)
+{
+	struct reasm_flow f;
+	uint8_t s[16] = {0x20, 0x01, 0x0d, 0xb8}, d[16] = {0x20, 0x01, 0x0d, 0xb8};
+	s[15] = 1;
+	d[15] = 2;
+	reasm_flow_ipv6(&f, s, d, 443, 5555);
+	char buf[128];
+	reasm_flow_format(&f, buf, sizeof(buf));
+	EXPECT_STREQ(buf, "[2001:db8::1]:443 -> [2001:db8::2]:5555");
+}
+
+TEST(Pages, ElementFitsAPage)
+{
+	EXPECT_GE(reasm_page_size(), (size_t)REASM_PAGE_BYTES);
+	EXPECT_LE(reasm_page_size(), (size_t)REASM_PAGE_BYTES + 64);
+}
+
+TEST(Config, AssemblerRefusesMissingOrSmallPools)
+{
+	Rig rig;
+	struct reasm_assembler_conf ac = {};
+	EXPECT_EQ(reasm_assembler_create(nullptr), nullptr);
+	EXPECT_EQ(rte_errno, EINVAL);
+	ac.page_pool = rig.pages;
+	EXPECT_EQ(reasm_assembler_create(&ac), nullptr);
+	EXPECT_EQ(rte_errno, EINVAL);
+
+	/* A mempool whose elements cannot hold a page. */
+	std::string n = unique_name("small");
+	struct rte_mempool *small = rte_mempool_create(n.c_str(), 63, 64, 0, 0, nullptr, nullptr,
+						       nullptr, nullptr, SOCKET_ID_ANY, 0);
+	ASSERT_NE(small, nullptr);
+	std::string pn = unique_name("cfgpool");
+	struct reasm_pool_conf pc = {};
+	pc.name = pn.c_str();
+	pc.socket_id = SOCKET_ID_ANY;
+	pc.max_conns = 64;
+	pc.ops = &Recorder::ops;
+	pc.factory_ctx = &rig.rec;
+	struct reasm_pool *pool = reasm_pool_create(&pc);
+	ASSERT_NE(pool, nullptr);
+	ac.pool = pool;
+	ac.page_pool = small;
+	EXPECT_EQ(reasm_assembler_create(&ac), nullptr);
+	EXPECT_EQ(rte_errno, EINVAL);
+	reasm_pool_free(pool);
+	rte_mempool_free(small);
+}
+
+TEST(Config, PoolRefusesBadParameters)
+{
+	Recorder rec;
+	std::string n = unique_name("badpool");
+	struct reasm_pool_conf pc = {};
+	pc.name = n.c_str();
+	pc.socket_id = SOCKET_ID_ANY;
+	pc.max_conns = 64;
+	pc.ops = &Recorder::ops;
+	pc.factory_ctx = &rec;
+
+	struct reasm_pool_conf bad = pc;
+	bad.name = nullptr;
+	EXPECT_EQ(reasm_pool_create(&bad), nullptr);
+	EXPECT_EQ(rte_errno, EINVAL);
+	bad = pc;
+	bad.max_conns = 0;
+	EXPECT_EQ(reasm_pool_create(&bad), nullptr);
+	EXPECT_EQ(rte_errno, EINVAL);
+	bad = pc;
+	bad.ops = nullptr;
+	EXPECT_EQ(reasm_pool_create(&bad), nullptr);
+	EXPECT_EQ(rte_errno, EINVAL);
+	struct reasm_stream_ops half = {Recorder::ops.open, nullptr, Recorder::ops.complete};
+	bad = pc;
+	bad.ops = &half;
+	EXPECT_EQ(reasm_pool_create(&bad), nullptr);
+	EXPECT_EQ(rte_errno, EINVAL);
+	bad = pc;
+	bad.mode = (enum reasm_pool_mode)7;
+	EXPECT_EQ(reasm_pool_create(&bad), nullptr);
+	EXPECT_EQ(rte_errno, EINVAL);
+
+	struct reasm_pool *p = reasm_pool_create(&pc);
+	ASSERT_NE(p, nullptr);
+	EXPECT_EQ(reasm_pool_create(&pc), nullptr);
+	EXPECT_EQ(rte_errno, EEXIST);
+	reasm_pool_free(p);
+	/* The name is free again. */
+	p = reasm_pool_create(&pc);
+	EXPECT_NE(p, nullptr);
+	reasm_pool_free(p);
+}
+
+TEST(Config, AssembleRejectsNullArguments)
+{
+	Rig rig;
+	struct reasm_flow f = {};
+	struct reasm_segment s = {};
+	EXPECT_EQ(reasm_assemble(nullptr, &f, &s, 0), -EINVAL);
+	EXPECT_EQ(reasm_assemble(rig.asm_, nullptr, &s, 0), -EINVAL);
+	EXPECT_EQ(reasm_assemble(rig.asm_, &f, nullptr, 0), -EINVAL);
+	s.len = 5; /* payload NULL with a length */
+	EXPECT_EQ(reasm_assemble(rig.asm_, &f, &s, 0), -EINVAL);
+	EXPECT_EQ(reasm_assemble_burst(nullptr, nullptr, 0, nullptr, 0), 0u);
+}

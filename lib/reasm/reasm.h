@@ -280,12 +280,13 @@ uint32_t reasm_pool_count(const struct reasm_pool *pool);
 	X(drop_ipv4_bad_header, "IPv4 IHL < 5, total length < 20 or < IHL*4, or malformed options") \
 	X(drop_ipv4_fragment, "IPv4 fragments (not reassembled, as in gopacket)") \
 	X(drop_ipv6_truncated, "IPv6 header cut by the end of the frame") \
-	X(drop_ipv6_bad_header, "IPv6 payload length 0 (jumbograms are not supported)") \
+	X(drop_ipv6_bad_header, "IPv6 payload length 0 without a jumbo option, or a malformed hop-by-hop option") \
 	X(drop_ipv6_ext_truncated, "IPv6 extension header chain runs off the frame") \
 	X(drop_ipv6_fragment, "IPv6 fragments (not reassembled, as in gopacket)") \
 	X(drop_not_tcp, "IP packets whose transport is not TCP") \
 	X(drop_tcp_truncated, "TCP header shorter than 20 bytes") \
 	X(tcp_bad_offset, "TCP data offset < 5 or past the packet: flags kept, payload ignored (as gopacket)") \
+	X(frame_cut, "multi-segment frames longer than the 256 KiB gather buffer: parsed cut") \
 	X(ip_len_past_frame, "IP length claims more than the frame holds (payload cut, still assembled)") \
 	X(segs, "segments given to the assembler") \
 	X(segs_ignored_empty, "segments without payload, SYN, FIN or RST (ignored)") \
@@ -461,6 +462,33 @@ void reasm_assembler_stats(const struct reasm_assembler *a, struct reasm_stats *
 
 /** @return pages this assembler holds now. */
 uint32_t reasm_assembler_pages_in_use(const struct reasm_assembler *a);
+
+/** One stream direction holding out-of-order pages (reasm_assembler_top_conns()). */
+struct reasm_conn_info {
+	struct reasm_flow flow;
+	uint32_t pages;          /**< pages it holds */
+	uint32_t buffered_bytes; /**< bytes in those pages */
+	uint64_t last_seen;      /**< ns, last packet */
+};
+
+/**
+ * The stream directions of @p a's pool holding the most pages, most first.
+ * Visits only directions that hold pages. Call it on the assembler's
+ * thread (it reads connection state the assembler writes); in shared mode
+ * it locks each connection it reads.
+ * @return the number of entries written to @p out (at most @p max).
+ */
+unsigned int reasm_assembler_top_conns(struct reasm_assembler *a, struct reasm_conn_info *out,
+				       unsigned int max);
+
+/**
+ * Parse an Ethernet frame exactly as reasm_assemble_burst() does and give
+ * its direction's key, e.g. to spread frames over workers in software.
+ * Counts nothing.
+ * @return 0 with @p flow filled if the frame is a TCP segment the burst
+ *   entry point would assemble, -EINVAL otherwise.
+ */
+int reasm_flow_of_mbuf(const struct rte_mbuf *m, struct reasm_flow *flow);
 
 /* ------------------------------------------------------------------ */
 /* Reader adapter (the seed's tcpreader.ReaderStream)                  */

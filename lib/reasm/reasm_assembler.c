@@ -639,7 +639,7 @@ drop_owned_pages(struct reasm_assembler *a)
 	struct reasm_pool *pool = a->pool;
 	unsigned int n, i;
 
-	n = reasm_pool_snapshot(pool, false, 0, a->snapshot, pool->max_conns);
+	n = reasm_pool_snapshot_paged(pool, a->snapshot, pool->max_conns);
 	for (i = 0; i < n; i++) {
 		struct reasm_conn *conn = conn_lock_open(a, a->snapshot[i]);
 		struct reasm_page *page, *next;
@@ -692,4 +692,49 @@ uint32_t
 reasm_assembler_pages_in_use(const struct reasm_assembler *a)
 {
 	return __atomic_load_n(&a->pages_used, __ATOMIC_RELAXED);
+}
+
+/* ---- introspection -------------------------------------------------- */
+
+static void
+top_insert(struct reasm_conn_info *out, unsigned int *n, unsigned int max,
+	   const struct reasm_conn_info *info)
+{
+	unsigned int i;
+
+	if (*n == max && out[max - 1].pages >= info->pages)
+		return;
+	i = *n < max ? (*n)++ : max - 1;
+	while (i > 0 && out[i - 1].pages < info->pages) {
+		out[i] = out[i - 1];
+		i--;
+	}
+	out[i] = *info;
+}
+
+unsigned int
+reasm_assembler_top_conns(struct reasm_assembler *a, struct reasm_conn_info *out,
+			  unsigned int max)
+{
+	unsigned int n = 0, i, count;
+
+	if (a == NULL || out == NULL || max == 0)
+		return 0;
+	count = reasm_pool_snapshot_paged(a->pool, a->snapshot, a->pool->max_conns);
+	for (i = 0; i < count; i++) {
+		struct reasm_conn *conn = conn_lock_open(a, a->snapshot[i]);
+		struct reasm_conn_info info = {0};
+		struct reasm_page *page;
+
+		if (conn == NULL)
+			continue;
+		info.flow = conn->key;
+		info.pages = conn->npages;
+		info.last_seen = conn->last_seen;
+		for (page = conn->first; page != NULL; page = page->next)
+			info.buffered_bytes += page->len;
+		conn_unlock(a, conn);
+		top_insert(out, &n, max, &info);
+	}
+	return n;
 }

@@ -13,6 +13,7 @@
  * against the frame length first.
  */
 
+#include <errno.h>
 #include <string.h>
 
 #include <rte_byteorder.h>
@@ -96,8 +97,8 @@ skip_ah(struct l4_view *v, enum reasm_counter truncated)
 }
 
 static enum reasm_counter
-parse_ipv4(const uint8_t *ip, uint32_t avail, struct reasm_flow *flow, struct l4_view *v,
-	   enum reasm_counter *anomaly)
+parse_ipv4(const uint8_t *ip, uint32_t avail, uint32_t wire, struct reasm_flow *flow,
+	   struct l4_view *v, enum reasm_counter *anomaly)
 {
 	uint32_t ihl, total;
 	uint16_t frag;
@@ -107,7 +108,7 @@ parse_ipv4(const uint8_t *ip, uint32_t avail, struct reasm_flow *flow, struct l4
 	ihl = (uint32_t)(ip[0] & 0x0f) * 4;
 	total = rd16(ip + 2);
 	if (total == 0)
-		total = avail; /* TSO: gopacket takes the frame length */
+		total = (uint16_t)wire; /* TSO: gopacket takes the frame length, as a uint16 */
 	if (total < 20 || ihl < 20 || ihl > total)
 		return REASM_CTR_drop_ipv4_bad_header;
 	if (total > avail) {
@@ -165,11 +166,65 @@ ipv6_walk_ext(struct l4_view *v)
 	}
 }
 
+/* gopacket's TLV walk of a hop-by-hop header: false if an option is malformed. */
+static bool
+hbh_options_ok(const uint8_t *opt, uint32_t len, bool *jumbo)
+{
+	*jumbo = false;
+	while (len > 0) {
+		uint32_t olen;
+
+		if (len < 2)
+			return false; /* gopacket wants two bytes even for a final Pad1 */
+		if (opt[0] == 0) {
+			opt++;
+			len--;
+			continue;
+		}
+		olen = (uint32_t)opt[1] + 2;
+		if (olen > len)
+			return false;
+		if (opt[0] == 0xC2 && !*jumbo) { /* Jumbo Payload: 4 bytes, > 65535 */
+			if (opt[1] != 4 || rd32(opt + 2) <= 65535)
+				return false;
+			*jumbo = true;
+		}
+		opt += olen;
+		len -= olen;
+	}
+	return true;
+}
+
+/*
+ * A leading hop-by-hop header, as gopacket decodes it: the transport gets
+ * everything after it up to the end of the frame (the payload length is
+ * checked but not applied), and a jumbogram is accepted.
+ */
+static enum reasm_counter
+ipv6_hop_by_hop(struct l4_view *v, uint32_t plen)
+{
+	uint32_t hlen;
+	bool jumbo;
+
+	if (v->len < 2)
+		return REASM_CTR_drop_ipv6_ext_truncated;
+	hlen = ((uint32_t)v->p[1] + 1) * 8;
+	if (v->len < hlen)
+		return REASM_CTR_drop_ipv6_ext_truncated;
+	if (!hbh_options_ok(v->p + 2, hlen - 2, &jumbo) || jumbo != (plen == 0))
+		return REASM_CTR_drop_ipv6_bad_header;
+	v->proto = v->p[0];
+	v->p += hlen;
+	v->len -= hlen;
+	return REASM_CTR_MAX;
+}
+
 static enum reasm_counter
 parse_ipv6(const uint8_t *ip, uint32_t avail, struct reasm_flow *flow, struct l4_view *v,
 	   enum reasm_counter *anomaly)
 {
 	uint32_t plen;
+	enum reasm_counter c;
 
 	if (avail < 40)
 		return REASM_CTR_drop_ipv6_truncated;
@@ -178,31 +233,23 @@ parse_ipv6(const uint8_t *ip, uint32_t avail, struct reasm_flow *flow, struct l4
 	v->len = avail - 40;
 	v->proto = ip[6];
 	if (v->proto == IPPROTO_HOPOPTS_) {
-		/* gopacket strips hop-by-hop before applying the payload length. */
-		uint32_t hlen;
-
-		if (v->len < 2)
-			return REASM_CTR_drop_ipv6_ext_truncated;
-		hlen = ((uint32_t)v->p[1] + 1) * 8;
-		if (v->len < hlen)
-			return REASM_CTR_drop_ipv6_ext_truncated;
-		v->proto = v->p[0];
-		v->p += hlen;
-		v->len -= hlen;
-	}
-	if (plen == 0)
+		c = ipv6_hop_by_hop(v, plen);
+		if (c != REASM_CTR_MAX)
+			return c;
+	} else if (plen == 0) {
 		return REASM_CTR_drop_ipv6_bad_header;
-	if (plen > v->len)
+	} else if (plen > v->len) {
 		*anomaly = REASM_CTR_ip_len_past_frame;
-	else
+	} else {
 		v->len = plen;
+	}
 	reasm_flow_ipv6(flow, ip + 8, ip + 24, 0, 0);
 	return ipv6_walk_ext(v);
 }
 
 enum reasm_counter
-reasm_parse_frame(const uint8_t *frame, uint32_t len, struct reasm_parsed *out,
-		  enum reasm_counter *anomaly)
+reasm_parse_frame(const uint8_t *frame, uint32_t len, uint32_t wire_len,
+		  struct reasm_parsed *out, enum reasm_counter *anomaly)
 {
 	uint32_t off = 12, doff;
 	struct l4_view v;
@@ -221,7 +268,7 @@ reasm_parse_frame(const uint8_t *frame, uint32_t len, struct reasm_parsed *out,
 	}
 	off += 2;
 	if (type == ETHERTYPE_IPV4)
-		c = parse_ipv4(frame + off, len - off, &out->flow, &v, anomaly);
+		c = parse_ipv4(frame + off, len - off, wire_len - off, &out->flow, &v, anomaly);
 	else if (type == ETHERTYPE_IPV6)
 		c = parse_ipv6(frame + off, len - off, &out->flow, &v, anomaly);
 	else
@@ -248,6 +295,12 @@ reasm_parse_frame(const uint8_t *frame, uint32_t len, struct reasm_parsed *out,
 	return REASM_CTR_MAX;
 }
 
+static inline void
+bump(struct reasm_assembler *a, enum reasm_counter c)
+{
+	__atomic_store_n(&a->stats.v[c], a->stats.v[c] + 1, __ATOMIC_RELAXED);
+}
+
 /* The frame's bytes: the mbuf's own for one segment, gathered otherwise. */
 static const uint8_t *
 frame_bytes(struct reasm_assembler *a, const struct rte_mbuf *m, uint32_t *len)
@@ -256,14 +309,12 @@ frame_bytes(struct reasm_assembler *a, const struct rte_mbuf *m, uint32_t *len)
 		*len = rte_pktmbuf_data_len(m);
 		return rte_pktmbuf_mtod(m, const uint8_t *);
 	}
-	*len = RTE_MIN(rte_pktmbuf_pkt_len(m), (uint32_t)REASM_SCRATCH_BYTES);
+	*len = rte_pktmbuf_pkt_len(m);
+	if (*len > REASM_SCRATCH_BYTES) {
+		*len = REASM_SCRATCH_BYTES;
+		bump(a, REASM_CTR_frame_cut);
+	}
 	return rte_pktmbuf_read(m, 0, *len, a->scratch);
-}
-
-static inline void
-bump(struct reasm_assembler *a, enum reasm_counter c)
-{
-	__atomic_store_n(&a->stats.v[c], a->stats.v[c] + 1, __ATOMIC_RELAXED);
 }
 
 /* Parse up to RTE_HASH_LOOKUP_BULK_MAX frames, look them up, assemble them. */
@@ -291,7 +342,8 @@ assemble_chunk(struct reasm_assembler *a, struct rte_mbuf *const *pkts, uint16_t
 		bump(a, REASM_CTR_pkts);
 		frame = frame_bytes(a, pkts[i], &len);
 		drop = frame == NULL ? REASM_CTR_drop_l2_truncated
-				     : reasm_parse_frame(frame, len, &parsed[ntcp], &anomaly);
+				     : reasm_parse_frame(frame, len, rte_pktmbuf_pkt_len(pkts[i]),
+							 &parsed[ntcp], &anomaly);
 		if (drop != REASM_CTR_MAX) {
 			bump(a, drop);
 			continue;
@@ -346,4 +398,32 @@ reasm_assemble_burst(struct reasm_assembler *a, struct rte_mbuf *const *pkts, ui
 		done += consumed;
 	}
 	return tcp;
+}
+
+int
+reasm_flow_of_mbuf(const struct rte_mbuf *m, struct reasm_flow *flow)
+{
+	uint8_t copy[1024];
+	struct reasm_parsed parsed;
+	enum reasm_counter anomaly;
+	const uint8_t *frame;
+	uint32_t len;
+
+	if (m == NULL || flow == NULL)
+		return -EINVAL;
+	if (m->nb_segs == 1) {
+		len = rte_pktmbuf_data_len(m);
+		frame = rte_pktmbuf_mtod(m, const uint8_t *);
+	} else {
+		/* Headers only: the payload is not needed for the key. */
+		len = RTE_MIN(rte_pktmbuf_pkt_len(m), (uint32_t)sizeof(copy));
+		frame = rte_pktmbuf_read(m, 0, len, copy);
+		if (frame == NULL)
+			return -EINVAL;
+	}
+	if (reasm_parse_frame(frame, len, rte_pktmbuf_pkt_len(m), &parsed, &anomaly) !=
+	    REASM_CTR_MAX)
+		return -EINVAL;
+	*flow = parsed.flow;
+	return 0;
 }

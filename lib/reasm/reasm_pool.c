@@ -131,9 +131,10 @@ reasm_pool_touch(struct reasm_pool *pool, struct reasm_conn *conn, uint64_t ts)
 
 	if (ts <= conn->last_seen)
 		return;
-	conn->last_seen = ts;
 	idx = reasm_pool_conn_index(pool, conn);
 	list_lock(pool);
+	/* Written under the list lock: idle-list walks read other conns' last_seen. */
+	conn->last_seen = ts;
 	if (pool->idle.tail != idx) {
 		list_unlink(pool, &pool->idle, idle_link, idx);
 		idle_place(pool, idx);
@@ -181,6 +182,20 @@ reasm_pool_snapshot(struct reasm_pool *pool, bool idle_before, uint64_t t, uint3
 			if (pool->conns[idx].last_seen >= t)
 				out[n++] = idx;
 	}
+	list_unlock(pool);
+	return n;
+}
+
+unsigned int
+reasm_pool_snapshot_paged(struct reasm_pool *pool, uint32_t *out, unsigned int max)
+{
+	unsigned int n = 0;
+	uint32_t idx;
+
+	list_lock(pool);
+	for (idx = pool->paged.head; idx != REASM_NO_CONN && n < max;
+	     idx = pool->conns[idx].paged.next)
+		out[n++] = idx;
 	list_unlock(pool);
 	return n;
 }

@@ -104,7 +104,7 @@ struct reasm_batch {
 };
 
 /** Bytes of the buffer that gathers multi-segment mbufs. */
-#define REASM_SCRATCH_BYTES (64 * 1024 + 256)
+#define REASM_SCRATCH_BYTES (256 * 1024)
 
 struct reasm_assembler {
 	struct reasm_pool *pool;
@@ -130,6 +130,7 @@ void reasm_pool_paged_update(struct reasm_pool *pool, struct reasm_conn *conn);
 uint32_t reasm_pool_conn_index(const struct reasm_pool *pool, const struct reasm_conn *conn);
 unsigned int reasm_pool_snapshot(struct reasm_pool *pool, bool idle_before, uint64_t t,
 				 uint32_t *out, unsigned int max);
+unsigned int reasm_pool_snapshot_paged(struct reasm_pool *pool, uint32_t *out, unsigned int max);
 
 /* reasm_assembler.c */
 /*
@@ -146,11 +147,12 @@ struct reasm_parsed {
 	struct reasm_segment seg;  /**< payload points into the frame */
 };
 /**
- * Parse an Ethernet frame. @return REASM_CTR_MAX when the frame is a TCP
+ * Parse an Ethernet frame of which @p len bytes are at @p frame and
+ * @p wire_len were received (more if the frame was cut). @return REASM_CTR_MAX when the frame is a TCP
  * segment to assemble (and fill @p out), else the drop counter to bump.
  * *@p anomaly is set to a non-drop counter to bump as well, or REASM_CTR_MAX.
  */
-enum reasm_counter reasm_parse_frame(const uint8_t *frame, uint32_t len,
+enum reasm_counter reasm_parse_frame(const uint8_t *frame, uint32_t len, uint32_t wire_len,
 				     struct reasm_parsed *out, enum reasm_counter *anomaly);
 
 #endif /* REASM_PRIVATE_H */

@@ -1,0 +1,277 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""End-to-end check of the reasm library against gopacket tcpassembly on real captures.
+
+Every Ethernet capture of the tcpdump test suite (REASM_SOURCE_DIR/../shared/captures/tcpdump,
+see its README) is replayed twice:
+  - through gopacket: tools/gopacket-ref, built here with Debian's Go packages
+    (golang-go golang-github-google-gopacket-dev golang-golang-x-net-dev
+    golang-golang-x-sys-dev), runs tcpassembly as a plain user would;
+  - through reasm: tests/tools/pcap_replay feeds the frames as mbufs to
+    reasm_assemble_burst.
+Both print, per capture, one JSON line per stream direction (bytes delivered, records,
+skips, start/end, SHA-256 of the bytes and of the records' len/skip/start/end/seen), sorted.
+The outputs must be identical.
+
+A capture known to differ for a reason documented in docs/gopacket-differences.md is
+listed in tests/captures_gopacket_expected.txt; it passes only while it differs in exactly
+the listed way.
+
+Writes a googletest-style XML report, one <testcase> per capture, to the path in
+$GTEST_OUTPUT ("xml:PATH"), so scripts/count-tests.py counts each capture as a case.
+Exit status 1 if any case failed.
+"""
+import argparse
+import difflib
+import json
+import os
+import struct
+import subprocess
+import sys
+import time
+import xml.sax.saxutils as su
+
+SUITE = "CapturesVsGopacket"
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def xml_path(build_dir):
+    spec = os.environ.get("GTEST_OUTPUT", "")
+    if spec.startswith("xml:") and len(spec) > 4:
+        return spec[4:]
+    return os.path.join(build_dir, "gtest-captures_gopacket.xml")
+
+
+def write_report(path, cases, elapsed):
+    """cases: list of (name, failure message or None)."""
+    failures = sum(1 for _, f in cases if f is not None)
+    out = ['<?xml version="1.0" encoding="UTF-8"?>',
+           '<testsuites tests="%d" failures="%d" disabled="0" errors="0" time="%.3f" '
+           'name="AllTests">' % (len(cases), failures, elapsed),
+           '  <testsuite name="%s" tests="%d" failures="%d" disabled="0" skipped="0" '
+           'errors="0" time="%.3f">' % (SUITE, len(cases), failures, elapsed)]
+    for name, failure in cases:
+        attrs = 'name=%s status="run" result="completed" time="0" classname="%s"' % (
+            su.quoteattr(name), SUITE)
+        if failure is None:
+            out.append('    <testcase %s />' % attrs)
+            continue
+        first = failure.splitlines()[0] if failure else "failed"
+        body = failure.replace("]]>", "]]]]><![CDATA[>")
+        out.append('    <testcase %s>' % attrs)
+        out.append('      <failure message=%s type=""><![CDATA[%s]]></failure>' % (
+            su.quoteattr(first), body))
+        out.append('    </testcase>')
+    out.append('  </testsuite>')
+    out.append('</testsuites>')
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(out) + "\n")
+
+
+def is_ethernet_pcap(path):
+    """What pcapgo accepts as a classic pcap whose (8-bit) link type is Ethernet."""
+    with open(path, "rb") as f:
+        hdr = f.read(24)
+    if len(hdr) < 24:
+        return False
+    magic = struct.unpack("<I", hdr[:4])[0]
+    if magic in (0xA1B2C3D4, 0xA1B23C4D):
+        order = "<"
+    elif magic in (0xD4C3B2A1, 0x4D3CB2A1):
+        order = ">"
+    else:
+        return False
+    major, minor = struct.unpack(order + "HH", hdr[4:8])
+    linktype = struct.unpack(order + "I", hdr[20:24])[0]
+    return (major, minor) == (2, 4) and linktype & 0xFF == 1
+
+
+def build_reference(source_dir, build_dir):
+    """Build tools/gopacket-ref; returns (path, None) or (None, error text)."""
+    exe = os.path.join(build_dir, "gopacket-ref")
+    env = dict(os.environ, GO111MODULE="off", GOPATH="/usr/share/gocode",
+               GOCACHE=os.path.join(build_dir, "go-cache"), CGO_ENABLED="0")
+    env.setdefault("HOME", build_dir)
+    cmd = ["go", "build", "-o", exe,
+           os.path.join(source_dir, "tools", "gopacket-ref", "main.go")]
+    try:
+        r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    except FileNotFoundError:
+        return None, ("`go` not found: install golang-go golang-github-google-gopacket-dev "
+                      "golang-golang-x-net-dev golang-golang-x-sys-dev (scripts/test does)")
+    except subprocess.TimeoutExpired:
+        return None, "go build timed out"
+    if r.returncode != 0:
+        return None, "go build failed:\n" + r.stdout + r.stderr
+    return exe, None
+
+
+def run_sections(cmd, files, timeout):
+    """Run cmd FILE... and split its output into {file: [lines]}.
+
+    A file gets a result only when its section is complete ("# end"). If the
+    program dies, the file it was working on is reported as crashed and the
+    program is started again on the files after it.
+    """
+    results, crashed = {}, {}
+    todo = list(files)
+    deadline = time.monotonic() + timeout
+    while todo:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            for f in todo:
+                crashed[f] = "not run: time limit of %ds reached" % timeout
+            break
+        try:
+            r = subprocess.run(cmd + todo, capture_output=True, text=True, timeout=left)
+            out, err, rc = r.stdout, r.stderr, r.returncode
+        except subprocess.TimeoutExpired as e:
+            out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+            err, rc = "timed out", None
+        current, lines = None, []
+        for line in out.splitlines():
+            if line.startswith("# ") and line != "# end":
+                current, lines = line[2:], []
+            elif line == "# end" and current is not None:
+                results[current] = lines
+                current = None
+            elif current is not None:
+                lines.append(line)
+        done = [f for f in todo if f in results]
+        todo = [f for f in todo if f not in results]
+        if not todo:
+            if rc != 0:
+                for f in done:
+                    crashed.setdefault(f, "exit status %s after its output:\n%s" % (rc, err[-3000:]))
+            break
+        # The first file without a complete section is the one it died on.
+        crashed[todo[0]] = "%s stopped (exit status %s) on this file:\n%s" % (
+            os.path.basename(cmd[0]), rc, err[-3000:])
+        todo = todo[1:]
+        if rc is None:
+            for f in todo:
+                crashed[f] = "not run: time limit of %ds reached" % timeout
+            break
+    return results, crashed
+
+
+def stream_key(line):
+    """'src sport dst dport' of a JSON line."""
+    try:
+        d = json.loads(line)
+        return "%s %s %s %s" % (d["src"], d["sport"], d["dst"], d["dport"])
+    except (ValueError, KeyError):
+        return None
+
+
+def load_expected(path):
+    """{file: {direction: reason}} from the expected-differences list."""
+    expected = {}
+    if not os.path.exists(path):
+        return expected
+    with open(path, encoding="utf-8") as f:
+        for n, raw in enumerate(f, 1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            parts = [p.strip() for p in line.split("|")]
+            if len(parts) != 4 or parts[2] != "absent" or not parts[3]:
+                raise SystemExit("%s:%d: expected 'FILE | SRC SPORT DST DPORT | absent | REASON'"
+                                 % (path, n))
+            expected.setdefault(parts[0], {})[parts[1]] = parts[3]
+    return expected
+
+
+def compare(name, ref, got, expected):
+    """Failure text, or None if the outputs agree (up to the expected differences)."""
+    want = ref
+    if expected:
+        ref_keys = {stream_key(line) for line in ref}
+        stale = [k for k in expected if k not in ref_keys]
+        if stale:
+            return ("expected-differences entry names stream directions gopacket does not "
+                    "deliver: %s" % ", ".join(stale))
+        want = [line for line in ref if stream_key(line) not in expected]
+    if got == want:
+        return None
+    diff = list(difflib.unified_diff(want, got, "gopacket" + (" (less expected)" if expected else ""),
+                                     "reasm", lineterm="", n=0))
+    head = "%s: reasm and gopacket differ (%d lines from gopacket, %d from reasm)" % (
+        name, len(want), len(got))
+    if expected and got == ref:
+        head = ("%s: now identical to gopacket: remove it from "
+                "tests/captures_gopacket_expected.txt" % name)
+    text = "\n".join(diff)
+    if len(text) > 20000:
+        text = text[:20000] + "\n... (cut)"
+    return head + "\n" + text
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--replay", required=True, help="tests/tools/pcap_replay executable")
+    ap.add_argument("--build-dir", required=True, help="where to build gopacket-ref")
+    ap.add_argument("--captures", help="capture folder (default: "
+                    "$REASM_SOURCE_DIR/../shared/captures/tcpdump)")
+    ap.add_argument("--expected", default=os.path.join(HERE, "captures_gopacket_expected.txt"))
+    ap.add_argument("--timeout", type=int, default=400, help="seconds per program")
+    args = ap.parse_args()
+
+    start = time.monotonic()
+    report = xml_path(args.build_dir)
+    source_dir = os.environ.get("REASM_SOURCE_DIR", os.path.dirname(HERE))
+    captures = args.captures or os.path.join(source_dir, "..", "shared", "captures", "tcpdump")
+    captures = os.path.normpath(captures)
+
+    def fail_setup(case, text):
+        print("%s: %s" % (case, text), file=sys.stderr)
+        write_report(report, [(case, text)], time.monotonic() - start)
+        return 1
+
+    if not os.path.isdir(captures):
+        return fail_setup("captures_present",
+                          "capture folder %s is missing (the shared folder must sit next to "
+                          "the repository, as ../shared)" % captures)
+    files = sorted(os.path.join(captures, f) for f in os.listdir(captures)
+                   if f.endswith(".pcap") and is_ethernet_pcap(os.path.join(captures, f)))
+    if not files:
+        return fail_setup("captures_present", "no Ethernet capture in %s" % captures)
+    expected = load_expected(args.expected)
+    for name in expected:
+        if not os.path.exists(os.path.join(captures, name)):
+            return fail_setup("expected_differences",
+                              "%s lists %s, which is not a capture" % (args.expected, name))
+
+    ref_exe, err = build_reference(source_dir, args.build_dir)
+    if err:
+        return fail_setup("gopacket_ref_build", err)
+
+    ref, ref_crash = run_sections([ref_exe], files, args.timeout)
+    got, got_crash = run_sections([os.path.abspath(args.replay)], files, args.timeout)
+
+    cases = []
+    streams = 0
+    for path in files:
+        name = os.path.basename(path)
+        if path in ref_crash or path not in ref:
+            failure = "gopacket-ref: " + ref_crash.get(path, "no output")
+        elif path in got_crash or path not in got:
+            failure = "pcap_replay: " + got_crash.get(path, "no output")
+        else:
+            failure = compare(name, ref[path], got[path], expected.get(name, {}))
+            streams += len(ref[path])
+        cases.append((name, failure))
+    failed = [c for c in cases if c[1] is not None]
+    write_report(report, cases, time.monotonic() - start)
+    for name, failure in failed:
+        print("FAILED %s\n%s\n" % (name, failure))
+    passed_expected = sum(1 for name, failure in cases if failure is None and name in expected)
+    print("%d Ethernet captures, %d stream directions from gopacket: %d identical, "
+          "%d with only the expected differences, %d failed (%.1fs)" % (
+              len(cases), streams, len(cases) - len(failed) - passed_expected, passed_expected,
+              len(failed), time.monotonic() - start))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The reasm authors
+ *
+ * The appliance's shared state: ports, workers, their mailboxes.
+ *
+ * Data flow:
+ *   port with RSS:    RX queue i --> worker i (each worker polls its queue)
+ *   port without RSS: main lcore polls every queue, hashes each frame's
+ *                     connection with a symmetric Toeplitz key (rte_thash)
+ *                     and enqueues it on that worker's ring
+ * Each worker owns its assembler, pool, page mempool and counters. The
+ * control plane (ctrl.c) talks to workers only through their mailboxes.
+ */
+#ifndef REASM_APP_H
+#define REASM_APP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_ethdev.h>
+
+#include <reasm.h>
+
+#include "options.h"
+#include "sinks.h"
+
+#define APP_MAX_WORKERS RTE_MAX_LCORE
+#define APP_MAX_PORTS RTE_MAX_ETHPORTS
+#define APP_TOP_CONNS 16
+
+/* Items on a worker's ring are mbuf pointers or, with bit 0 set, markers. */
+#define MARKER_BIT 1u
+#define MARKER_END 2u   /* no more packets: flush all and stop */
+#define MARKER_FLUSH 0u /* flush older than the time in the upper bits */
+
+/** A request from the control plane, served by a worker between bursts. */
+enum ctrl_req_type {
+	CTRL_REQ_NONE = 0,
+	CTRL_REQ_FLUSH,     /* flush_older_than(arg) */
+	CTRL_REQ_FLUSH_ALL, /* flush_all */
+	CTRL_REQ_TOP_CONNS, /* fill top[] */
+};
+
+/** One worker's mailbox slot: the control plane writes, the worker answers. */
+struct ctrl_slot {
+	volatile uint32_t seq_posted; /* bumped by the control plane */
+	volatile uint32_t seq_done;   /* set to seq_posted by the worker */
+	enum ctrl_req_type type;
+	uint64_t arg;
+	unsigned int flushed, closed;
+	unsigned int n_top;
+	struct reasm_conn_info top[APP_TOP_CONNS];
+};
+
+struct port_info {
+	uint16_t port_id;
+	bool rss;            /* hardware RSS: one queue per worker */
+	bool drains;         /* a capture replay that ends (net_pcap rx_pcap, no infinite_rx) */
+	bool drained;
+	bool pcap_timestamps; /* net_pcap: the dynfield holds capture time in µs */
+	uint16_t n_rxq;
+	char name[RTE_ETH_NAME_MAX_LEN];
+	char driver[64];
+};
+
+struct worker {
+	unsigned int id;
+	unsigned int lcore;
+	struct reasm_pool *pool;
+	struct rte_mempool *pages;
+	struct reasm_assembler *asm_;
+	struct rte_ring *ring;     /* from the RX lcore (software RSS), or NULL */
+	struct rte_ring *mailbox;  /* control-plane requests (struct ctrl_slot *) */
+	struct ctrl_slot slot;
+	volatile bool exited;
+	uint64_t rx_pkts;          /* packets this worker took in */
+	uint64_t clock_ns;         /* newest packet timestamp seen */
+	unsigned int n_flushes;    /* timer flushes run */
+};
+
+struct app {
+	struct app_options opt;
+	struct sinks *sinks;
+	struct rte_mempool *mbufs;
+	unsigned int n_workers;
+	struct worker workers[APP_MAX_WORKERS];
+	unsigned int n_ports;
+	struct port_info ports[APP_MAX_PORTS];
+	bool any_sw_port;          /* the main lcore distributes */
+	int ts_dynfield;           /* rte_mbuf timestamp dynfield offset, or -1 */
+	uint64_t ts_dynflag;
+	uint64_t tsc_hz;
+	uint64_t epoch_ns;         /* wall clock at tsc_start */
+	uint64_t tsc_start;
+	volatile uint64_t clock_ns; /* newest packet time the RX side saw */
+	uint64_t dist_pkts;        /* frames the RX lcore distributed */
+	uint64_t dist_ring_full;   /* frames dropped for a full worker ring (live only) */
+};
+
+extern struct app g_app;
+extern volatile bool g_force_quit;
+
+/** Nanoseconds of wall-clock time, from the TSC. */
+static inline uint64_t
+app_now_ns(void)
+{
+	uint64_t d = rte_rdtsc() - g_app.tsc_start;
+
+	return g_app.epoch_ns + (uint64_t)((double)d * 1e9 / (double)g_app.tsc_hz);
+}
+
+/* ports.c */
+int ports_setup(struct app *app);
+void ports_stop(struct app *app);
+
+/* ports.c */
+const uint8_t *ports_rss_key(void);
+
+/* worker.c */
+int workers_create(struct app *app); /* assigns worker lcores */
+int workers_setup(struct app *app);  /* pools, assemblers, rings */
+void workers_free(struct app *app);
+int worker_main(void *arg);
+int distributor_main(struct app *app);
+
+/* ctrl.c */
+int ctrl_start(struct app *app);
+void ctrl_stop(void);
+/** Called for each worker that answered, with the control lock held. */
+typedef void (*ctrl_collect_fn)(const struct worker *w, const struct ctrl_slot *reply, void *ctx);
+/**
+ * Post @p type to every live worker's mailbox and wait (up to 2 s) for the
+ * answers, which @p collect (may be NULL) reads. Requests are serialised.
+ * @return the number of workers that answered.
+ */
+unsigned int ctrl_request(enum ctrl_req_type type, uint64_t arg, ctrl_collect_fn collect,
+			  void *ctx);
+
+/* telemetry.c */
+int telemetry_register(struct app *app);
+
+#endif

@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The reasm authors
+ *
+ * reasm [EAL options] -- [options]: TCP stream reassembly on every port EAL
+ * gives us. See docs/appliance.md.
+ *
+ * Exit status: 0 after a clean run (replay drained, or SIGINT/SIGTERM),
+ * 2 for bad options or a port/memory set-up failure.
+ */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+
+#include "app.h"
+
+struct app g_app;
+volatile bool g_force_quit;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	g_force_quit = true;
+}
+
+static void
+clock_init(struct app *app)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	app->tsc_hz = rte_get_tsc_hz();
+	app->tsc_start = rte_rdtsc();
+	app->epoch_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static int
+mbufs_create(struct app *app)
+{
+	app->mbufs = rte_pktmbuf_pool_create("reasm_mbufs", app->opt.mbufs, 256, 0,
+					     RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
+	if (app->mbufs == NULL) {
+		fprintf(stderr, "reasm: cannot create %u mbufs: %s (try --mbufs or -m)\n",
+			app->opt.mbufs, rte_strerror(rte_errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+print_summary(const struct app *app)
+{
+	struct reasm_stats sum = {0}, st;
+	uint64_t streams = 0, skipped = 0, drops = 0;
+	unsigned int i, c;
+
+	for (i = 0; i < app->n_workers; i++) {
+		struct sinks_totals t;
+
+		reasm_assembler_stats(app->workers[i].asm_, &st);
+		sinks_worker_totals(app->sinks, i, &t);
+		streams += t.streams;
+		for (c = 0; c < REASM_CTR_MAX; c++)
+			sum.v[c] += st.v[c];
+		printf("reasm: worker %u (lcore %u): %" PRIu64 " packets, %" PRIu64
+		       " streams, %" PRIu64 " bytes delivered\n",
+		       i, app->workers[i].lcore, app->workers[i].rx_pkts, t.streams,
+		       st.v[REASM_CTR_delivered_bytes]);
+	}
+	for (c = REASM_CTR_skipped_bytes_page_limit; c <= REASM_CTR_skipped_bytes_flush_all; c++)
+		skipped += sum.v[c];
+	for (c = REASM_CTR_drop_not_ip; c <= REASM_CTR_drop_tcp_truncated; c++)
+		drops += sum.v[c];
+	printf("reasm: total: %" PRIu64 " packets, %" PRIu64 " TCP segments, %" PRIu64
+	       " streams, %" PRIu64 " bytes delivered, %" PRIu64 " bytes skipped, %" PRIu64
+	       " starts unseen, %" PRIu64 " packets dropped\n",
+	       sum.v[REASM_CTR_pkts], sum.v[REASM_CTR_pkts_tcp], streams,
+	       sum.v[REASM_CTR_delivered_bytes], skipped, sum.v[REASM_CTR_skips_start_unknown],
+	       drops);
+	for (c = 0; c < REASM_CTR_MAX; c++)
+		if (sum.v[c] != 0 && c != REASM_CTR_pkts && c != REASM_CTR_pkts_tcp)
+			printf("reasm:   %-28s %" PRIu64 "\n", reasm_counter_name(c), sum.v[c]);
+	if (app->dist_ring_full)
+		printf("reasm:   %-28s %" PRIu64 "\n", "dist_ring_full", app->dist_ring_full);
+}
+
+/* Wait for a signal; the workers poll their queues meanwhile. */
+static void
+wait_for_signal(void)
+{
+	while (!g_force_quit)
+		usleep(100000);
+}
+
+static int
+run(struct app *app)
+{
+	unsigned int i;
+
+	for (i = 0; i < app->n_workers; i++)
+		rte_eal_remote_launch(worker_main, &app->workers[i], app->workers[i].lcore);
+	if (app->any_sw_port)
+		distributor_main(app);
+	else
+		wait_for_signal();
+	rte_eal_mp_wait_lcore();
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct app *app = &g_app;
+	int ret, status = 0;
+
+	ret = rte_eal_init(argc, argv);
+	if (ret < 0) {
+		fprintf(stderr, "reasm: EAL initialisation failed: %s\n", rte_strerror(rte_errno));
+		return 2;
+	}
+	argc -= ret;
+	argv += ret;
+	ret = options_parse(argc, argv, &app->opt);
+	if (ret != 0) {
+		rte_eal_cleanup();
+		return ret > 0 ? 0 : 2;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	clock_init(app);
+	app->ts_dynfield = -1;
+
+	workers_create(app);
+	if (app->n_workers == 0) {
+		fprintf(stderr, "reasm: no worker lcore: give at least two lcores (-l 0,1), the "
+				"main one receives and distributes, the others reassemble\n");
+		rte_eal_cleanup();
+		return 2;
+	}
+	app->opt.sinks.n_workers = app->n_workers;
+	if (mbufs_create(app) < 0 || ports_setup(app) < 0)
+		goto fail;
+	app->sinks = sinks_create(&app->opt.sinks);
+	if (app->sinks == NULL || workers_setup(app) < 0)
+		goto fail;
+	options_print(&app->opt, app->n_workers);
+	telemetry_register(app);
+	if (ctrl_start(app) < 0)
+		goto fail;
+
+	run(app);
+
+	ctrl_stop();
+	if (sinks_finish(app->sinks) < 0)
+		status = 1;
+	print_summary(app);
+	workers_free(app);
+	sinks_free(app->sinks);
+	ports_stop(app);
+	rte_mempool_free(app->mbufs);
+	rte_eal_cleanup();
+	return status;
+fail:
+	workers_free(app);
+	sinks_free(app->sinks);
+	ports_stop(app);
+	rte_mempool_free(app->mbufs);
+	rte_eal_cleanup();
+	return 2;
+}

@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The reasm authors
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "options.h"
+
+#define DEFAULT_TIMEOUT_MS 60000
+#define DEFAULT_FLUSH_INTERVAL_MS 1000
+#define DEFAULT_MAX_CONNS 65536
+#define DEFAULT_PAGES 16384
+#define DEFAULT_MBUFS 16383
+#define DEFAULT_BURST 32
+#define DEFAULT_RING_SIZE 4096
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: reasm [EAL options] -- [options]\n"
+		"  --sink count|files:DIR|jsonl:FILE  where reassembled streams go (repeatable;\n"
+		"                               default: count)\n"
+		"  --sha256                     add the SHA-256 of each stream direction to jsonl\n"
+		"  --quiet                      no per-stream console lines\n"
+		"  --timeout MS                 flush streams idle for MS (0 = only at the end; default %d)\n"
+		"  --flush-interval MS          how often idle streams are looked for (default %d)\n"
+		"  --pages-total N              max out-of-order pages per worker (0 = bounded by --pages)\n"
+		"  --pages-per-conn N           max pages per stream direction (0 = unlimited)\n"
+		"  --max-conns N                stream directions per worker (default %d)\n"
+		"  --pages N                    page mempool size per worker (default %d)\n"
+		"  --mbufs N                    packet mbuf pool size (default %d)\n"
+		"  --burst N                    packets per receive burst, 1..512 (default %d)\n"
+		"  --ring-size N                RX lcore to worker ring size, power of 2 (default %d)\n"
+		"  --help                       this text\n",
+		DEFAULT_TIMEOUT_MS, DEFAULT_FLUSH_INTERVAL_MS, DEFAULT_MAX_CONNS, DEFAULT_PAGES,
+		DEFAULT_MBUFS, DEFAULT_BURST, DEFAULT_RING_SIZE);
+}
+
+/* A whole non-negative decimal number within [min, max], or -1. */
+static int
+parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (s == NULL || *s == '\0' || *s == '-' || *s == '+' || *s == ' ') {
+		fprintf(stderr, "reasm: --%s needs a non-negative number, got '%s'\n", opt,
+			s ? s : "");
+		return -1;
+	}
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0') {
+		fprintf(stderr, "reasm: --%s: '%s' is not a number\n", opt, s);
+		return -1;
+	}
+	if (v < min || v > max) {
+		fprintf(stderr, "reasm: --%s: %llu is out of range [%" PRIu64 ", %" PRIu64 "]\n",
+			opt, v, min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+parse_u32(const char *opt, const char *s, uint64_t min, uint64_t max, uint32_t *out)
+{
+	uint64_t v;
+
+	if (parse_u64(opt, s, min, max, &v) < 0)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int
+parse_sink(const char *spec, struct sinks_conf *sinks)
+{
+	if (strcmp(spec, "count") == 0) {
+		sinks->count = true;
+		return 0;
+	}
+	if (strncmp(spec, "files:", 6) == 0 && spec[6] != '\0') {
+		sinks->files_dir = spec + 6;
+		return 0;
+	}
+	if (strncmp(spec, "jsonl:", 6) == 0 && spec[6] != '\0') {
+		sinks->jsonl_path = spec + 6;
+		return 0;
+	}
+	fprintf(stderr, "reasm: --sink '%s': expected count, files:DIR or jsonl:FILE\n", spec);
+	return -1;
+}
+
+enum {
+	OPT_SINK = 256,
+	OPT_SHA256,
+	OPT_QUIET,
+	OPT_TIMEOUT,
+	OPT_FLUSH_INTERVAL,
+	OPT_PAGES_TOTAL,
+	OPT_PAGES_PER_CONN,
+	OPT_MAX_CONNS,
+	OPT_PAGES,
+	OPT_MBUFS,
+	OPT_BURST,
+	OPT_RING_SIZE,
+	OPT_HELP,
+};
+
+static const struct option long_options[] = {
+	{"sink", required_argument, NULL, OPT_SINK},
+	{"sha256", no_argument, NULL, OPT_SHA256},
+	{"quiet", no_argument, NULL, OPT_QUIET},
+	{"timeout", required_argument, NULL, OPT_TIMEOUT},
+	{"flush-interval", required_argument, NULL, OPT_FLUSH_INTERVAL},
+	{"pages-total", required_argument, NULL, OPT_PAGES_TOTAL},
+	{"pages-per-conn", required_argument, NULL, OPT_PAGES_PER_CONN},
+	{"max-conns", required_argument, NULL, OPT_MAX_CONNS},
+	{"pages", required_argument, NULL, OPT_PAGES},
+	{"mbufs", required_argument, NULL, OPT_MBUFS},
+	{"burst", required_argument, NULL, OPT_BURST},
+	{"ring-size", required_argument, NULL, OPT_RING_SIZE},
+	{"help", no_argument, NULL, OPT_HELP},
+	{NULL, 0, NULL, 0},
+};
+
+static int
+parse_one(int c, const char *arg, struct app_options *opt)
+{
+	const uint64_t day_ms = 86400000ULL * 365;
+
+	switch (c) {
+	case OPT_SINK:
+		return parse_sink(arg, &opt->sinks);
+	case OPT_SHA256:
+		opt->sinks.sha256 = true;
+		return 0;
+	case OPT_QUIET:
+		opt->sinks.quiet = true;
+		return 0;
+	case OPT_TIMEOUT:
+		return parse_u64("timeout", arg, 0, day_ms, &opt->timeout_ms);
+	case OPT_FLUSH_INTERVAL:
+		return parse_u64("flush-interval", arg, 1, day_ms, &opt->flush_interval_ms);
+	case OPT_PAGES_TOTAL:
+		return parse_u32("pages-total", arg, 0, UINT32_MAX, &opt->pages_total);
+	case OPT_PAGES_PER_CONN:
+		return parse_u32("pages-per-conn", arg, 0, UINT32_MAX, &opt->pages_per_conn);
+	case OPT_MAX_CONNS:
+		return parse_u32("max-conns", arg, 8, 1u << 26, &opt->max_conns);
+	case OPT_PAGES:
+		return parse_u32("pages", arg, 64, 1u << 26, &opt->pages);
+	case OPT_MBUFS:
+		return parse_u32("mbufs", arg, 1024, 1u << 24, &opt->mbufs);
+	case OPT_BURST:
+		return parse_u32("burst", arg, 1, 512, &opt->burst);
+	case OPT_RING_SIZE:
+		if (parse_u32("ring-size", arg, 64, 1u << 20, &opt->ring_size) < 0)
+			return -1;
+		if (opt->ring_size & (opt->ring_size - 1)) {
+			fprintf(stderr, "reasm: --ring-size %u is not a power of 2\n",
+				opt->ring_size);
+			return -1;
+		}
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+int
+options_parse(int argc, char **argv, struct app_options *opt)
+{
+	int c;
+
+	memset(opt, 0, sizeof(*opt));
+	opt->timeout_ms = DEFAULT_TIMEOUT_MS;
+	opt->flush_interval_ms = DEFAULT_FLUSH_INTERVAL_MS;
+	opt->max_conns = DEFAULT_MAX_CONNS;
+	opt->pages = DEFAULT_PAGES;
+	opt->mbufs = DEFAULT_MBUFS;
+	opt->burst = DEFAULT_BURST;
+	opt->ring_size = DEFAULT_RING_SIZE;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
+		if (c == OPT_HELP) {
+			usage(stdout);
+			return 1;
+		}
+		if (c == '?' || c == ':') {
+			fprintf(stderr, "reasm: unknown or incomplete option '%s'\n",
+				argv[optind - 1]);
+			usage(stderr);
+			return -1;
+		}
+		if (parse_one(c, optarg, opt) < 0)
+			return -1;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "reasm: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return -1;
+	}
+	if (!opt->sinks.count && opt->sinks.files_dir == NULL && opt->sinks.jsonl_path == NULL)
+		opt->sinks.count = true;
+	if (opt->pages_total > opt->pages) {
+		fprintf(stderr, "reasm: --pages-total %u exceeds the page mempool (--pages %u)\n",
+			opt->pages_total, opt->pages);
+		return -1;
+	}
+	return 0;
+}
+
+void
+options_print(const struct app_options *opt, unsigned int n_workers)
+{
+	printf("reasm: workers %u, max-conns %u per worker, pages %u per worker "
+	       "(%.1f MiB), pages-total %u%s, pages-per-conn %u%s\n",
+	       n_workers, opt->max_conns, opt->pages, opt->pages * 1952.0 / (1 << 20),
+	       opt->pages_total, opt->pages_total ? "" : " (mempool-bounded)",
+	       opt->pages_per_conn, opt->pages_per_conn ? "" : " (unlimited)");
+	printf("reasm: timeout %" PRIu64 " ms%s, flush-interval %" PRIu64 " ms, burst %u, "
+	       "mbufs %u, ring-size %u\n",
+	       opt->timeout_ms, opt->timeout_ms ? "" : " (flush only at the end)",
+	       opt->flush_interval_ms, opt->burst, opt->mbufs, opt->ring_size);
+	printf("reasm: sinks:%s%s%s%s%s%s%s\n", opt->sinks.count ? " count" : "",
+	       opt->sinks.files_dir ? " files:" : "",
+	       opt->sinks.files_dir ? opt->sinks.files_dir : "",
+	       opt->sinks.jsonl_path ? " jsonl:" : "",
+	       opt->sinks.jsonl_path ? opt->sinks.jsonl_path : "",
+	       opt->sinks.sha256 ? " (sha256)" : "", opt->sinks.quiet ? " (quiet)" : "");
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The reasm authors
+ *
+ * The appliance's own command line (after EAL's "--").
+ */
+#ifndef REASM_APP_OPTIONS_H
+#define REASM_APP_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sinks.h"
+
+struct app_options {
+	struct sinks_conf sinks;
+	uint64_t timeout_ms;        /**< --timeout: flush streams idle this long; 0 = only at the end */
+	uint64_t flush_interval_ms; /**< --flush-interval: how often the timeout is checked */
+	uint32_t pages_total;       /**< --pages-total, per worker; 0 = bounded by --pages */
+	uint32_t pages_per_conn;    /**< --pages-per-conn; 0 = unlimited */
+	uint32_t max_conns;         /**< --max-conns, stream directions per worker */
+	uint32_t pages;             /**< --pages, page mempool size per worker */
+	uint32_t mbufs;             /**< --mbufs, packet mempool size */
+	uint32_t burst;             /**< --burst, packets per rx burst */
+	uint32_t ring_size;         /**< --ring-size, distributor -> worker rings */
+};
+
+/**
+ * Parse the application arguments into @p opt (defaults first).
+ * @return 0, 1 if --help was given (usage printed), or -1 after printing
+ *   a message to stderr: the caller exits with status 2.
+ */
+int options_parse(int argc, char **argv, struct app_options *opt);
+
+/** Print the configuration (one "name: value" line each) to stdout. */
+void options_print(const struct app_options *opt, unsigned int n_workers);
+
+#endif

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The reasm authors
+ *
+ * Port set-up. A port whose PMD offers RSS over at least as many queues as
+ * there are workers gets one RX queue per worker and a symmetric Toeplitz
+ * key (both directions of a connection hash alike). Other ports (net_pcap,
+ * net_null, net_ring, ...) keep the queues they have and are polled by the
+ * main lcore, which spreads frames with the same symmetric hash in software.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_bus.h>
+#include <rte_dev.h>
+#include <rte_devargs.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf_dyn.h>
+
+#include "app.h"
+
+#define RX_DESC 1024
+#define TX_DESC 512
+
+/* 0x6d5a repeated: Toeplitz with this key is symmetric in (src, dst). */
+static uint8_t symmetric_rss_key[40] = {
+	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+};
+
+const uint8_t *
+ports_rss_key(void)
+{
+	return symmetric_rss_key;
+}
+
+/* A capture replay ends: net_pcap reading rx_pcap= files without infinite_rx. */
+static bool
+port_drains(const struct rte_eth_dev_info *info)
+{
+	const struct rte_devargs *da = rte_dev_devargs(info->device);
+	const char *args = da != NULL ? da->args : NULL;
+
+	if (strcmp(info->driver_name, "net_pcap") != 0 || args == NULL)
+		return false;
+	return strstr(args, "rx_pcap=") != NULL && strstr(args, "infinite_rx=1") == NULL;
+}
+
+static int
+port_configure(struct app *app, struct port_info *p, const struct rte_eth_dev_info *info)
+{
+	struct rte_eth_conf conf;
+	uint16_t q, n_txq = info->max_tx_queues > 0 ? 1 : 0;
+	int rc;
+
+	memset(&conf, 0, sizeof(conf));
+	/* Replays go through the main lcore, which keeps capture order for the timers. */
+	p->rss = !p->drains && info->flow_type_rss_offloads != 0 &&
+		 info->max_rx_queues >= app->n_workers;
+	if (p->rss) {
+		p->n_rxq = (uint16_t)app->n_workers;
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_key = symmetric_rss_key;
+		conf.rx_adv_conf.rss_conf.rss_key_len = sizeof(symmetric_rss_key);
+		conf.rx_adv_conf.rss_conf.rss_hf =
+			(RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP) & info->flow_type_rss_offloads;
+	} else {
+		p->n_rxq = info->max_rx_queues > 0 ? info->max_rx_queues : 1;
+		if (p->n_rxq > 64)
+			p->n_rxq = 1; /* a real NIC without RSS: one queue is enough */
+	}
+	rc = rte_eth_dev_configure(p->port_id, p->n_rxq, n_txq, &conf);
+	if (rc < 0) {
+		fprintf(stderr, "reasm: port %u (%s): cannot configure %u RX queues: %s\n",
+			p->port_id, p->name, p->n_rxq, rte_strerror(-rc));
+		return -1;
+	}
+	for (q = 0; q < p->n_rxq; q++) {
+		rc = rte_eth_rx_queue_setup(p->port_id, q, RX_DESC,
+					    rte_eth_dev_socket_id(p->port_id), NULL, app->mbufs);
+		if (rc < 0) {
+			fprintf(stderr, "reasm: port %u (%s): RX queue %u: %s\n", p->port_id,
+				p->name, q, rte_strerror(-rc));
+			return -1;
+		}
+	}
+	for (q = 0; q < n_txq; q++) {
+		rc = rte_eth_tx_queue_setup(p->port_id, q, TX_DESC,
+					    rte_eth_dev_socket_id(p->port_id), NULL);
+		if (rc < 0) {
+			fprintf(stderr, "reasm: port %u (%s): TX queue %u: %s\n", p->port_id,
+				p->name, q, rte_strerror(-rc));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+port_setup(struct app *app, uint16_t port_id, struct port_info *p)
+{
+	struct rte_eth_dev_info info;
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	p->port_id = port_id;
+	rte_eth_dev_get_name_by_port(port_id, p->name);
+	rc = rte_eth_dev_info_get(port_id, &info);
+	if (rc < 0) {
+		fprintf(stderr, "reasm: port %u: no device info: %s\n", port_id,
+			rte_strerror(-rc));
+		return -1;
+	}
+	snprintf(p->driver, sizeof(p->driver), "%s", info.driver_name);
+	p->drains = port_drains(&info);
+	p->pcap_timestamps = strcmp(info.driver_name, "net_pcap") == 0;
+	if (port_configure(app, p, &info) < 0)
+		return -1;
+	rc = rte_eth_dev_start(port_id);
+	if (rc < 0) {
+		fprintf(stderr, "reasm: port %u (%s): cannot start: %s\n", port_id, p->name,
+			rte_strerror(-rc));
+		return -1;
+	}
+	rte_eth_promiscuous_enable(port_id); /* vdevs may refuse: not an error */
+	printf("reasm: port %u %s (%s): %u RX queue%s, %s%s\n", port_id, p->name, p->driver,
+	       p->n_rxq, p->n_rxq > 1 ? "s" : "",
+	       p->rss ? "hardware RSS (symmetric key)" : "software RSS on the main lcore",
+	       p->drains ? ", capture replay" : "");
+	return 0;
+}
+
+int
+ports_setup(struct app *app)
+{
+	uint16_t port_id;
+
+	app->n_ports = 0;
+	RTE_ETH_FOREACH_DEV(port_id) {
+		struct port_info *p = &app->ports[app->n_ports];
+
+		if (port_setup(app, port_id, p) < 0)
+			return -1;
+		app->any_sw_port |= !p->rss;
+		app->n_ports++;
+	}
+	if (app->n_ports == 0) {
+		fprintf(stderr, "reasm: no ports: give a NIC (-a PCI) or a vdev "
+				"(--vdev=net_pcap0,rx_pcap=FILE)\n");
+		return -1;
+	}
+	/* net_pcap stores capture time (µs) in the timestamp dynfield. */
+	app->ts_dynfield = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, NULL);
+	if (app->ts_dynfield >= 0) {
+		int bit = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, NULL);
+
+		app->ts_dynflag = bit >= 0 ? RTE_BIT64(bit) : 0;
+	}
+	return 0;
+}
+
+void
+ports_stop(struct app *app)
+{
+	unsigned int i;
+
+	for (i = 0; i < app->n_ports; i++) {
+		rte_eth_dev_stop(app->ports[i].port_id);
+		rte_eth_dev_close(app->ports[i].port_id);
+	}
+}

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The reasm authors
+ *
+ * Output sinks of the reasm appliance. Every stream direction the library
+ * reports goes to every configured sink:
+ *   count        counters only (benchmarks);
+ *   files:DIR    one file per stream direction, tcpflow-style names
+ *                "SSS.SSS.SSS.SSS.PPPPP-DDD.DDD.DDD.DDD.QQQQQ" (IPv6: eight
+ *                4-hex-digit groups joined by '.'), "-2", "-3"... appended
+ *                when the name exists; created by the first delivered byte;
+ *                bytes appended as delivered, skipped ranges NOT zero-filled;
+ *   jsonl:FILE   one JSON object per stream direction when it completes.
+ * The console gets one line per completed stream unless quiet. Whatever the
+ * sinks, per-worker totals are kept (sinks_worker_totals()).
+ *
+ * Threads: sinks_stream_* are called from worker lcores, each stream always
+ * from the same worker; nothing is shared between workers but the output
+ * files, written with whole-line O_APPEND writes. sinks_create/finish run on
+ * the main lcore before workers start and after they stop.
+ */
+#ifndef REASM_APP_SINKS_H
+#define REASM_APP_SINKS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <reasm.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Sink configuration, from the command line. */
+struct sinks_conf {
+	bool count;             /**< --sink count */
+	const char *files_dir;  /**< --sink files:DIR, or NULL */
+	const char *jsonl_path; /**< --sink jsonl:FILE, or NULL */
+	bool sha256;            /**< --sha256: hash delivered bytes per stream */
+	bool quiet;             /**< --quiet: no per-stream console line */
+	unsigned int n_workers;
+};
+
+/** Totals of what the sinks saw, per worker (summed by the caller). */
+struct sinks_totals {
+	uint64_t streams;         /**< stream directions completed */
+	uint64_t bytes;           /**< bytes delivered to sinks */
+	uint64_t write_errors;    /**< failed writes (files, jsonl) */
+};
+
+struct sinks;
+
+/**
+ * Open the sinks: create/truncate the jsonl file, check the files directory
+ * exists and is writable (created if missing).
+ * @return the sinks, or NULL after printing why to stderr (bad path...).
+ */
+struct sinks *sinks_create(const struct sinks_conf *conf);
+
+/** Bytes of per-stream state the sinks need (the pool's stream_priv_size). */
+uint32_t sinks_stream_priv_size(const struct sinks *s);
+
+/**
+ * Stream callbacks. sinks_stream_open() is called from the worker's
+ * reasm_stream_ops.open with the preallocated @p priv area (zeroed, of
+ * sinks_stream_priv_size bytes, 8-byte aligned) and returns the stream
+ * context; @p worker < n_workers. Every stream must be closed before
+ * sinks_finish() (files held open are closed by sinks_stream_close()).
+ */
+void *sinks_stream_open(struct sinks *s, unsigned int worker, const struct reasm_flow *flow,
+			void *priv);
+void sinks_stream_data(void *stream, const struct reasm_record *records, unsigned int n);
+void sinks_stream_close(void *stream);
+
+/** This worker's totals so far (read by telemetry: relaxed loads). */
+void sinks_worker_totals(const struct sinks *s, unsigned int worker, struct sinks_totals *out);
+
+/**
+ * Close every output (call after all streams are closed).
+ * @return 0, or -1 if an output failed: a write counted in write_errors or
+ *   the final close (each printed to stderr with its path and strerror).
+ *   Later calls return the same value.
+ */
+int sinks_finish(struct sinks *s);
+
+/** Free everything. NULL is a no-op. */
+void sinks_free(struct sinks *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The reasm authors
+ *
+ * The /reasm/ telemetry commands (DPDK's socket; dpdk-telemetry.py). Reads of
+ * counters are lock-free (relaxed loads of per-worker counters); actions
+ * (flush, flush_all) and the connection list go through the control plane.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_telemetry.h>
+#include <rte_version.h>
+
+#include "app.h"
+
+#if RTE_VERSION >= RTE_VERSION_NUM(23, 3, 0, 0)
+#define tel_add_u64 rte_tel_data_add_dict_uint
+#else
+#define tel_add_u64 rte_tel_data_add_dict_u64
+#endif
+
+static void
+add_counters(struct rte_tel_data *d, const struct reasm_stats *st)
+{
+	unsigned int i;
+
+	for (i = 0; i < REASM_CTR_MAX; i++)
+		tel_add_u64(d, reasm_counter_name(i), st->v[i]);
+}
+
+static void
+worker_stats(const struct worker *w, struct reasm_stats *st)
+{
+	reasm_assembler_stats(w->asm_, st);
+}
+
+static void
+sum_stats(struct reasm_stats *sum, const struct reasm_stats *st)
+{
+	unsigned int i;
+
+	for (i = 0; i < REASM_CTR_MAX; i++)
+		sum->v[i] += st->v[i];
+}
+
+static void
+add_worker_extras(struct rte_tel_data *d, const struct worker *w)
+{
+	struct sinks_totals t;
+
+	sinks_worker_totals(g_app.sinks, w->id, &t);
+	tel_add_u64(d, "rx_pkts", __atomic_load_n(&w->rx_pkts, __ATOMIC_RELAXED));
+	tel_add_u64(d, "streams_open", reasm_pool_count(w->pool));
+	tel_add_u64(d, "streams_completed", t.streams);
+	tel_add_u64(d, "sink_bytes", t.bytes);
+	tel_add_u64(d, "sink_write_errors", t.write_errors);
+}
+
+static int
+cmd_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct reasm_stats sum = {0}, st;
+	struct sinks_totals t, tsum = {0};
+	uint64_t rx_pkts = 0, open = 0, ipackets = 0, imissed = 0, nombuf = 0, ierrors = 0;
+	unsigned int i;
+
+	for (i = 0; i < g_app.n_workers; i++) {
+		const struct worker *w = &g_app.workers[i];
+
+		worker_stats(w, &st);
+		sum_stats(&sum, &st);
+		sinks_worker_totals(g_app.sinks, w->id, &t);
+		tsum.streams += t.streams;
+		tsum.bytes += t.bytes;
+		tsum.write_errors += t.write_errors;
+		rx_pkts += __atomic_load_n(&w->rx_pkts, __ATOMIC_RELAXED);
+		open += reasm_pool_count(w->pool);
+	}
+	for (i = 0; i < g_app.n_ports; i++) {
+		struct rte_eth_stats es;
+
+		if (rte_eth_stats_get(g_app.ports[i].port_id, &es) == 0) {
+			ipackets += es.ipackets;
+			imissed += es.imissed;
+			nombuf += es.rx_nombuf;
+			ierrors += es.ierrors;
+		}
+	}
+	rte_tel_data_start_dict(d);
+	tel_add_u64(d, "workers", g_app.n_workers);
+	tel_add_u64(d, "port_rx_pkts", ipackets);
+	tel_add_u64(d, "port_rx_missed", imissed);
+	tel_add_u64(d, "port_rx_nombuf", nombuf);
+	tel_add_u64(d, "port_rx_errors", ierrors);
+	tel_add_u64(d, "dist_pkts", __atomic_load_n(&g_app.dist_pkts, __ATOMIC_RELAXED));
+	tel_add_u64(d, "dist_ring_full", __atomic_load_n(&g_app.dist_ring_full, __ATOMIC_RELAXED));
+	tel_add_u64(d, "rx_pkts", rx_pkts);
+	tel_add_u64(d, "streams_open", open);
+	tel_add_u64(d, "streams_completed", tsum.streams);
+	tel_add_u64(d, "sink_bytes", tsum.bytes);
+	tel_add_u64(d, "sink_write_errors", tsum.write_errors);
+	tel_add_u64(d, "clock_ns", __atomic_load_n(&g_app.clock_ns, __ATOMIC_RELAXED));
+	add_counters(d, &sum);
+	return 0;
+}
+
+static int
+cmd_lcore(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct reasm_stats st;
+	unsigned long lcore;
+	char *end;
+	unsigned int i;
+
+	if (params == NULL || *params == '\0')
+		return -EINVAL;
+	lcore = strtoul(params, &end, 10);
+	if (*end != '\0')
+		return -EINVAL;
+	for (i = 0; i < g_app.n_workers; i++) {
+		const struct worker *w = &g_app.workers[i];
+
+		if (w->lcore != lcore)
+			continue;
+		worker_stats(w, &st);
+		rte_tel_data_start_dict(d);
+		tel_add_u64(d, "lcore", w->lcore);
+		tel_add_u64(d, "worker", w->id);
+		tel_add_u64(d, "exited", w->exited);
+		add_worker_extras(d, w);
+		add_counters(d, &st);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int
+cmd_config(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	const struct app_options *o = &g_app.opt;
+
+	rte_tel_data_start_dict(d);
+	tel_add_u64(d, "workers", g_app.n_workers);
+	tel_add_u64(d, "ports", g_app.n_ports);
+	tel_add_u64(d, "timeout_ms", o->timeout_ms);
+	tel_add_u64(d, "flush_interval_ms", o->flush_interval_ms);
+	tel_add_u64(d, "pages_total", o->pages_total);
+	tel_add_u64(d, "pages_per_conn", o->pages_per_conn);
+	tel_add_u64(d, "max_conns", o->max_conns);
+	tel_add_u64(d, "pages", o->pages);
+	tel_add_u64(d, "page_bytes", REASM_PAGE_BYTES);
+	tel_add_u64(d, "mbufs", o->mbufs);
+	tel_add_u64(d, "burst", o->burst);
+	tel_add_u64(d, "ring_size", o->ring_size);
+	tel_add_u64(d, "sha256", o->sinks.sha256);
+	rte_tel_data_add_dict_string(d, "sink_count", o->sinks.count ? "yes" : "no");
+	rte_tel_data_add_dict_string(d, "sink_files", o->sinks.files_dir ? o->sinks.files_dir : "");
+	rte_tel_data_add_dict_string(d, "sink_jsonl", o->sinks.jsonl_path ? o->sinks.jsonl_path : "");
+	return 0;
+}
+
+/* ---- connections: the biggest buffers, through the control plane ---- */
+
+struct top_ctx {
+	struct reasm_conn_info top[APP_TOP_CONNS];
+	unsigned int worker[APP_TOP_CONNS];
+	unsigned int n;
+};
+
+static void
+collect_top(const struct worker *w, const struct ctrl_slot *reply, void *arg)
+{
+	struct top_ctx *ctx = arg;
+	unsigned int i, j;
+
+	for (i = 0; i < reply->n_top; i++) {
+		const struct reasm_conn_info *c = &reply->top[i];
+
+		if (ctx->n == APP_TOP_CONNS && ctx->top[APP_TOP_CONNS - 1].pages >= c->pages)
+			continue;
+		j = ctx->n < APP_TOP_CONNS ? ctx->n++ : APP_TOP_CONNS - 1;
+		while (j > 0 && ctx->top[j - 1].pages < c->pages) {
+			ctx->top[j] = ctx->top[j - 1];
+			ctx->worker[j] = ctx->worker[j - 1];
+			j--;
+		}
+		ctx->top[j] = *c;
+		ctx->worker[j] = w->id;
+	}
+}
+
+static int
+cmd_conns(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct top_ctx ctx;
+	unsigned int i;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctrl_request(CTRL_REQ_TOP_CONNS, 0, collect_top, &ctx);
+	rte_tel_data_start_array(d, RTE_TEL_CONTAINER);
+	for (i = 0; i < ctx.n; i++) {
+		struct rte_tel_data *c = rte_tel_data_alloc();
+		char flow[128];
+
+		if (c == NULL)
+			return -ENOMEM;
+		reasm_flow_format(&ctx.top[i].flow, flow, sizeof(flow));
+		rte_tel_data_start_dict(c);
+		rte_tel_data_add_dict_string(c, "flow", flow);
+		tel_add_u64(c, "pages", ctx.top[i].pages);
+		tel_add_u64(c, "buffered_bytes", ctx.top[i].buffered_bytes);
+		tel_add_u64(c, "last_seen_ns", ctx.top[i].last_seen);
+		tel_add_u64(c, "worker", ctx.worker[i]);
+		rte_tel_data_add_array_container(d, c, 0);
+	}
+	return 0;
+}
+
+/* ---- actions ---------------------------------------------------------- */
+
+struct flush_ctx {
+	unsigned int flushed, closed;
+};
+
+static void
+collect_flush(const struct worker *w, const struct ctrl_slot *reply, void *arg)
+{
+	struct flush_ctx *ctx = arg;
+
+	ctx->flushed += reply->flushed;
+	ctx->closed += reply->closed;
+}
+
+/* The clock flushes are measured against: the capture's in replay, else now. */
+static uint64_t
+flush_clock(void)
+{
+	return g_app.any_sw_port ? __atomic_load_n(&g_app.clock_ns, __ATOMIC_RELAXED)
+				 : app_now_ns();
+}
+
+static int
+cmd_flush(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct flush_ctx ctx = {0, 0};
+	unsigned long long ms;
+	uint64_t clock = flush_clock(), t;
+	unsigned int answered;
+	char *end;
+
+	if (params == NULL || *params == '\0' || *params == '-')
+		return -EINVAL;
+	ms = strtoull(params, &end, 10);
+	if (*end != '\0')
+		return -EINVAL;
+	t = ms * 1000000ULL < clock ? clock - ms * 1000000ULL : 0;
+	answered = ctrl_request(CTRL_REQ_FLUSH, t, collect_flush, &ctx);
+	rte_tel_data_start_dict(d);
+	tel_add_u64(d, "older_than_ns", t);
+	tel_add_u64(d, "workers_answered", answered);
+	tel_add_u64(d, "flushed", ctx.flushed);
+	tel_add_u64(d, "closed", ctx.closed);
+	return 0;
+}
+
+static int
+cmd_flush_all(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct flush_ctx ctx = {0, 0};
+	unsigned int answered = ctrl_request(CTRL_REQ_FLUSH_ALL, 0, collect_flush, &ctx);
+
+	rte_tel_data_start_dict(d);
+	tel_add_u64(d, "workers_answered", answered);
+	tel_add_u64(d, "closed", ctx.closed);
+	return 0;
+}
+
+int
+telemetry_register(struct app *app)
+{
+	int rc = 0;
+
+	rc |= rte_telemetry_register_cmd("/reasm/stats", cmd_stats,
+					 "Totals of every reasm counter over all workers. No parameters");
+	rc |= rte_telemetry_register_cmd("/reasm/lcore", cmd_lcore,
+					 "Counters of the worker on one lcore. Parameters: int lcore_id");
+	rc |= rte_telemetry_register_cmd("/reasm/config", cmd_config,
+					 "The running configuration. No parameters");
+	rc |= rte_telemetry_register_cmd("/reasm/conns", cmd_conns,
+					 "Stream directions holding the most out-of-order pages. No parameters");
+	rc |= rte_telemetry_register_cmd("/reasm/flush", cmd_flush,
+					 "Flush streams idle for more than ms. Parameters: int ms");
+	rc |= rte_telemetry_register_cmd("/reasm/flush_all", cmd_flush_all,
+					 "Deliver everything buffered and close every stream. No parameters");
+	if (rc != 0)
+		fprintf(stderr, "reasm: warning: telemetry commands could not all be registered\n");
+	return rc != 0 ? -1 : 0;
+}

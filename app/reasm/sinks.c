@@ -621,8 +621,8 @@ sinks_create(const struct sinks_conf *conf)
 		s->jsonl_path = strdup(conf->jsonl_path);
 		if (s->jsonl_path == NULL)
 			goto nomem;
-		s->jsonl_fd = open(s->jsonl_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
-				   0644);
+		s->jsonl_fd = open(s->jsonl_path,
+				   O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
 		if (s->jsonl_fd < 0) {
 			fprintf(stderr, "reasm: jsonl sink: %s: %s\n", s->jsonl_path,
 				strerror(errno));

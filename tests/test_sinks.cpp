@@ -1,0 +1,757 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * The appliance's output sinks (app/reasm/sinks.c) and SHA-256
+ * (app/reasm/sha256.c), driven by direct calls with hand-built records:
+ *   - SHA-256: the FIPS 180-2 vectors ("", "abc", the 448-bit message,
+ *     1,000,000 x 'a'), and any split of the input giving the same digest;
+ *   - jsonl: the exact line of a stream with skips of every cause, start/end,
+ *     first/last seen over several calls, worker, sha256; IPv4 and IPv6,
+ *     addresses written like Go's net.IP.String(); no sha256 key without
+ *     --sha256; a stream without records; the file truncated at create;
+ *   - jsonl from 4 threads at once: every line intact (one write per line),
+ *     totals read meanwhile from another thread;
+ *   - a failing write (/dev/full): counted, sinks_finish() returns -1;
+ *   - files: tcpflow-style names for IPv4 and IPv6, "-2"/"-3" on reuse of a
+ *     4-tuple, data appended across calls, skips not zero-filled, no file for
+ *     a stream without bytes, more streams than the fd cap all written
+ *     correctly with the open descriptors bounded, DIR created if missing;
+ *   - unusable paths make sinks_create() fail;
+ *   - the console line;
+ *   - the count sink: per-worker totals, small per-stream state.
+ */
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "sha256.h"
+#include "sinks.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+/* ------------------------------------------------------------------ */
+/* Helpers                                                              */
+/* ------------------------------------------------------------------ */
+
+std::string sha256_of(const std::string &data)
+{
+	struct sha256_ctx ctx;
+	uint8_t digest[SHA256_DIGEST_LEN];
+	char hex[SHA256_HEX_LEN + 1];
+
+	sha256_init(&ctx);
+	sha256_update(&ctx, data.data(), data.size());
+	sha256_final(&ctx, digest);
+	sha256_hex(digest, hex);
+	return hex;
+}
+
+reasm_flow flow4(const char *src, uint16_t sport, const char *dst, uint16_t dport)
+{
+	reasm_flow f;
+
+	memset(&f, 0, sizeof(f));
+	f.family = REASM_FAMILY_IPV4;
+	f.src_port = sport;
+	f.dst_port = dport;
+	EXPECT_EQ(inet_pton(AF_INET, src, f.src_addr), 1) << src;
+	EXPECT_EQ(inet_pton(AF_INET, dst, f.dst_addr), 1) << dst;
+	return f;
+}
+
+reasm_flow flow6(const char *src, uint16_t sport, const char *dst, uint16_t dport)
+{
+	reasm_flow f;
+
+	memset(&f, 0, sizeof(f));
+	f.family = REASM_FAMILY_IPV6;
+	f.src_port = sport;
+	f.dst_port = dport;
+	EXPECT_EQ(inet_pton(AF_INET6, src, f.src_addr), 1) << src;
+	EXPECT_EQ(inet_pton(AF_INET6, dst, f.dst_addr), 1) << dst;
+	return f;
+}
+
+reasm_record rec(const std::string &bytes, int64_t skip = 0,
+		 reasm_skip_cause cause = REASM_SKIP_NONE, uint64_t seen = 0, bool start = false,
+		 bool end = false)
+{
+	reasm_record r;
+
+	memset(&r, 0, sizeof(r));
+	r.bytes = reinterpret_cast<const uint8_t *>(bytes.data());
+	r.len = (uint32_t)bytes.size();
+	r.skip = skip;
+	r.skip_cause = (uint8_t)cause;
+	r.seen = seen;
+	r.start = start;
+	r.end = end;
+	return r;
+}
+
+std::string read_file(const fs::path &p)
+{
+	std::ifstream in(p, std::ios::binary);
+	std::stringstream ss;
+
+	ss << in.rdbuf();
+	return ss.str();
+}
+
+std::vector<std::string> read_lines(const fs::path &p)
+{
+	std::vector<std::string> lines;
+	std::ifstream in(p);
+	std::string line;
+
+	while (std::getline(in, line))
+		lines.push_back(line);
+	return lines;
+}
+
+std::set<std::string> dir_names(const fs::path &dir)
+{
+	std::set<std::string> names;
+
+	for (const auto &e : fs::directory_iterator(dir))
+		names.insert(e.path().filename().string());
+	return names;
+}
+
+size_t open_fd_count()
+{
+	size_t n = 0;
+
+	for (const auto &e : fs::directory_iterator("/proc/self/fd")) {
+		(void)e;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * A sink set on a fresh temporary directory, plus per-stream areas as the
+ * pool would give them (zeroed, 8-byte aligned).
+ */
+class SinksTest : public ::testing::Test {
+protected:
+	void SetUp() override
+	{
+		std::string tmpl = (fs::temp_directory_path() / "reasm_sinks_XXXXXX").string();
+
+		ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+		dir_ = tmpl;
+		conf_.quiet = true;
+		conf_.n_workers = 1;
+	}
+
+	void TearDown() override
+	{
+		sinks_free(s_);
+		for (void *p : privs_)
+			free(p);
+		std::error_code ec;
+		fs::remove_all(dir_, ec);
+	}
+
+	void create()
+	{
+		s_ = sinks_create(&conf_);
+		ASSERT_NE(s_, nullptr);
+	}
+
+	void *open(const reasm_flow &f, unsigned int worker = 0)
+	{
+		size_t size = sinks_stream_priv_size(s_);
+		void *priv = aligned_alloc(64, (size + 63) / 64 * 64);
+
+		memset(priv, 0, size);
+		privs_.push_back(priv);
+		return sinks_stream_open(s_, worker, &f, priv);
+	}
+
+	/* open, one data call with @p recs, close */
+	void stream(const reasm_flow &f, const std::vector<reasm_record> &recs,
+		    unsigned int worker = 0)
+	{
+		void *st = open(f, worker);
+
+		sinks_stream_data(st, recs.data(), (unsigned int)recs.size());
+		sinks_stream_close(st);
+	}
+
+	fs::path dir_;
+	sinks_conf conf_{};
+	sinks *s_ = nullptr;
+	std::vector<void *> privs_;
+};
+
+/* The jsonl line of a stream with no records and no skips. */
+std::string empty_line(const char *src, unsigned sport, const char *dst, unsigned dport,
+		       unsigned worker)
+{
+	return std::string("{\"src\":\"") + src + "\",\"sport\":" + std::to_string(sport) +
+	       ",\"dst\":\"" + dst + "\",\"dport\":" + std::to_string(dport) +
+	       ",\"bytes\":0,\"records\":0,\"skips\":0,\"skip_unknown\":0,\"skipped_bytes\":0,"
+	       "\"skipped_by_cause\":{\"start_unknown\":0,\"page_limit\":0,\"total_limit\":0,"
+	       "\"no_page\":0,\"flush\":0,\"flush_all\":0},\"start\":false,\"end\":false,"
+	       "\"first_seen\":0,\"last_seen\":0,\"worker\":" +
+	       std::to_string(worker) + "}";
+}
+
+/* ------------------------------------------------------------------ */
+/* SHA-256                                                              */
+/* ------------------------------------------------------------------ */
+
+TEST(Sha256, EmptyString)
+{
+	EXPECT_EQ(sha256_of(""),
+		  "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+TEST(Sha256, Abc)
+{
+	EXPECT_EQ(sha256_of("abc"),
+		  "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST(Sha256, TwoBlockMessage448Bits)
+{
+	EXPECT_EQ(sha256_of("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+		  "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+}
+
+TEST(Sha256, MillionA)
+{
+	const char *expect = "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0";
+
+	EXPECT_EQ(sha256_of(std::string(1000000, 'a')), expect);
+
+	/* The same bytes in uneven pieces, crossing block boundaries every way. */
+	struct sha256_ctx ctx;
+	uint8_t digest[SHA256_DIGEST_LEN];
+	char hex[SHA256_HEX_LEN + 1];
+	std::string a(200, 'a');
+	size_t done = 0, piece = 0;
+
+	sha256_init(&ctx);
+	while (done < 1000000) {
+		size_t n = std::min<size_t>(piece % 131, 1000000 - done);
+
+		sha256_update(&ctx, a.data(), n);
+		done += n;
+		piece++;
+	}
+	sha256_final(&ctx, digest);
+	sha256_hex(digest, hex);
+	EXPECT_STREQ(hex, expect);
+}
+
+TEST(Sha256, PaddingBoundaries)
+{
+	/* 55, 56 and 64 bytes: one or two padding blocks; split == whole. */
+	for (size_t len : {55u, 56u, 63u, 64u, 65u, 119u, 120u}) {
+		std::string msg(len, 'x');
+		struct sha256_ctx ctx;
+		uint8_t d1[SHA256_DIGEST_LEN], d2[SHA256_DIGEST_LEN];
+
+		sha256_init(&ctx);
+		sha256_update(&ctx, msg.data(), len);
+		sha256_final(&ctx, d1);
+		sha256_init(&ctx);
+		for (char c : msg)
+			sha256_update(&ctx, &c, 1);
+		sha256_update(&ctx, nullptr, 0);
+		sha256_final(&ctx, d2);
+		EXPECT_EQ(memcmp(d1, d2, sizeof(d1)), 0) << len;
+	}
+	/* Known: 56 x 'a' is not the 448-bit vector but must differ from 55. */
+	EXPECT_NE(sha256_of(std::string(55, 'a')), sha256_of(std::string(56, 'a')));
+}
+
+/* ------------------------------------------------------------------ */
+/* jsonl                                                                */
+/* ------------------------------------------------------------------ */
+
+TEST_F(SinksTest, JsonlLineWithEveryCause)
+{
+	fs::path out = dir_ / "streams.jsonl";
+
+	conf_.jsonl_path = out.c_str();
+	conf_.sha256 = true;
+	conf_.n_workers = 3;
+	create();
+
+	std::string a = "hello", b = "ab", c = "cdef", d = "g", e = "", f = "xyz", g = "12";
+	std::vector<reasm_record> first = {
+		rec(a, -1, REASM_SKIP_START_UNKNOWN, 1000, true),
+		rec(b, 10, REASM_SKIP_PAGE_LIMIT, 1100),
+		rec(c, 20, REASM_SKIP_TOTAL_LIMIT, 1200),
+	};
+	std::vector<reasm_record> second = {
+		rec(d, 30, REASM_SKIP_NO_PAGE, 1300),
+		rec(e, 0, REASM_SKIP_NONE, 1400),
+		rec(f, 40, REASM_SKIP_FLUSH, 1500),
+		rec(g, 50, REASM_SKIP_FLUSH_ALL, 1600, false, true),
+	};
+	reasm_flow fl = flow4("10.0.0.1", 40000, "192.168.1.200", 80);
+	void *st = open(fl, 2);
+
+	sinks_stream_data(st, first.data(), (unsigned int)first.size());
+	sinks_stream_data(st, second.data(), (unsigned int)second.size());
+	sinks_stream_close(st);
+	ASSERT_EQ(sinks_finish(s_), 0);
+
+	std::string expect =
+		"{\"src\":\"10.0.0.1\",\"sport\":40000,\"dst\":\"192.168.1.200\",\"dport\":80,"
+		"\"bytes\":17,\"records\":7,\"skips\":5,\"skip_unknown\":1,\"skipped_bytes\":150,"
+		"\"skipped_by_cause\":{\"start_unknown\":0,\"page_limit\":10,\"total_limit\":20,"
+		"\"no_page\":30,\"flush\":40,\"flush_all\":50},\"start\":true,\"end\":true,"
+		"\"first_seen\":1000,\"last_seen\":1600,\"worker\":2,\"sha256\":\"" +
+		sha256_of(a + b + c + d + e + f + g) + "\"}";
+	std::string text = read_file(out);
+	EXPECT_EQ(text, expect + "\n");
+
+	sinks_totals t;
+	sinks_worker_totals(s_, 2, &t);
+	EXPECT_EQ(t.streams, 1u);
+	EXPECT_EQ(t.bytes, 17u);
+	EXPECT_EQ(t.write_errors, 0u);
+	sinks_worker_totals(s_, 0, &t);
+	EXPECT_EQ(t.streams, 0u);
+}
+
+TEST_F(SinksTest, JsonlStartEndFlagsAndNoShaKey)
+{
+	fs::path out = dir_ / "streams.jsonl";
+
+	conf_.jsonl_path = out.c_str();
+	create();
+
+	std::string x = "x";
+	stream(flow4("1.2.3.4", 1, "5.6.7.8", 2), {rec(x, 0, REASM_SKIP_NONE, 7, true, false)});
+	stream(flow4("1.2.3.4", 3, "5.6.7.8", 4), {rec(x, 0, REASM_SKIP_NONE, 9, false, true)});
+	stream(flow4("0.0.0.0", 0, "255.255.255.255", 65535), {});
+	ASSERT_EQ(sinks_finish(s_), 0);
+
+	auto lines = read_lines(out);
+	ASSERT_EQ(lines.size(), 3u);
+	EXPECT_NE(lines[0].find("\"bytes\":1,\"records\":1,\"skips\":0,\"skip_unknown\":0,"
+				"\"skipped_bytes\":0,"),
+		  std::string::npos)
+		<< lines[0];
+	EXPECT_NE(lines[0].find("\"start\":true,\"end\":false,\"first_seen\":7,\"last_seen\":7,"
+				"\"worker\":0}"),
+		  std::string::npos)
+		<< lines[0];
+	EXPECT_NE(lines[1].find("\"start\":false,\"end\":true,\"first_seen\":9,\"last_seen\":9,"),
+		  std::string::npos)
+		<< lines[1];
+	EXPECT_EQ(lines[2], empty_line("0.0.0.0", 0, "255.255.255.255", 65535, 0));
+	for (const auto &l : lines)
+		EXPECT_EQ(l.find("sha256"), std::string::npos) << l;
+}
+
+TEST_F(SinksTest, JsonlIpv6AddressesLikeGo)
+{
+	/* Go's net.IP.String(): first longest run of >= 2 zero groups is "::",
+	 * IPv4-mapped addresses in dotted form, no other embedded IPv4. */
+	const struct {
+		const char *in;
+		const char *go;
+	} cases[] = {
+		{"2001:db8::1", "2001:db8::1"},
+		{"::1", "::1"},
+		{"::", "::"},
+		{"fe80::", "fe80::"},
+		{"1:0:0:2:0:0:0:3", "1:0:0:2::3"},
+		{"1:0:0:2:3:0:0:4", "1::2:3:0:0:4"},
+		{"2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"},
+		{"2001:DB8:ABCD:12::FF", "2001:db8:abcd:12::ff"},
+		{"::ffff:1.2.3.4", "1.2.3.4"},
+		{"::1.2.3.4", "::102:304"},
+		{"64:ff9b::c000:221", "64:ff9b::c000:221"},
+	};
+	fs::path out = dir_ / "v6.jsonl";
+
+	conf_.jsonl_path = out.c_str();
+	create();
+	for (const auto &c : cases)
+		stream(flow6(c.in, 443, "2001:db8::2", 51000), {});
+	ASSERT_EQ(sinks_finish(s_), 0);
+
+	auto lines = read_lines(out);
+	ASSERT_EQ(lines.size(), std::size(cases));
+	for (size_t i = 0; i < lines.size(); i++)
+		EXPECT_EQ(lines[i], empty_line(cases[i].go, 443, "2001:db8::2", 51000, 0))
+			<< cases[i].in;
+}
+
+TEST_F(SinksTest, JsonlTruncatedAtCreate)
+{
+	fs::path out = dir_ / "old.jsonl";
+
+	std::ofstream(out) << "stale line\n";
+	conf_.jsonl_path = out.c_str();
+	create();
+	EXPECT_EQ(read_file(out), "");
+	stream(flow4("1.1.1.1", 1, "2.2.2.2", 2), {});
+	ASSERT_EQ(sinks_finish(s_), 0);
+	auto lines = read_lines(out);
+	ASSERT_EQ(lines.size(), 1u);
+	EXPECT_EQ(lines[0], empty_line("1.1.1.1", 1, "2.2.2.2", 2, 0));
+}
+
+TEST_F(SinksTest, JsonlFourWritersNeverInterleave)
+{
+	static constexpr unsigned int workers = 4, per_worker = 3000;
+	fs::path out = dir_ / "mt.jsonl";
+
+	conf_.jsonl_path = out.c_str();
+	conf_.sha256 = true;
+	conf_.n_workers = workers;
+	create();
+
+	uint32_t priv_size = sinks_stream_priv_size(s_);
+	std::vector<std::thread> threads;
+	for (unsigned int w = 0; w < workers; w++) {
+		threads.emplace_back([this, w, priv_size] {
+			std::vector<uint64_t> priv((priv_size + 7) / 8);
+			std::string data(100, (char)('a' + w));
+
+			for (unsigned int i = 0; i < per_worker; i++) {
+				reasm_flow f = flow6("2001:db8:aaaa:bbbb:cccc:dddd:eeee:1",
+						     (uint16_t)i,
+						     "2001:db8:aaaa:bbbb:cccc:dddd:eeee:2",
+						     (uint16_t)w);
+				reasm_record r = rec(data, 0, REASM_SKIP_NONE, i, true, true);
+
+				std::fill(priv.begin(), priv.end(), 0);
+				void *st = sinks_stream_open(s_, w, &f, priv.data());
+				sinks_stream_data(st, &r, 1);
+				sinks_stream_close(st);
+			}
+		});
+	}
+	/* Telemetry reads the totals meanwhile: they only grow. */
+	std::atomic<bool> done{false};
+	std::thread reader([this, &done] {
+		uint64_t last[workers] = {};
+		bool more = true;
+
+		while (more) {
+			more = !done.load();
+			for (unsigned int w = 0; w < workers; w++) {
+				sinks_totals t;
+				sinks_worker_totals(s_, w, &t);
+				EXPECT_GE(t.streams, last[w]);
+				EXPECT_LE(t.streams, per_worker);
+				last[w] = t.streams;
+			}
+		}
+	});
+	for (auto &t : threads)
+		t.join();
+	done = true;
+	reader.join();
+	ASSERT_EQ(sinks_finish(s_), 0);
+
+	std::set<std::string> expect;
+	for (unsigned int w = 0; w < workers; w++) {
+		std::string hash = sha256_of(std::string(100, (char)('a' + w)));
+		for (unsigned int i = 0; i < per_worker; i++)
+			expect.insert(
+				"{\"src\":\"2001:db8:aaaa:bbbb:cccc:dddd:eeee:1\",\"sport\":" +
+				std::to_string(i) +
+				",\"dst\":\"2001:db8:aaaa:bbbb:cccc:dddd:eeee:2\",\"dport\":" +
+				std::to_string(w) +
+				",\"bytes\":100,\"records\":1,\"skips\":0,\"skip_unknown\":0,"
+				"\"skipped_bytes\":0,\"skipped_by_cause\":{\"start_unknown\":0,"
+				"\"page_limit\":0,\"total_limit\":0,\"no_page\":0,\"flush\":0,"
+				"\"flush_all\":0},\"start\":true,\"end\":true,\"first_seen\":" +
+				std::to_string(i) + ",\"last_seen\":" + std::to_string(i) +
+				",\"worker\":" + std::to_string(w) + ",\"sha256\":\"" + hash +
+				"\"}");
+	}
+	auto lines = read_lines(out);
+	ASSERT_EQ(lines.size(), (size_t)workers * per_worker);
+	std::set<std::string> got(lines.begin(), lines.end());
+	EXPECT_EQ(got.size(), lines.size()) << "duplicate lines";
+	EXPECT_TRUE(got == expect) << "some line is not intact";
+
+	for (unsigned int w = 0; w < workers; w++) {
+		sinks_totals t;
+		sinks_worker_totals(s_, w, &t);
+		EXPECT_EQ(t.streams, per_worker);
+		EXPECT_EQ(t.bytes, 100u * per_worker);
+	}
+}
+
+TEST_F(SinksTest, FailedWritesAreCountedAndFinishFails)
+{
+	if (access("/dev/full", W_OK) != 0)
+		GTEST_SKIP() << "no /dev/full";
+	conf_.jsonl_path = "/dev/full";
+	create();
+	stream(flow4("1.1.1.1", 1, "2.2.2.2", 2), {});
+	stream(flow4("1.1.1.1", 3, "2.2.2.2", 4), {});
+
+	sinks_totals t;
+	sinks_worker_totals(s_, 0, &t);
+	EXPECT_EQ(t.write_errors, 2u);
+	EXPECT_EQ(t.streams, 2u);
+	EXPECT_EQ(sinks_finish(s_), -1);
+	EXPECT_EQ(sinks_finish(s_), -1);
+}
+
+/* ------------------------------------------------------------------ */
+/* files:DIR                                                            */
+/* ------------------------------------------------------------------ */
+
+TEST_F(SinksTest, FilesNamesIpv4AndIpv6)
+{
+	fs::path out = dir_ / "flows";
+
+	conf_.files_dir = out.c_str();
+	create(); /* creates the missing directory */
+	ASSERT_TRUE(fs::is_directory(out));
+
+	std::string x = "data4", y = "data6";
+	stream(flow4("1.2.3.4", 1, "10.20.30.40", 443), {rec(x)});
+	stream(flow6("2001:db8::1", 443, "fe80::a:b", 65535), {rec(y)});
+	ASSERT_EQ(sinks_finish(s_), 0);
+
+	std::string n4 = "001.002.003.004.00001-010.020.030.040.00443";
+	std::string n6 = "2001.0db8.0000.0000.0000.0000.0000.0001.00443-"
+			 "fe80.0000.0000.0000.0000.0000.000a.000b.65535";
+	EXPECT_EQ(dir_names(out), (std::set<std::string>{n4, n6}));
+	EXPECT_EQ(read_file(out / n4), x);
+	EXPECT_EQ(read_file(out / n6), y);
+}
+
+TEST_F(SinksTest, FilesReusedTupleGetsSuffix)
+{
+	conf_.files_dir = dir_.c_str();
+	create();
+
+	std::string a = "first", b = "second", c = "third";
+	reasm_flow f = flow4("1.2.3.4", 1, "5.6.7.8", 2);
+	stream(f, {rec(a)});
+	stream(f, {rec(b)});
+	stream(f, {rec(c)});
+	ASSERT_EQ(sinks_finish(s_), 0);
+
+	std::string base = "001.002.003.004.00001-005.006.007.008.00002";
+	EXPECT_EQ(dir_names(dir_), (std::set<std::string>{base, base + "-2", base + "-3"}));
+	EXPECT_EQ(read_file(dir_ / base), a);
+	EXPECT_EQ(read_file(dir_ / (base + "-2")), b);
+	EXPECT_EQ(read_file(dir_ / (base + "-3")), c);
+}
+
+TEST_F(SinksTest, FilesAppendAcrossCallsWithoutZeroFill)
+{
+	conf_.files_dir = dir_.c_str();
+	create();
+
+	std::string a = "abc", b = "", c = "def", d = "ghij";
+	void *st = open(flow4("9.9.9.9", 9, "8.8.8.8", 8));
+	std::vector<reasm_record> one = {rec(a, -1, REASM_SKIP_START_UNKNOWN), rec(b)};
+	std::vector<reasm_record> two = {rec(c, 1000, REASM_SKIP_PAGE_LIMIT), rec(d)};
+	sinks_stream_data(st, one.data(), 2);
+	sinks_stream_data(st, nullptr, 0);
+	sinks_stream_data(st, two.data(), 2);
+	sinks_stream_close(st);
+	ASSERT_EQ(sinks_finish(s_), 0);
+
+	/* The 1000 skipped bytes leave no trace in the file. */
+	EXPECT_EQ(read_file(dir_ / "009.009.009.009.00009-008.008.008.008.00008"), "abcdefghij");
+}
+
+TEST_F(SinksTest, FilesNoFileForStreamWithoutBytes)
+{
+	conf_.files_dir = dir_.c_str();
+	create();
+	std::string empty;
+	stream(flow4("1.1.1.1", 1, "2.2.2.2", 2), {rec(empty, 0, REASM_SKIP_NONE, 0, true, true)});
+	stream(flow4("1.1.1.1", 3, "2.2.2.2", 4), {});
+	ASSERT_EQ(sinks_finish(s_), 0);
+	EXPECT_TRUE(dir_names(dir_).empty());
+}
+
+TEST_F(SinksTest, FilesMoreStreamsThanFdCap)
+{
+	const unsigned int workers = 2, per_worker = 300, rounds = 4;
+
+	conf_.files_dir = dir_.c_str();
+	conf_.n_workers = workers;
+	create();
+
+	size_t fds_before = open_fd_count();
+	std::vector<void *> streams;
+	std::vector<std::string> chunks;
+	for (unsigned int i = 0; i < workers * per_worker; i++)
+		streams.push_back(open(flow4("10.0.0.1", (uint16_t)(1000 + i), "10.0.0.2", 80),
+				       i % workers));
+	for (unsigned int r = 0; r < rounds; r++) {
+		for (unsigned int i = 0; i < streams.size(); i++) {
+			std::string data = "s" + std::to_string(i) + "r" + std::to_string(r) + ";";
+			reasm_record rr = rec(data);
+			sinks_stream_data(streams[i], &rr, 1);
+		}
+		/* At most 64 files held per worker (plus a transient one). */
+		EXPECT_LE(open_fd_count(), fds_before + workers * 64 + 1);
+	}
+	for (void *st : streams)
+		sinks_stream_close(st);
+	EXPECT_EQ(open_fd_count(), fds_before);
+	ASSERT_EQ(sinks_finish(s_), 0);
+
+	auto names = dir_names(dir_);
+	ASSERT_EQ(names.size(), streams.size());
+	for (unsigned int i = 0; i < streams.size(); i++) {
+		char name[64];
+		std::string expect;
+
+		snprintf(name, sizeof(name), "010.000.000.001.%05u-010.000.000.002.00080",
+			 1000 + i);
+		for (unsigned int r = 0; r < rounds; r++)
+			expect += "s" + std::to_string(i) + "r" + std::to_string(r) + ";";
+		EXPECT_EQ(read_file(dir_ / name), expect) << name;
+	}
+}
+
+TEST_F(SinksTest, FilesExistingFileIsNotOverwritten)
+{
+	std::string base = "001.002.003.004.00001-005.006.007.008.00002";
+	std::ofstream(dir_ / base) << "earlier run";
+	conf_.files_dir = dir_.c_str();
+	create();
+	std::string a = "new";
+	stream(flow4("1.2.3.4", 1, "5.6.7.8", 2), {rec(a)});
+	ASSERT_EQ(sinks_finish(s_), 0);
+	EXPECT_EQ(read_file(dir_ / base), "earlier run");
+	EXPECT_EQ(read_file(dir_ / (base + "-2")), "new");
+}
+
+/* ------------------------------------------------------------------ */
+/* Bad configurations                                                   */
+/* ------------------------------------------------------------------ */
+
+TEST_F(SinksTest, UnusablePathsFailCreate)
+{
+	std::ofstream(dir_ / "plain") << "x";
+	fs::create_directory(dir_ / "adir");
+	std::string missing_parent = (dir_ / "no" / "such" / "dir").string();
+	std::string file_as_dir = (dir_ / "plain").string();
+	std::string jsonl_missing = (dir_ / "nodir" / "x.jsonl").string();
+	std::string jsonl_dir = (dir_ / "adir").string();
+
+	::testing::internal::CaptureStderr();
+	sinks_conf c{};
+	c.quiet = true;
+	c.n_workers = 1;
+	c.files_dir = missing_parent.c_str(); /* only one level is created */
+	EXPECT_EQ(sinks_create(&c), nullptr);
+	c.files_dir = file_as_dir.c_str();
+	EXPECT_EQ(sinks_create(&c), nullptr);
+	c.files_dir = nullptr;
+	c.jsonl_path = jsonl_missing.c_str();
+	EXPECT_EQ(sinks_create(&c), nullptr);
+	c.jsonl_path = jsonl_dir.c_str();
+	EXPECT_EQ(sinks_create(&c), nullptr);
+	c.jsonl_path = nullptr;
+	c.n_workers = 0;
+	EXPECT_EQ(sinks_create(&c), nullptr);
+	std::string err = ::testing::internal::GetCapturedStderr();
+
+	/* Each failure names its path and the reason. */
+	EXPECT_NE(err.find(missing_parent), std::string::npos) << err;
+	EXPECT_NE(err.find(file_as_dir + ": " + strerror(ENOTDIR)), std::string::npos) << err;
+	EXPECT_NE(err.find(jsonl_missing + ": " + strerror(ENOENT)), std::string::npos) << err;
+	EXPECT_NE(err.find(jsonl_dir + ": " + strerror(EISDIR)), std::string::npos) << err;
+	EXPECT_FALSE(fs::exists(dir_ / "no"));
+}
+
+/* ------------------------------------------------------------------ */
+/* Console and count                                                    */
+/* ------------------------------------------------------------------ */
+
+TEST_F(SinksTest, ConsoleLinePerStream)
+{
+	fs::path out = dir_ / "stdout.txt";
+
+	conf_.quiet = false;
+	conf_.sha256 = true;
+	create();
+
+	std::string a = "abc", b = "de";
+	fflush(stdout);
+	int saved = dup(STDOUT_FILENO);
+	int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ASSERT_GE(fd, 0);
+	dup2(fd, STDOUT_FILENO);
+	close(fd);
+	stream(flow4("1.2.3.4", 1, "5.6.7.8", 2),
+	       {rec(a, 0, REASM_SKIP_NONE, 0, true), rec(b, 5, REASM_SKIP_FLUSH, 0, false, true)});
+	stream(flow6("2001:db8::1", 80, "::1", 8080), {});
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+
+	auto lines = read_lines(out);
+	ASSERT_EQ(lines.size(), 2u);
+	EXPECT_EQ(lines[0], "1.2.3.4:1 -> 5.6.7.8:2  bytes=5 records=2 skips=1 start end sha256=" +
+				    sha256_of("abcde"));
+	EXPECT_EQ(lines[1], "[2001:db8::1]:80 -> [::1]:8080  bytes=0 records=0 skips=0 sha256=" +
+				    sha256_of(""));
+}
+
+TEST_F(SinksTest, CountSinkTotalsPerWorker)
+{
+	conf_.count = true;
+	conf_.n_workers = 3;
+	create();
+	/* Count only and quiet: the per-stream state is small (no flow copy needed). */
+	EXPECT_LE(sinks_stream_priv_size(s_), 256u);
+
+	std::string k(1000, 'k'), e;
+	for (unsigned int i = 0; i < 10; i++)
+		stream(flow4("1.1.1.1", (uint16_t)i, "2.2.2.2", 2), {rec(k), rec(e), rec(k)}, 1);
+	stream(flow4("1.1.1.1", 99, "2.2.2.2", 2), {}, 2);
+	void *open_one = open(flow4("3.3.3.3", 3, "4.4.4.4", 4), 2);
+	reasm_record r = rec(k);
+	sinks_stream_data(open_one, &r, 1);
+
+	sinks_totals t;
+	sinks_worker_totals(s_, 0, &t);
+	EXPECT_EQ(t.streams, 0u);
+	EXPECT_EQ(t.bytes, 0u);
+	sinks_worker_totals(s_, 1, &t);
+	EXPECT_EQ(t.streams, 10u);
+	EXPECT_EQ(t.bytes, 20000u);
+	sinks_worker_totals(s_, 2, &t);
+	EXPECT_EQ(t.streams, 1u); /* the open stream's bytes count, the stream not yet */
+	EXPECT_EQ(t.bytes, 1000u);
+	sinks_stream_close(open_one);
+	sinks_worker_totals(s_, 2, &t);
+	EXPECT_EQ(t.streams, 2u);
+	EXPECT_EQ(t.write_errors, 0u);
+	sinks_worker_totals(s_, 7, &t); /* out of range: zeros */
+	EXPECT_EQ(t.streams, 0u);
+	EXPECT_EQ(sinks_finish(s_), 0);
+}
+
+} // namespace

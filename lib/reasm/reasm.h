@@ -280,8 +280,8 @@ uint32_t reasm_pool_count(const struct reasm_pool *pool);
 	X(drop_ipv4_bad_header, "IPv4 IHL < 5, total length < 20 or < IHL*4, or malformed options") \
 	X(drop_ipv4_fragment, "IPv4 fragments (not reassembled, as in gopacket)") \
 	X(drop_ipv6_truncated, "IPv6 header cut by the end of the frame") \
-	X(drop_ipv6_bad_header, "IPv6 payload length 0 without a jumbo option, or a malformed hop-by-hop option") \
-	X(drop_ipv6_ext_truncated, "IPv6 extension header chain runs off the frame") \
+	X(drop_ipv6_bad_header, "IPv6 length 0 without a jumbo option, malformed hop-by-hop/destination options, routing type other than 0") \
+	X(drop_ipv6_ext_truncated, "extension header (IPv6, or after IPv4) runs off the frame, or AH under 12 bytes") \
 	X(drop_ipv6_fragment, "IPv6 fragments (not reassembled, as in gopacket)") \
 	X(drop_not_tcp, "IP packets whose transport is not TCP") \
 	X(drop_tcp_truncated, "TCP header shorter than 20 bytes") \

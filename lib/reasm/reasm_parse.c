@@ -79,26 +79,106 @@ ipv4_options_ok(const uint8_t *opt, uint32_t len)
 	return true;
 }
 
-/* AH (RFC 4302), as gopacket walks it: at least 12 bytes, length in 4-byte words + 2. */
+/*
+ * gopacket's walk of the TLV options of a hop-by-hop or destination-options
+ * header of @hlen bytes: options start at byte 2 and run while their offset
+ * is inside the header, but each is checked against all @avail bytes left in
+ * the packet (an option may run past its header; a final Pad1 needs two
+ * bytes). Sets *jumbo if a valid Jumbo Payload option is present.
+ */
+static bool
+tlv_options_ok(const uint8_t *h, uint32_t hlen, uint32_t avail, bool *jumbo, bool *jumbo_bad)
+{
+	uint32_t off = 2, olen;
+	bool seen_jumbo = false;
+
+	*jumbo = *jumbo_bad = false;
+	while (off < hlen) {
+		if (avail - off < 2)
+			return false;
+		if (h[off] == 0) {
+			off++;
+			continue;
+		}
+		olen = (uint32_t)h[off + 1] + 2;
+		if (olen > avail - off)
+			return false;
+		if (h[off] == 0xC2 && !seen_jumbo) { /* the first Jumbo Payload option counts */
+			seen_jumbo = true;
+			if (h[off + 1] != 4 || rd32(h + off + 2) <= 65535)
+				*jumbo_bad = true;
+			else
+				*jumbo = true;
+		}
+		off += olen;
+	}
+	return true;
+}
+
+/*
+ * Skip one IPv6 extension header (also reached from IPv4, whose protocol
+ * field gopacket decodes the same way) with gopacket's checks.
+ */
 static enum reasm_counter
-skip_ah(struct l4_view *v, enum reasm_counter truncated)
+skip_ext_header(struct l4_view *v)
 {
 	uint32_t hlen;
+	bool jumbo, jumbo_bad;
 
-	if (v->len < 12)
-		return truncated;
-	hlen = ((uint32_t)v->p[1] + 2) * 4;
-	if (v->len < hlen)
-		return truncated;
+	if (v->proto == IPPROTO_AH_) {
+		/* RFC 4302: at least 12 bytes, length in 4-byte words + 2. */
+		if (v->len < 12)
+			return REASM_CTR_drop_ipv6_ext_truncated;
+		hlen = ((uint32_t)v->p[1] + 2) * 4;
+		if (hlen < 12 || v->len < hlen)
+			return REASM_CTR_drop_ipv6_ext_truncated;
+	} else {
+		if (v->len < 2)
+			return REASM_CTR_drop_ipv6_ext_truncated;
+		hlen = ((uint32_t)v->p[1] + 1) * 8;
+		if (v->len < hlen)
+			return REASM_CTR_drop_ipv6_ext_truncated;
+		if (v->proto == IPPROTO_ROUTING_) {
+			/* gopacket knows only type 0 source routing, 16-byte addresses. */
+			if (v->p[2] != 0 || (hlen - 8) % 16 != 0)
+				return REASM_CTR_drop_ipv6_bad_header;
+		} else if (!tlv_options_ok(v->p, hlen, v->len, &jumbo, &jumbo_bad)) {
+			return REASM_CTR_drop_ipv6_bad_header;
+		}
+	}
 	v->proto = v->p[0];
 	v->p += hlen;
 	v->len -= hlen;
 	return REASM_CTR_MAX;
 }
 
+/* Walk extension headers until something that is not one. */
+static enum reasm_counter
+walk_ext_headers(struct l4_view *v)
+{
+	for (;;) {
+		enum reasm_counter c;
+
+		switch (v->proto) {
+		case IPPROTO_HOPOPTS_:
+		case IPPROTO_ROUTING_:
+		case IPPROTO_DSTOPTS_:
+		case IPPROTO_AH_:
+			c = skip_ext_header(v);
+			if (c != REASM_CTR_MAX)
+				return c;
+			break;
+		case IPPROTO_FRAGMENT_:
+			return REASM_CTR_drop_ipv6_fragment;
+		default:
+			return REASM_CTR_MAX;
+		}
+	}
+}
+
 static enum reasm_counter
 parse_ipv4(const uint8_t *ip, uint32_t avail, uint32_t wire, struct reasm_flow *flow,
-	   struct l4_view *v, enum reasm_counter *anomaly)
+	   struct l4_view *v, uint32_t *anomalies)
 {
 	uint32_t ihl, total;
 	uint16_t frag;
@@ -114,7 +194,7 @@ parse_ipv4(const uint8_t *ip, uint32_t avail, uint32_t wire, struct reasm_flow *
 	if (total > avail) {
 		if (ihl > avail)
 			return REASM_CTR_drop_ipv4_truncated;
-		*anomaly = REASM_CTR_ip_len_past_frame;
+		*anomalies |= ANOMALY_IP_LEN;
 		total = avail;
 	}
 	if (!ipv4_options_ok(ip + 20, ihl - 20))
@@ -126,92 +206,29 @@ parse_ipv4(const uint8_t *ip, uint32_t avail, uint32_t wire, struct reasm_flow *
 	v->p = ip + ihl;
 	v->len = total - ihl;
 	v->proto = ip[9];
-	if (v->proto == IPPROTO_AH_)
-		return skip_ah(v, REASM_CTR_drop_ipv4_truncated);
-	return REASM_CTR_MAX;
-}
-
-/* Walk IPv6 extension headers until something that is not one. */
-static enum reasm_counter
-ipv6_walk_ext(struct l4_view *v)
-{
-	for (;;) {
-		uint32_t hlen;
-
-		switch (v->proto) {
-		case IPPROTO_HOPOPTS_:
-		case IPPROTO_ROUTING_:
-		case IPPROTO_DSTOPTS_:
-			if (v->len < 2)
-				return REASM_CTR_drop_ipv6_ext_truncated;
-			hlen = ((uint32_t)v->p[1] + 1) * 8;
-			if (v->len < hlen)
-				return REASM_CTR_drop_ipv6_ext_truncated;
-			v->proto = v->p[0];
-			v->p += hlen;
-			v->len -= hlen;
-			break;
-		case IPPROTO_AH_: {
-			enum reasm_counter c = skip_ah(v, REASM_CTR_drop_ipv6_ext_truncated);
-
-			if (c != REASM_CTR_MAX)
-				return c;
-			break;
-		}
-		case IPPROTO_FRAGMENT_:
-			return REASM_CTR_drop_ipv6_fragment;
-		default:
-			return REASM_CTR_MAX;
-		}
-	}
-}
-
-/* gopacket's TLV walk of a hop-by-hop header: false if an option is malformed. */
-static bool
-hbh_options_ok(const uint8_t *opt, uint32_t len, bool *jumbo)
-{
-	*jumbo = false;
-	while (len > 0) {
-		uint32_t olen;
-
-		if (len < 2)
-			return false; /* gopacket wants two bytes even for a final Pad1 */
-		if (opt[0] == 0) {
-			opt++;
-			len--;
-			continue;
-		}
-		olen = (uint32_t)opt[1] + 2;
-		if (olen > len)
-			return false;
-		if (opt[0] == 0xC2 && !*jumbo) { /* Jumbo Payload: 4 bytes, > 65535 */
-			if (opt[1] != 4 || rd32(opt + 2) <= 65535)
-				return false;
-			*jumbo = true;
-		}
-		opt += olen;
-		len -= olen;
-	}
-	return true;
+	return walk_ext_headers(v);
 }
 
 /*
- * A leading hop-by-hop header, as gopacket decodes it: the transport gets
- * everything after it up to the end of the frame (the payload length is
- * checked but not applied), and a jumbogram is accepted.
+ * A leading hop-by-hop header, as gopacket decodes it inside the IPv6
+ * layer: options checked against the rest of the frame, payload length 0
+ * only with a valid Jumbo Payload option and vice versa, and the transport
+ * then gets everything after the header up to the end of the frame (the
+ * payload length is not applied).
  */
 static enum reasm_counter
 ipv6_hop_by_hop(struct l4_view *v, uint32_t plen)
 {
 	uint32_t hlen;
-	bool jumbo;
+	bool jumbo, jumbo_bad;
 
 	if (v->len < 2)
 		return REASM_CTR_drop_ipv6_ext_truncated;
 	hlen = ((uint32_t)v->p[1] + 1) * 8;
 	if (v->len < hlen)
 		return REASM_CTR_drop_ipv6_ext_truncated;
-	if (!hbh_options_ok(v->p + 2, hlen - 2, &jumbo) || jumbo != (plen == 0))
+	if (!tlv_options_ok(v->p, hlen, v->len, &jumbo, &jumbo_bad) || jumbo_bad ||
+	    jumbo != (plen == 0))
 		return REASM_CTR_drop_ipv6_bad_header;
 	v->proto = v->p[0];
 	v->p += hlen;
@@ -221,7 +238,7 @@ ipv6_hop_by_hop(struct l4_view *v, uint32_t plen)
 
 static enum reasm_counter
 parse_ipv6(const uint8_t *ip, uint32_t avail, struct reasm_flow *flow, struct l4_view *v,
-	   enum reasm_counter *anomaly)
+	   uint32_t *anomalies)
 {
 	uint32_t plen;
 	enum reasm_counter c;
@@ -232,31 +249,31 @@ parse_ipv6(const uint8_t *ip, uint32_t avail, struct reasm_flow *flow, struct l4
 	v->p = ip + 40;
 	v->len = avail - 40;
 	v->proto = ip[6];
+	if (plen > v->len)
+		*anomalies |= ANOMALY_IP_LEN;
 	if (v->proto == IPPROTO_HOPOPTS_) {
 		c = ipv6_hop_by_hop(v, plen);
 		if (c != REASM_CTR_MAX)
 			return c;
 	} else if (plen == 0) {
 		return REASM_CTR_drop_ipv6_bad_header;
-	} else if (plen > v->len) {
-		*anomaly = REASM_CTR_ip_len_past_frame;
-	} else {
+	} else if (plen < v->len) {
 		v->len = plen;
 	}
 	reasm_flow_ipv6(flow, ip + 8, ip + 24, 0, 0);
-	return ipv6_walk_ext(v);
+	return walk_ext_headers(v);
 }
 
 enum reasm_counter
 reasm_parse_frame(const uint8_t *frame, uint32_t len, uint32_t wire_len,
-		  struct reasm_parsed *out, enum reasm_counter *anomaly)
+		  struct reasm_parsed *out, uint32_t *anomalies)
 {
 	uint32_t off = 12, doff;
 	struct l4_view v;
 	enum reasm_counter c;
 	uint16_t type;
 
-	*anomaly = REASM_CTR_MAX;
+	*anomalies = 0;
 	if (len < 14)
 		return REASM_CTR_drop_l2_truncated;
 	type = rd16(frame + off);
@@ -268,9 +285,9 @@ reasm_parse_frame(const uint8_t *frame, uint32_t len, uint32_t wire_len,
 	}
 	off += 2;
 	if (type == ETHERTYPE_IPV4)
-		c = parse_ipv4(frame + off, len - off, wire_len - off, &out->flow, &v, anomaly);
+		c = parse_ipv4(frame + off, len - off, wire_len - off, &out->flow, &v, anomalies);
 	else if (type == ETHERTYPE_IPV6)
-		c = parse_ipv6(frame + off, len - off, &out->flow, &v, anomaly);
+		c = parse_ipv6(frame + off, len - off, &out->flow, &v, anomalies);
 	else
 		return REASM_CTR_drop_not_ip;
 	if (c != REASM_CTR_MAX)
@@ -287,7 +304,7 @@ reasm_parse_frame(const uint8_t *frame, uint32_t len, uint32_t wire_len,
 	doff = (uint32_t)(v.p[12] >> 4) * 4;
 	if (doff < 20 || doff > v.len) {
 		/* gopacket keeps the header's flags but no payload. */
-		*anomaly = REASM_CTR_tcp_bad_offset;
+		*anomalies |= ANOMALY_TCP_OFFSET;
 		doff = v.len;
 	}
 	out->seg.payload = v.p + doff;
@@ -331,7 +348,8 @@ assemble_chunk(struct reasm_assembler *a, struct rte_mbuf *const *pkts, uint16_t
 	uint64_t generation;
 
 	for (i = 0; i < n; i++) {
-		enum reasm_counter drop, anomaly;
+		enum reasm_counter drop;
+		uint32_t anomalies;
 		const uint8_t *frame;
 		uint32_t len;
 
@@ -343,13 +361,15 @@ assemble_chunk(struct reasm_assembler *a, struct rte_mbuf *const *pkts, uint16_t
 		frame = frame_bytes(a, pkts[i], &len);
 		drop = frame == NULL ? REASM_CTR_drop_l2_truncated
 				     : reasm_parse_frame(frame, len, rte_pktmbuf_pkt_len(pkts[i]),
-							 &parsed[ntcp], &anomaly);
+							 &parsed[ntcp], &anomalies);
 		if (drop != REASM_CTR_MAX) {
 			bump(a, drop);
 			continue;
 		}
-		if (anomaly != REASM_CTR_MAX)
-			bump(a, anomaly);
+		if (anomalies & ANOMALY_IP_LEN)
+			bump(a, REASM_CTR_ip_len_past_frame);
+		if (anomalies & ANOMALY_TCP_OFFSET)
+			bump(a, REASM_CTR_tcp_bad_offset);
 		keys[ntcp] = &parsed[ntcp].flow;
 		which[ntcp] = (uint16_t)i;
 		ntcp++;
@@ -405,7 +425,7 @@ reasm_flow_of_mbuf(const struct rte_mbuf *m, struct reasm_flow *flow)
 {
 	uint8_t copy[1024];
 	struct reasm_parsed parsed;
-	enum reasm_counter anomaly;
+	uint32_t anomalies;
 	const uint8_t *frame;
 	uint32_t len;
 
@@ -421,7 +441,7 @@ reasm_flow_of_mbuf(const struct rte_mbuf *m, struct reasm_flow *flow)
 		if (frame == NULL)
 			return -EINVAL;
 	}
-	if (reasm_parse_frame(frame, len, rte_pktmbuf_pkt_len(m), &parsed, &anomaly) !=
+	if (reasm_parse_frame(frame, len, rte_pktmbuf_pkt_len(m), &parsed, &anomalies) !=
 	    REASM_CTR_MAX)
 		return -EINVAL;
 	*flow = parsed.flow;

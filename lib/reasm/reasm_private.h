@@ -146,13 +146,17 @@ struct reasm_parsed {
 	struct reasm_flow flow;
 	struct reasm_segment seg;  /**< payload points into the frame */
 };
+/** Anomalies of a frame that is still assembled (bits of reasm_parse_frame's *anomalies). */
+#define ANOMALY_IP_LEN 1u     /**< ip_len_past_frame */
+#define ANOMALY_TCP_OFFSET 2u /**< tcp_bad_offset */
+
 /**
  * Parse an Ethernet frame of which @p len bytes are at @p frame and
- * @p wire_len were received (more if the frame was cut). @return REASM_CTR_MAX when the frame is a TCP
- * segment to assemble (and fill @p out), else the drop counter to bump.
- * *@p anomaly is set to a non-drop counter to bump as well, or REASM_CTR_MAX.
+ * @p wire_len were received (more if the frame was cut). @return REASM_CTR_MAX
+ * when the frame is a TCP segment to assemble (and fill @p out), else the drop
+ * counter to bump. *@p anomalies gets ANOMALY_* bits to count as well.
  */
 enum reasm_counter reasm_parse_frame(const uint8_t *frame, uint32_t len, uint32_t wire_len,
-				     struct reasm_parsed *out, enum reasm_counter *anomaly);
+				     struct reasm_parsed *out, uint32_t *anomalies);
 
 #endif /* REASM_PRIVATE_H */

@@ -520,7 +520,7 @@ flush_conn_older_than(struct reasm_assembler *a, struct reasm_conn *conn, uint64
 			return 1;
 		}
 	}
-	if (conn->first == NULL && conn->last_seen < t) {
+	if (conn->first == NULL && __atomic_load_n(&conn->last_seen, __ATOMIC_RELAXED) < t) {
 		close_connection(a, conn, REASM_CTR_conns_closed_flush);
 		(*closes)++;
 		flushed = true;

@@ -6,6 +6,13 @@
  * visit only the connections it may act on (idle ones, and those holding
  * pages).
  *
+ * The idle list is kept lazily, so a packet never touches it: each
+ * connection sits in it by idle_key, its last_seen when it was placed there,
+ * and idle_key <= last_seen always holds. A flush older than T walks the
+ * prefix with idle_key < T, which holds every connection with
+ * last_seen < T; a connection in that prefix that has seen packets since
+ * is re-placed by its current last_seen, at most once per flush.
+ *
  * Locking (shared mode only; single-writer mode takes none):
  *   conn->lock  -> pool->table_lock (write) -> pool->list_lock
  * A connection is initialised under its own lock, taken while the table
@@ -89,19 +96,24 @@ list_insert_after(struct reasm_pool *pool, struct reasm_conn_list *list, link_of
 }
 
 /*
- * Place @idx in the idle list so the list stays sorted by last_seen.
- * Timestamps normally only grow, so this is an append at the tail; a packet
- * older than the newest connection walks back to its place.
+ * Place @idx in the idle list by its idle_key. Keys are normally the newest
+ * times, so this is an append at the tail; an older key walks back.
  */
 static void
 idle_place(struct reasm_pool *pool, uint32_t idx)
 {
-	uint64_t seen = pool->conns[idx].last_seen;
+	uint64_t key = pool->conns[idx].idle_key;
 	uint32_t after = pool->idle.tail;
 
-	while (after != REASM_NO_CONN && pool->conns[after].last_seen > seen)
+	while (after != REASM_NO_CONN && pool->conns[after].idle_key > key)
 		after = pool->conns[after].idle.prev;
 	list_insert_after(pool, &pool->idle, idle_link, after, idx);
+}
+
+static uint64_t
+conn_last_seen(const struct reasm_conn *conn)
+{
+	return __atomic_load_n(&conn->last_seen, __ATOMIC_RELAXED);
 }
 
 static void
@@ -127,19 +139,9 @@ reasm_pool_conn_index(const struct reasm_pool *pool, const struct reasm_conn *co
 void
 reasm_pool_touch(struct reasm_pool *pool, struct reasm_conn *conn, uint64_t ts)
 {
-	uint32_t idx;
-
-	if (ts <= conn->last_seen)
-		return;
-	idx = reasm_pool_conn_index(pool, conn);
-	list_lock(pool);
-	/* Written under the list lock: idle-list walks read other conns' last_seen. */
-	conn->last_seen = ts;
-	if (pool->idle.tail != idx) {
-		list_unlink(pool, &pool->idle, idle_link, idx);
-		idle_place(pool, idx);
-	}
-	list_unlock(pool);
+	/* Only the time: the idle list catches up lazily at the next flush. */
+	if (ts > conn->last_seen)
+		__atomic_store_n(&conn->last_seen, ts, __ATOMIC_RELAXED);
 }
 
 void
@@ -160,6 +162,33 @@ reasm_pool_paged_update(struct reasm_pool *pool, struct reasm_conn *conn)
 	conn->on_page_list = want;
 }
 
+/*
+ * The idle prefix for a flush older than @t: connections with last_seen < t,
+ * re-placing those that saw packets since they were placed.
+ */
+static unsigned int
+snapshot_idle(struct reasm_pool *pool, uint64_t t, uint32_t *out, unsigned int max)
+{
+	unsigned int n = 0;
+	uint32_t idx = pool->idle.head, next;
+
+	while (idx != REASM_NO_CONN && n < max && pool->conns[idx].idle_key < t) {
+		struct reasm_conn *conn = &pool->conns[idx];
+		uint64_t seen = conn_last_seen(conn);
+
+		next = conn->idle.next;
+		if (seen < t) {
+			out[n++] = idx;
+		} else {
+			list_unlink(pool, &pool->idle, idle_link, idx);
+			conn->idle_key = seen; /* >= t: lands after the prefix */
+			idle_place(pool, idx);
+		}
+		idx = next;
+	}
+	return n;
+}
+
 unsigned int
 reasm_pool_snapshot(struct reasm_pool *pool, bool idle_before, uint64_t t, uint32_t *out,
 		    unsigned int max)
@@ -168,19 +197,17 @@ reasm_pool_snapshot(struct reasm_pool *pool, bool idle_before, uint64_t t, uint3
 	uint32_t idx;
 
 	list_lock(pool);
-	/* Idle connections: a prefix of the idle list. */
-	for (idx = pool->idle.head; idx != REASM_NO_CONN && n < max;
-	     idx = pool->conns[idx].idle.next) {
-		if (idle_before && pool->conns[idx].last_seen >= t)
-			break;
-		out[n++] = idx;
-	}
-	/* Connections holding pages that are not idle: their pages may be. */
 	if (idle_before) {
+		n = snapshot_idle(pool, t, out, max);
+		/* Connections holding pages that are not idle: their pages may be. */
 		for (idx = pool->paged.head; idx != REASM_NO_CONN && n < max;
 		     idx = pool->conns[idx].paged.next)
-			if (pool->conns[idx].last_seen >= t)
+			if (conn_last_seen(&pool->conns[idx]) >= t)
 				out[n++] = idx;
+	} else {
+		for (idx = pool->idle.head; idx != REASM_NO_CONN && n < max;
+		     idx = pool->conns[idx].idle.next)
+			out[n++] = idx;
 	}
 	list_unlock(pool);
 	return n;
@@ -217,6 +244,7 @@ conn_init(struct reasm_pool *pool, struct reasm_conn *conn, const struct reasm_f
 	conn->npages = 0;
 	conn->first = conn->last = NULL;
 	conn->last_seen = ts;
+	conn->idle_key = ts;
 	conn->paged.prev = conn->paged.next = REASM_NO_CONN;
 	list_lock(pool);
 	idle_place(pool, idx);

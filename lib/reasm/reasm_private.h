@@ -67,9 +67,10 @@ struct reasm_conn {
 	uint32_t npages;
 	struct reasm_page *first;
 	struct reasm_page *last;
-	uint64_t last_seen;
+	uint64_t last_seen;      /**< newest packet time (atomic: flushes read it) */
+	uint64_t idle_key;       /**< last_seen when placed in the idle list (<= last_seen) */
 	void *stream;            /**< what ops->open returned */
-	struct reasm_conn_link idle;  /**< pool->idle, ordered by last_seen */
+	struct reasm_conn_link idle;  /**< pool->idle, ordered by idle_key */
 	struct reasm_conn_link paged; /**< pool->paged, connections holding pages */
 	rte_spinlock_t lock;     /**< shared mode only */
 };
@@ -87,7 +88,7 @@ struct reasm_pool {
 	uint32_t count;              /**< open connections */
 	uint32_t assemblers;         /**< assemblers using the pool */
 	uint64_t generation;         /**< bumped on every add and delete */
-	struct reasm_conn_list idle;  /**< every open conn, oldest last_seen first */
+	struct reasm_conn_list idle;  /**< every open conn, by idle_key (see reasm_pool.c) */
 	struct reasm_conn_list paged; /**< open conns holding pages */
 	rte_rwlock_t table_lock;     /**< shared mode: rte_hash and count */
 	rte_spinlock_t list_lock;    /**< shared mode: idle and paged lists */

@@ -497,10 +497,15 @@ sinks_stream_data(void *stream, const struct reasm_record *records, unsigned int
 		return;
 	if (st->records == 0)
 		st->first_seen = records[0].seen;
-	st->last_seen = records[n - 1].seen;
 	st->records += n;
 	for (i = 0; i < n; i++) {
 		const struct reasm_record *r = &records[i];
+
+		/* Earliest and latest packet time: buffered data keeps its own. */
+		if (r->seen < st->first_seen)
+			st->first_seen = r->seen;
+		if (r->seen > st->last_seen)
+			st->last_seen = r->seen;
 
 		bytes += r->len;
 		if (r->skip > 0) {

@@ -124,6 +124,8 @@ main(int argc, char **argv)
 	struct app *app = &g_app;
 	int ret, status = 0;
 
+	/* Line by line even into a pipe, so a log keeps every line whatever happens. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	ret = rte_eal_init(argc, argv);
 	if (ret < 0) {
 		fprintf(stderr, "reasm: EAL initialisation failed: %s\n", rte_strerror(rte_errno));

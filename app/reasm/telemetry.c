@@ -192,6 +192,7 @@ collect_top(const struct worker *w, const struct ctrl_slot *reply, void *arg)
 	}
 }
 
+/* A dict keyed by rank ("0" = most pages): telemetry arrays hold only scalars. */
 static int
 cmd_conns(const char *cmd, const char *params, struct rte_tel_data *d)
 {
@@ -200,10 +201,10 @@ cmd_conns(const char *cmd, const char *params, struct rte_tel_data *d)
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctrl_request(CTRL_REQ_TOP_CONNS, 0, collect_top, &ctx);
-	rte_tel_data_start_array(d, RTE_TEL_CONTAINER);
+	rte_tel_data_start_dict(d);
 	for (i = 0; i < ctx.n; i++) {
 		struct rte_tel_data *c = rte_tel_data_alloc();
-		char flow[128];
+		char flow[128], rank[16];
 
 		if (c == NULL)
 			return -ENOMEM;
@@ -214,7 +215,11 @@ cmd_conns(const char *cmd, const char *params, struct rte_tel_data *d)
 		tel_add_u64(c, "buffered_bytes", ctx.top[i].buffered_bytes);
 		tel_add_u64(c, "last_seen_ns", ctx.top[i].last_seen);
 		tel_add_u64(c, "worker", ctx.worker[i]);
-		rte_tel_data_add_array_container(d, c, 0);
+		snprintf(rank, sizeof(rank), "%u", i);
+		if (rte_tel_data_add_dict_container(d, rank, c, 0) != 0) {
+			rte_tel_data_free(c);
+			return -ENOMEM;
+		}
 	}
 	return 0;
 }

@@ -286,7 +286,7 @@ uint32_t reasm_pool_count(const struct reasm_pool *pool);
 	X(drop_not_tcp, "IP packets whose transport is not TCP") \
 	X(drop_tcp_truncated, "TCP header shorter than 20 bytes") \
 	X(tcp_bad_offset, "TCP data offset < 5 or past the packet: flags kept, payload ignored (as gopacket)") \
-	X(frame_cut, "multi-segment frames longer than the 256 KiB gather buffer: parsed cut") \
+	X(frame_cut, "chained frames whose segments hold less than pkt_len, or over 256 KiB: parsed cut") \
 	X(ip_len_past_frame, "IP length claims more than the frame holds (payload cut, still assembled)") \
 	X(segs, "segments given to the assembler") \
 	X(segs_ignored_empty, "segments without payload, SYN, FIN or RST (ignored)") \

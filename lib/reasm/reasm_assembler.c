@@ -452,6 +452,8 @@ reasm_assemble_conn(struct reasm_assembler *a, const struct reasm_flow *flow, in
 		conn = reasm_pool_conn_at(a->pool, pos, flow);
 	if (conn == NULL && !(pos < 0 && miss_is_final && !create))
 		conn = reasm_pool_get(a->pool, flow, create, ts, &err);
+	if (err == 1)
+		ctr_add(a, REASM_CTR_conns_opened, 1);
 	if (conn == NULL) {
 		if (err == -ENOSPC) {
 			ctr_add(a, REASM_CTR_table_full_pkts, 1);

@@ -318,20 +318,42 @@ bump(struct reasm_assembler *a, enum reasm_counter c)
 	__atomic_store_n(&a->stats.v[c], a->stats.v[c] + 1, __ATOMIC_RELAXED);
 }
 
-/* The frame's bytes: the mbuf's own for one segment, gathered otherwise. */
-static const uint8_t *
-frame_bytes(struct reasm_assembler *a, const struct rte_mbuf *m, uint32_t *len)
+/*
+ * Copy up to @max bytes of a chained mbuf into @buf, trusting each segment's
+ * data_len rather than the head's pkt_len (some PMDs get the latter wrong).
+ * Returns the bytes copied.
+ */
+static uint32_t
+gather(const struct rte_mbuf *m, uint8_t *buf, uint32_t max)
 {
+	uint32_t n = 0;
+
+	for (; m != NULL && n < max; m = m->next) {
+		uint32_t take = RTE_MIN((uint32_t)rte_pktmbuf_data_len(m), max - n);
+
+		memcpy(buf + n, rte_pktmbuf_mtod(m, const uint8_t *), take);
+		n += take;
+	}
+	return n;
+}
+
+/*
+ * The frame's bytes: the mbuf's own for one segment, gathered otherwise.
+ * *wire is the length the frame claims (pkt_len); a frame whose segments
+ * hold less, or more than the gather buffer, is parsed cut and counted.
+ */
+static const uint8_t *
+frame_bytes(struct reasm_assembler *a, const struct rte_mbuf *m, uint32_t *len, uint32_t *wire)
+{
+	*wire = rte_pktmbuf_pkt_len(m);
 	if (m->nb_segs == 1) {
 		*len = rte_pktmbuf_data_len(m);
 		return rte_pktmbuf_mtod(m, const uint8_t *);
 	}
-	*len = rte_pktmbuf_pkt_len(m);
-	if (*len > REASM_SCRATCH_BYTES) {
-		*len = REASM_SCRATCH_BYTES;
+	*len = gather(m, a->scratch, REASM_SCRATCH_BYTES);
+	if (*len < *wire)
 		bump(a, REASM_CTR_frame_cut);
-	}
-	return rte_pktmbuf_read(m, 0, *len, a->scratch);
+	return a->scratch;
 }
 
 /* Parse up to RTE_HASH_LOOKUP_BULK_MAX frames, look them up, assemble them. */
@@ -349,19 +371,16 @@ assemble_chunk(struct reasm_assembler *a, struct rte_mbuf *const *pkts, uint16_t
 
 	for (i = 0; i < n; i++) {
 		enum reasm_counter drop;
-		uint32_t anomalies;
+		uint32_t anomalies, len, wire;
 		const uint8_t *frame;
-		uint32_t len;
 
 		if (i + 4 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 4], void *));
 		if (pkts[i]->nb_segs > 1 && ntcp > 0)
 			break; /* the scratch buffer may be in use: finish this chunk first */
 		bump(a, REASM_CTR_pkts);
-		frame = frame_bytes(a, pkts[i], &len);
-		drop = frame == NULL ? REASM_CTR_drop_l2_truncated
-				     : reasm_parse_frame(frame, len, rte_pktmbuf_pkt_len(pkts[i]),
-							 &parsed[ntcp], &anomalies);
+		frame = frame_bytes(a, pkts[i], &len, &wire);
+		drop = reasm_parse_frame(frame, len, wire, &parsed[ntcp], &anomalies);
 		if (drop != REASM_CTR_MAX) {
 			bump(a, drop);
 			continue;
@@ -436,10 +455,8 @@ reasm_flow_of_mbuf(const struct rte_mbuf *m, struct reasm_flow *flow)
 		frame = rte_pktmbuf_mtod(m, const uint8_t *);
 	} else {
 		/* Headers only: the payload is not needed for the key. */
-		len = RTE_MIN(rte_pktmbuf_pkt_len(m), (uint32_t)sizeof(copy));
-		frame = rte_pktmbuf_read(m, 0, len, copy);
-		if (frame == NULL)
-			return -EINVAL;
+		len = gather(m, copy, sizeof(copy));
+		frame = copy;
 	}
 	if (reasm_parse_frame(frame, len, rte_pktmbuf_pkt_len(m), &parsed, &anomalies) !=
 	    REASM_CTR_MAX)

@@ -313,7 +313,7 @@ reasm_pool_get(struct reasm_pool *pool, const struct reasm_flow *key, bool creat
 	struct reasm_conn *conn;
 	int32_t pos;
 
-	*err = 0;
+	*err = 0; /* 1 once a connection was created */
 	for (;;) {
 		if (is_shared(pool))
 			rte_rwlock_read_lock(&pool->table_lock);
@@ -330,14 +330,19 @@ reasm_pool_get(struct reasm_pool *pool, const struct reasm_flow *key, bool creat
 		}
 		if (!create)
 			return NULL;
-		if (!is_shared(pool))
-			return table_add(pool, key, ts, err);
+		if (!is_shared(pool)) {
+			conn = table_add(pool, key, ts, err);
+			*err = conn != NULL ? 1 : *err;
+			return conn;
+		}
 		rte_rwlock_write_lock(&pool->table_lock);
 		pos = rte_hash_lookup(pool->table, key);
 		conn = pos < 0 ? table_add(pool, key, ts, err) : NULL;
 		rte_rwlock_write_unlock(&pool->table_lock);
-		if (pos < 0)
+		if (pos < 0) {
+			*err = conn != NULL ? 1 : *err;
 			return conn;
+		}
 		/* Another assembler added it first: take that one. */
 	}
 }

@@ -121,6 +121,10 @@ struct reasm_assembler {
 };
 
 /* reasm_pool.c */
+/*
+ * Find @key's connection, creating it if @create. *err: 1 if it was created,
+ * -ENOSPC if the table is full, else 0. In shared mode it comes back locked.
+ */
 struct reasm_conn *reasm_pool_get(struct reasm_pool *pool, const struct reasm_flow *key,
 				  bool create, uint64_t ts, int *err);
 struct reasm_conn *reasm_pool_conn_at(struct reasm_pool *pool, int32_t pos,

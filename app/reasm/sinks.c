@@ -96,16 +96,6 @@ struct sink_stream {
 	struct sha256_ctx sha[]; /* present with --sha256 only */
 };
 
-/* JSON keys of enum reasm_skip_cause (REASM_SKIP_NONE is not printed). */
-static const char *const cause_keys[REASM_SKIP_CAUSE_MAX] = {
-	[REASM_SKIP_NONE] = "none",
-	[REASM_SKIP_START_UNKNOWN] = "start_unknown",
-	[REASM_SKIP_PAGE_LIMIT] = "page_limit",
-	[REASM_SKIP_TOTAL_LIMIT] = "total_limit",
-	[REASM_SKIP_NO_PAGE] = "no_page",
-	[REASM_SKIP_FLUSH] = "flush",
-	[REASM_SKIP_FLUSH_ALL] = "flush_all",
-};
 
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                        */
@@ -402,7 +392,7 @@ jsonl_write(struct sink_stream *st, const char *sha_hex)
 	       st->skips, st->skip_unknown, skipped);
 	for (c = REASM_SKIP_NONE + 1; c < REASM_SKIP_CAUSE_MAX; c++)
 		append(&l, "%s\"%s\":%" PRIu64, c > REASM_SKIP_NONE + 1 ? "," : "",
-		       cause_keys[c], st->skipped[c]);
+		       reasm_skip_cause_name((enum reasm_skip_cause)c), st->skipped[c]);
 	append(&l, "},\"start\":%s,\"end\":%s,\"first_seen\":%" PRIu64 ",\"last_seen\":%" PRIu64
 	       ",\"worker\":%" PRIu32,
 	       st->start ? "true" : "false", st->end ? "true" : "false", st->first_seen,

@@ -144,22 +144,48 @@ byte_span(const struct reasm_conn *conn, uint32_t received, uint32_t *len, uint3
 	return (uint32_t)span;
 }
 
-/* Trim an in-order segment against next_seq and queue it. */
+/*
+ * The skip of data starting at @seq, as the seed's addNextFromConn sets it:
+ * -1 if the stream's start is unknown, the gap to next_seq if any, else 0.
+ * Counts skipped bytes under @cause.
+ */
 static void
-push_in_order(struct reasm_assembler *a, struct reasm_conn *conn,
-	      const struct reasm_segment *seg, uint64_t ts)
+set_skip(struct reasm_assembler *a, const struct reasm_conn *conn, uint32_t seq,
+	 enum reasm_skip_cause cause, struct reasm_record *rec)
 {
-	struct reasm_record rec = {0};
+	int64_t diff;
+
+	if (!conn->next_seq_valid) {
+		rec->skip = -1;
+		rec->skip_cause = REASM_SKIP_START_UNKNOWN;
+		ctr_add(a, REASM_CTR_skips_start_unknown, 1);
+	} else if ((diff = reasm_seq_diff(conn->next_seq, seq)) > 0) {
+		rec->skip = diff;
+		rec->skip_cause = (uint8_t)cause;
+		if (skip_counter[cause] != REASM_CTR_MAX)
+			ctr_add(a, skip_counter[cause], (uint64_t)diff);
+	}
+}
+
+/*
+ * Queue a segment straight from the caller's buffer, trimmed against
+ * next_seq; @rec carries the skip already set.
+ */
+static void
+push_segment(struct reasm_assembler *a, struct reasm_conn *conn,
+	     const struct reasm_segment *seg, uint64_t ts, struct reasm_record *rec)
+{
 	uint32_t len = seg->len, next;
 	uint32_t off = byte_span(conn, seg->seq, &len, &next);
 
 	ctr_add(a, REASM_CTR_overlap_bytes, seg->len - len);
 	conn->next_seq = next;
-	rec.bytes = seg->payload + off;
-	rec.len = len;
-	rec.end = (seg->flags & (REASM_TCP_FIN | REASM_TCP_RST)) != 0;
-	rec.seen = ts;
-	push_record(a, conn, &rec, NULL);
+	conn->next_seq_valid = true;
+	rec->bytes = seg->payload + off;
+	rec->len = len;
+	rec->end = (seg->flags & (REASM_TCP_FIN | REASM_TCP_RST)) != 0;
+	rec->seen = ts;
+	push_record(a, conn, rec, NULL);
 }
 
 /* The seed's addNextFromConn: deliver the first page, skipping up to it. */
@@ -170,18 +196,8 @@ add_next_from_conn(struct reasm_assembler *a, struct reasm_conn *conn,
 	struct reasm_page *page = conn->first;
 	struct reasm_record rec = {0};
 	uint32_t len = page->len, next, off;
-	int64_t diff;
 
-	if (!conn->next_seq_valid) {
-		rec.skip = -1;
-		rec.skip_cause = REASM_SKIP_START_UNKNOWN;
-		ctr_add(a, REASM_CTR_skips_start_unknown, 1);
-	} else if ((diff = reasm_seq_diff(conn->next_seq, page->seq)) > 0) {
-		rec.skip = diff;
-		rec.skip_cause = (uint8_t)cause;
-		if (skip_counter[cause] != REASM_CTR_MAX)
-			ctr_add(a, skip_counter[cause], (uint64_t)diff);
-	}
+	set_skip(a, conn, page->seq, cause, &rec);
 	off = byte_span(conn, page->seq, &len, &next);
 	ctr_add(a, REASM_CTR_overlap_bytes, page->len - len);
 	conn->next_seq = next;
@@ -331,27 +347,9 @@ deliver_without_pages(struct reasm_assembler *a, struct reasm_conn *conn,
 		      const struct reasm_segment *seg, uint64_t ts)
 {
 	struct reasm_record rec = {0};
-	uint32_t len = seg->len, next, off;
-	int64_t diff;
 
-	if (!conn->next_seq_valid) {
-		rec.skip = -1;
-		rec.skip_cause = REASM_SKIP_START_UNKNOWN;
-		ctr_add(a, REASM_CTR_skips_start_unknown, 1);
-	} else if ((diff = reasm_seq_diff(conn->next_seq, seg->seq)) > 0) {
-		rec.skip = diff;
-		rec.skip_cause = REASM_SKIP_NO_PAGE;
-		ctr_add(a, REASM_CTR_skipped_bytes_no_page, (uint64_t)diff);
-	}
-	off = byte_span(conn, seg->seq, &len, &next);
-	ctr_add(a, REASM_CTR_overlap_bytes, seg->len - len);
-	conn->next_seq = next;
-	conn->next_seq_valid = true;
-	rec.bytes = seg->payload + off;
-	rec.len = len;
-	rec.end = (seg->flags & (REASM_TCP_FIN | REASM_TCP_RST)) != 0;
-	rec.seen = ts;
-	push_record(a, conn, &rec, NULL);
+	set_skip(a, conn, seg->seq, REASM_SKIP_NO_PAGE, &rec);
+	push_segment(a, conn, seg, ts, &rec);
 }
 
 /* The seed's insertIntoConn. */
@@ -426,7 +424,9 @@ assemble_into(struct reasm_assembler *a, struct reasm_conn *conn,
 	} else if (reasm_seq_diff(conn->next_seq, seg->seq) > 0) {
 		insert_into_conn(a, conn, seg, ts);
 	} else {
-		push_in_order(a, conn, seg, ts);
+		struct reasm_record rec = {0};
+
+		push_segment(a, conn, seg, ts, &rec);
 	}
 	if (a->batch.pushed > 0)
 		send_to_connection(a, conn, REASM_CTR_conns_closed_fin);

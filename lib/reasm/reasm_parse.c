@@ -115,6 +115,16 @@ tlv_options_ok(const uint8_t *h, uint32_t hlen, uint32_t avail, bool *jumbo, boo
 	return true;
 }
 
+/* Length of a generic extension header (8-byte units + 8); false if it runs off. */
+static bool
+ext_header_len(const struct l4_view *v, uint32_t *hlen)
+{
+	if (v->len < 2)
+		return false;
+	*hlen = ((uint32_t)v->p[1] + 1) * 8;
+	return v->len >= *hlen;
+}
+
 /*
  * Skip one IPv6 extension header (also reached from IPv4, whose protocol
  * field gopacket decodes the same way) with gopacket's checks.
@@ -133,10 +143,7 @@ skip_ext_header(struct l4_view *v)
 		if (hlen < 12 || v->len < hlen)
 			return REASM_CTR_drop_ipv6_ext_truncated;
 	} else {
-		if (v->len < 2)
-			return REASM_CTR_drop_ipv6_ext_truncated;
-		hlen = ((uint32_t)v->p[1] + 1) * 8;
-		if (v->len < hlen)
+		if (!ext_header_len(v, &hlen))
 			return REASM_CTR_drop_ipv6_ext_truncated;
 		if (v->proto == IPPROTO_ROUTING_) {
 			/* gopacket knows only type 0 source routing, 16-byte addresses. */
@@ -222,10 +229,7 @@ ipv6_hop_by_hop(struct l4_view *v, uint32_t plen)
 	uint32_t hlen;
 	bool jumbo, jumbo_bad;
 
-	if (v->len < 2)
-		return REASM_CTR_drop_ipv6_ext_truncated;
-	hlen = ((uint32_t)v->p[1] + 1) * 8;
-	if (v->len < hlen)
+	if (!ext_header_len(v, &hlen))
 		return REASM_CTR_drop_ipv6_ext_truncated;
 	if (!tlv_options_ok(v->p, hlen, v->len, &jumbo, &jumbo_bad) || jumbo_bad ||
 	    jumbo != (plen == 0))

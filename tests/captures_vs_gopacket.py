@@ -29,43 +29,11 @@ import struct
 import subprocess
 import sys
 import time
-import xml.sax.saxutils as su
+
+import gtest_report
 
 SUITE = "CapturesVsGopacket"
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def xml_path(build_dir):
-    spec = os.environ.get("GTEST_OUTPUT", "")
-    if spec.startswith("xml:") and len(spec) > 4:
-        return spec[4:]
-    return os.path.join(build_dir, "gtest-captures_gopacket.xml")
-
-
-def write_report(path, cases, elapsed):
-    """cases: list of (name, failure message or None)."""
-    failures = sum(1 for _, f in cases if f is not None)
-    out = ['<?xml version="1.0" encoding="UTF-8"?>',
-           '<testsuites tests="%d" failures="%d" disabled="0" errors="0" time="%.3f" '
-           'name="AllTests">' % (len(cases), failures, elapsed),
-           '  <testsuite name="%s" tests="%d" failures="%d" disabled="0" skipped="0" '
-           'errors="0" time="%.3f">' % (SUITE, len(cases), failures, elapsed)]
-    for name, failure in cases:
-        attrs = 'name=%s status="run" result="completed" time="0" classname="%s"' % (
-            su.quoteattr(name), SUITE)
-        if failure is None:
-            out.append('    <testcase %s />' % attrs)
-            continue
-        first = failure.splitlines()[0] if failure else "failed"
-        body = failure.replace("]]>", "]]]]><![CDATA[>")
-        out.append('    <testcase %s>' % attrs)
-        out.append('      <failure message=%s type=""><![CDATA[%s]]></failure>' % (
-            su.quoteattr(first), body))
-        out.append('    </testcase>')
-    out.append('  </testsuite>')
-    out.append('</testsuites>')
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("\n".join(out) + "\n")
 
 
 def is_ethernet_pcap(path):
@@ -218,14 +186,14 @@ def main():
     args = ap.parse_args()
 
     start = time.monotonic()
-    report = xml_path(args.build_dir)
+    report = gtest_report.output_path(os.path.join(args.build_dir, "gtest-captures_gopacket.xml"))
     source_dir = os.environ.get("REASM_SOURCE_DIR", os.path.dirname(HERE))
     captures = args.captures or os.path.join(source_dir, "..", "shared", "captures", "tcpdump")
     captures = os.path.normpath(captures)
 
     def fail_setup(case, text):
         print("%s: %s" % (case, text), file=sys.stderr)
-        write_report(report, [(case, text)], time.monotonic() - start)
+        gtest_report.write(report, SUITE, [(case, text)], time.monotonic() - start)
         return 1
 
     if not os.path.isdir(captures):
@@ -262,7 +230,7 @@ def main():
             streams += len(ref[path])
         cases.append((name, failure))
     failed = [c for c in cases if c[1] is not None]
-    write_report(report, cases, time.monotonic() - start)
+    gtest_report.write(report, SUITE, cases, time.monotonic() - start)
     for name, failure in failed:
         print("FAILED %s\n%s\n" % (name, failure))
     passed_expected = sum(1 for name, failure in cases if failure is None and name in expected)

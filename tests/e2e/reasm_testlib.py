@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Shared helpers of the appliance's end-to-end tests (tests/e2e/app_*.py).
 
-- Report: a googletest-style XML report (one <testcase> per check, <failure> on a
-  mismatch, notes as <properties>), written to the path in $GTEST_OUTPUT ("xml:PATH")
-  so scripts/count-tests.py counts every check.
+- Report: collects checks for a googletest-style XML report (one <testcase> per
+  check, <failure> on a mismatch, notes as <properties>), written by
+  tests/gtest_report.py to the path in $GTEST_OUTPUT ("xml:PATH") so
+  scripts/count-tests.py counts every check.
 - Reasm: runs build/app/reasm with the sandbox's EAL options (--no-huge -m 512
   --no-pci, a unique --file-prefix per run, a timeout on every run) and removes the
   run's /var/run/dpdk/PREFIX afterwards; parse_summary() reads the summary it prints.
@@ -24,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import xml.sax.saxutils as su
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS_DIR = os.path.dirname(HERE)
@@ -34,6 +34,7 @@ if TESTS_DIR not in sys.path:
 # One source of truth for what pcapgo calls an Ethernet capture and for running a
 # program over many captures: the library-level comparison's own code.
 from captures_vs_gopacket import is_ethernet_pcap, run_sections  # noqa: E402,F401
+import gtest_report  # noqa: E402
 
 
 def source_dir():
@@ -47,19 +48,19 @@ def shared_captures():
 # ---- XML report -------------------------------------------------------------
 
 class Report:
-    """Collects checks and writes them as one googletest <testsuite>."""
+    """Collects checks (gtest_report.Case objects, timed) for one googletest <testsuite>."""
 
     def __init__(self, suite, default_xml):
         self.suite = suite
         self.default_xml = default_xml
-        self.cases = []  # (name, failure text or None, notes list, seconds)
+        self.cases = []
         self.start = time.monotonic()
         self._t = time.monotonic()
 
     def add(self, name, failure=None, note=None):
         now = time.monotonic()
         notes = [note] if isinstance(note, str) else list(note or [])
-        self.cases.append((name, failure, notes, now - self._t))
+        self.cases.append(gtest_report.Case(name, failure, notes=notes, time=now - self._t))
         self._t = now
         if failure is not None:
             print("FAILED %s.%s\n%s\n" % (self.suite, name, failure), flush=True)
@@ -76,58 +77,27 @@ class Report:
             what, ": " if what else "", want, got))
 
     def failed(self):
-        return [c for c in self.cases if c[1] is not None]
+        return [c for c in self.cases if c.failure is not None]
 
     def path(self):
-        spec = os.environ.get("GTEST_OUTPUT", "")
-        if spec.startswith("xml:") and len(spec) > 4:
-            return spec[4:]
-        return self.default_xml
+        return gtest_report.output_path(self.default_xml)
 
     def write(self):
-        elapsed = time.monotonic() - self.start
-        nfail = len(self.failed())
-        out = ['<?xml version="1.0" encoding="UTF-8"?>',
-               '<testsuites tests="%d" failures="%d" disabled="0" errors="0" time="%.3f" '
-               'name="AllTests">' % (len(self.cases), nfail, elapsed),
-               '  <testsuite name="%s" tests="%d" failures="%d" disabled="0" skipped="0" '
-               'errors="0" time="%.3f">' % (self.suite, len(self.cases), nfail, elapsed)]
-        for name, failure, notes, secs in self.cases:
-            attrs = 'name=%s status="run" result="completed" time="%.3f" classname="%s"' % (
-                su.quoteattr(name), secs, self.suite)
-            if failure is None and not notes:
-                out.append('    <testcase %s />' % attrs)
-                continue
-            out.append('    <testcase %s>' % attrs)
-            if notes:
-                out.append('      <properties>')
-                for n in notes:
-                    out.append('        <property name="note" value=%s />' % su.quoteattr(n))
-                out.append('      </properties>')
-            if failure is not None:
-                first = failure.splitlines()[0] if failure else "failed"
-                body = failure if len(failure) < 20000 else failure[:20000] + "\n... (cut)"
-                body = body.replace("]]>", "]]]]><![CDATA[>")
-                out.append('      <failure message=%s type=""><![CDATA[%s]]></failure>' % (
-                    su.quoteattr(first), body))
-            out.append('    </testcase>')
-        out.append('  </testsuite>')
-        out.append('</testsuites>')
-        path = self.path()
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with open(path, "w", encoding="utf-8") as f:
-            f.write("\n".join(out) + "\n")
+        """Write the report; a failure text is cut to 20,000 characters there."""
+        cut = [c._replace(failure=c.failure[:20000] + "\n... (cut)")
+               if c.failure is not None and len(c.failure) >= 20000 else c for c in self.cases]
+        gtest_report.write(self.path(), self.suite, cut, time.monotonic() - self.start)
 
     def finish(self):
         """Write the report, print a one-line result, return the exit status."""
         self.write()
         nfail = len(self.failed())
-        noted = sum(1 for c in self.cases if c[1] is None and c[2])
+        noted = sum(1 for c in self.cases if c.failure is None and c.notes)
         print("%s: %d checks, %d failed, %d passed with a note (%.1fs)" % (
             self.suite, len(self.cases), nfail, noted, time.monotonic() - self.start))
-        for name, failure, notes, _ in self.cases:
-            if failure is None and notes:
-                print("  note %s: %s" % (name, "; ".join(notes)))
+        for c in self.cases:
+            if c.failure is None and c.notes:
+                print("  note %s: %s" % (c.name, "; ".join(c.notes)))
         return 1 if nfail else 0
 
 

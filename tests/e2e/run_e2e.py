@@ -40,13 +40,17 @@ import subprocess
 import sys
 import tempfile
 import time
-import xml.sax.saxutils as su
 
 SUITE = "E2E"
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.environ.get("REASM_SOURCE_DIR", os.path.dirname(os.path.dirname(HERE)))
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "gen"))
 import gencap  # noqa: E402
+
+TESTS_DIR = os.path.dirname(HERE)
+if TESTS_DIR not in sys.path:
+    sys.path.insert(0, TESTS_DIR)
+import gtest_report  # noqa: E402
 
 RUN_TIMEOUT = 60
 EAL = ["--no-huge", "-m", "512", "--no-pci"]
@@ -66,48 +70,23 @@ WORKERS = [(1, "(0-1)@(0,1)"), (2, "(0-2)@(0,1)"), (3, "(0-3)@(0,1)")]
 
 
 class Checks:
+    """The checks run so far, as gtest_report.Case objects."""
+
     def __init__(self):
-        self.cases = []     # (name, failure text or None)
-        self.skipped = {}   # name -> why
+        self.cases = []
 
     def add(self, name, failure):
-        self.cases.append((name, failure))
+        self.cases.append(gtest_report.Case(name, failure))
         print("%s %s" % ("FAILED" if failure else "ok    ", name))
         if failure:
             print("  " + failure.replace("\n", "\n  ")[:4000])
 
     def skip(self, name, why):
-        self.skipped[name] = why
-        self.cases.append((name, None))
+        self.cases.append(gtest_report.Case(name, skipped=why))
         print("skip   %s: %s" % (name, why))
 
     def write(self, path, elapsed):
-        failures = sum(1 for _, f in self.cases if f is not None)
-        skipped = len(self.skipped)
-        out = ['<?xml version="1.0" encoding="UTF-8"?>',
-               '<testsuites tests="%d" failures="%d" disabled="0" errors="0" time="%.3f" '
-               'name="AllTests">' % (len(self.cases), failures, elapsed),
-               '  <testsuite name="%s" tests="%d" failures="%d" disabled="0" skipped="%d" '
-               'errors="0" time="%.3f">' % (SUITE, len(self.cases), failures, skipped, elapsed)]
-        for name, failure in self.cases:
-            attrs = 'name=%s status="run" result="completed" time="0" classname="%s"' % (
-                su.quoteattr(name), SUITE)
-            if name in self.skipped:
-                out.append('    <testcase %s>' % attrs.replace('"completed"', '"skipped"'))
-                out.append('      <skipped message=%s />' % su.quoteattr(self.skipped[name]))
-                out.append('    </testcase>')
-                continue
-            if failure is None:
-                out.append('    <testcase %s />' % attrs)
-                continue
-            body = failure.replace("]]>", "]]]]><![CDATA[>")
-            out.append('    <testcase %s>' % attrs)
-            out.append('      <failure message=%s type=""><![CDATA[%s]]></failure>' % (
-                su.quoteattr(failure.splitlines()[0] if failure else "failed"), body))
-            out.append('    </testcase>')
-        out += ['  </testsuite>', '</testsuites>']
-        with open(path, "w", encoding="utf-8") as f:
-            f.write("\n".join(out) + "\n")
+        gtest_report.write(path, SUITE, self.cases, elapsed)
 
 
 class Reasm:
@@ -442,8 +421,7 @@ def main():
                     "temporary folder, removed when every check passed)")
     args = ap.parse_args()
     start = time.monotonic()
-    spec = os.environ.get("GTEST_OUTPUT", "")
-    report = spec[4:] if spec.startswith("xml:") and len(spec) > 4 else "gtest-e2e.xml"
+    report = gtest_report.output_path("gtest-e2e.xml")
     work = args.work_dir or tempfile.mkdtemp(prefix="reasm-e2e-")
     os.makedirs(work, exist_ok=True)
     checks = Checks()
@@ -457,7 +435,7 @@ def main():
         option_checks(checks, reasm, work, os.path.join(work, CAPTURES[0][0] + ".pcap"))
     elapsed = time.monotonic() - start
     checks.write(report, elapsed)
-    failed = sum(1 for _, f in checks.cases if f)
+    failed = sum(1 for c in checks.cases if c.failure)
     print("%d checks, %d failed (%.1fs); work folder %s" % (
         len(checks.cases), failed, elapsed, work))
     if not failed and not args.work_dir:

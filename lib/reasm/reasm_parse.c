@@ -360,6 +360,19 @@ frame_bytes(struct reasm_assembler *a, const struct rte_mbuf *m, uint32_t *len, 
 	return a->scratch;
 }
 
+#define PREFETCH_MBUF 8
+#define PREFETCH_DATA 4
+
+/* The frame's first two cache lines: Ethernet, IP and TCP headers with options. */
+static inline void
+prefetch_frame(const struct rte_mbuf *m)
+{
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+
+	rte_prefetch0(p);
+	rte_prefetch0(p + RTE_CACHE_LINE_SIZE);
+}
+
 /* Parse up to RTE_HASH_LOOKUP_BULK_MAX frames, look them up, assemble them. */
 static unsigned int
 assemble_chunk(struct reasm_assembler *a, struct rte_mbuf *const *pkts, uint16_t n,
@@ -373,13 +386,20 @@ assemble_chunk(struct reasm_assembler *a, struct rte_mbuf *const *pkts, uint16_t
 	unsigned int ntcp = 0, i;
 	uint64_t generation;
 
+	/* Mbuf headers PREFETCH_MBUF ahead, their frames PREFETCH_DATA ahead. */
+	for (i = 0; i < n && i < PREFETCH_MBUF; i++)
+		rte_prefetch0(pkts[i]);
+	for (i = 0; i < n && i < PREFETCH_DATA; i++)
+		prefetch_frame(pkts[i]);
 	for (i = 0; i < n; i++) {
 		enum reasm_counter drop;
 		uint32_t anomalies, len, wire;
 		const uint8_t *frame;
 
-		if (i + 4 < n)
-			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 4], void *));
+		if (i + PREFETCH_MBUF < n)
+			rte_prefetch0(pkts[i + PREFETCH_MBUF]);
+		if (i + PREFETCH_DATA < n)
+			prefetch_frame(pkts[i + PREFETCH_DATA]);
 		if (pkts[i]->nb_segs > 1 && ntcp > 0)
 			break; /* the scratch buffer may be in use: finish this chunk first */
 		bump(a, REASM_CTR_pkts);
@@ -410,6 +430,11 @@ assemble_chunk(struct reasm_assembler *a, struct rte_mbuf *const *pkts, uint16_t
 		rte_hash_lookup_bulk(pool->table, keys, ntcp, positions);
 	if (pool->mode == REASM_POOL_SHARED)
 		rte_rwlock_read_unlock(&pool->table_lock);
+	for (i = 0; i < ntcp; i++)
+		if (positions[i] >= 0 && (uint32_t)positions[i] < pool->max_conns) {
+			rte_prefetch0(&pool->conns[positions[i]]);
+			rte_prefetch0((const uint8_t *)&pool->conns[positions[i]] + 64);
+		}
 
 	for (i = 0; i < ntcp; i++) {
 		/* A miss is certain only if no key was added since the lookup. */

@@ -58,6 +58,7 @@ struct reasm_conn_link {
  * preallocated array at the position rte_hash gave its key.
  */
 struct reasm_conn {
+	/* First cache line: what every packet reads. */
 	struct reasm_flow key;
 	uint32_t next_seq;
 	bool next_seq_valid;     /**< false until the start or first skip */
@@ -65,15 +66,16 @@ struct reasm_conn {
 	bool on_page_list;
 	uint8_t reserved;
 	uint32_t npages;
+	rte_spinlock_t lock;     /**< shared mode only */
 	struct reasm_page *first;
-	struct reasm_page *last;
-	uint64_t last_seen;      /**< newest packet time (atomic: flushes read it) */
-	uint64_t idle_key;       /**< last_seen when placed in the idle list (<= last_seen) */
+	/* Second cache line. */
 	void *stream;            /**< what ops->open returned */
+	uint64_t last_seen;      /**< newest packet time (atomic: flushes read it) */
+	struct reasm_page *last;
+	uint64_t idle_key;       /**< last_seen when placed in the idle list (<= last_seen) */
 	struct reasm_conn_link idle;  /**< pool->idle, ordered by idle_key */
 	struct reasm_conn_link paged; /**< pool->paged, connections holding pages */
-	rte_spinlock_t lock;     /**< shared mode only */
-};
+} __rte_aligned(64);
 
 struct reasm_pool {
 	char name[64];

@@ -427,6 +427,8 @@ public:
 		EXPECT_EQ(reasm_pool_count(rig.pool), 0u);
 		EXPECT_EQ(reasm_assembler_pages_in_use(rig.asm_), 0u);
 		EXPECT_TRUE(rig.pages_all_free()) << rig.pages_free() << " pages free";
+		std::string why;
+		EXPECT_TRUE(rig.bytes_conserved(&why)) << why;
 		for (StreamLog *s : rig.rec.streams())
 			EXPECT_EQ(s->completes, 1);
 	}

@@ -744,12 +744,18 @@ private:
 		reasm_flush_all(rig_->asm_);
 		bool clean = rig_->pages_all_free() && reasm_pool_count(rig_->pool) == 0 &&
 			     reasm_assembler_pages_in_use(rig_->asm_) == 0;
+		std::string why;
+		bool conserved = rig_->bytes_conserved(&why);
 		forget_streams();
 		model_ = nullptr;
 		if (!clean && error_.empty())
 			ADD_FAILURE() << "seed " << run_seed() << " suite " << suite_.name
 				      << " case " << idx
 				      << ": pages or streams left after flush_all";
+		if (!conserved)
+			ADD_FAILURE() << "seed " << run_seed() << " suite " << suite_.name
+				      << " case " << idx << ": bytes not conserved: " << why;
+		clean = clean && conserved;
 		return clean;
 	}
 

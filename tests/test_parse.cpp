@@ -412,6 +412,8 @@ void finish(Rig &rig)
 	EXPECT_EQ(reasm_pool_count(rig.pool), 0u);
 	EXPECT_EQ(rig.rec.opened(), rig.rec.completed());
 	EXPECT_TRUE(rig.pages_all_free()) << rig.pages_free() << " pages free";
+	std::string why;
+	EXPECT_TRUE(rig.bytes_conserved(&why)) << why;
 }
 
 bool same_recs(const std::vector<Rec> &x, const std::vector<Rec> &y)

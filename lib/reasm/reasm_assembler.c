@@ -661,6 +661,7 @@ drop_owned_pages(struct reasm_assembler *a)
 			else
 				conn->last = page->prev;
 			conn->npages--;
+			ctr_add(a, REASM_CTR_discarded_on_close_bytes, page->len);
 			owner_pages_sub(page);
 			page_put(page);
 		}

@@ -136,6 +136,36 @@ Rig::~Rig()
 	rte_mempool_free(pages);
 }
 
+bool Rig::bytes_conserved(std::string *why) const
+{
+	struct reasm_stats st = {};
+	uint64_t out = 0;
+
+	std::vector<struct reasm_assembler *> all(extra);
+	all.push_back(asm_);
+	for (auto *a : all) {
+		struct reasm_stats one;
+		reasm_assembler_stats(a, &one);
+		for (unsigned i = 0; i < REASM_CTR_MAX; i++)
+			st.v[i] += one.v[i];
+	}
+	out = st.v[REASM_CTR_delivered_bytes] + st.v[REASM_CTR_overlap_bytes] +
+	      st.v[REASM_CTR_buffered_bytes] + st.v[REASM_CTR_discarded_on_close_bytes] +
+	      st.v[REASM_CTR_table_full_bytes];
+	if (out == st.v[REASM_CTR_payload_bytes])
+		return true;
+	if (why != nullptr) {
+		std::ostringstream os;
+		os << "payload " << st.v[REASM_CTR_payload_bytes] << " != delivered "
+		   << st.v[REASM_CTR_delivered_bytes] << " + overlap " << st.v[REASM_CTR_overlap_bytes]
+		   << " + buffered " << st.v[REASM_CTR_buffered_bytes] << " + discarded "
+		   << st.v[REASM_CTR_discarded_on_close_bytes] << " + table_full "
+		   << st.v[REASM_CTR_table_full_bytes];
+		*why = os.str();
+	}
+	return false;
+}
+
 unsigned Rig::pages_free() const
 {
 	return rte_mempool_avail_count(pages);

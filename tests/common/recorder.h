@@ -78,6 +78,13 @@ public:
 	/* One more assembler on the same (shared) pool and page mempool. */
 	struct reasm_assembler *add_assembler();
 
+	/*
+	 * True when every payload byte given to the assembler is accounted for:
+	 * payload = delivered + overlap + buffered + discarded_on_close + table_full.
+	 * Otherwise false, with the counters in *why.
+	 */
+	bool bytes_conserved(std::string *why = nullptr) const;
+
 	/* True when the page mempool is full again (no page leaked). */
 	bool pages_all_free() const;
 	unsigned pages_free() const;

@@ -436,7 +436,7 @@ assemble_into(struct reasm_assembler *a, struct reasm_conn *conn,
 
 int
 reasm_assemble_conn(struct reasm_assembler *a, const struct reasm_flow *flow, int32_t pos,
-		    bool miss_is_final, const struct reasm_segment *seg, uint64_t ts)
+		    bool pos_final, const struct reasm_segment *seg, uint64_t ts)
 {
 	bool create = (seg->flags & REASM_TCP_SYN) || seg->len > 0;
 	struct reasm_conn *conn = NULL;
@@ -448,10 +448,18 @@ reasm_assemble_conn(struct reasm_assembler *a, const struct reasm_flow *flow, in
 		ctr_add(a, REASM_CTR_segs_ignored_empty, 1);
 		return 0;
 	}
-	if (pos >= 0)
-		conn = reasm_pool_conn_at(a->pool, pos, flow);
-	if (conn == NULL && !(pos < 0 && miss_is_final && !create))
-		conn = reasm_pool_get(a->pool, flow, create, ts, &err);
+	if (pos_final) {
+		/* The bulk lookup's answer still stands: no check, no second lookup. */
+		if (pos >= 0)
+			conn = &a->pool->conns[pos];
+		else if (create)
+			conn = reasm_pool_add(a->pool, flow, ts, &err);
+	} else {
+		if (pos >= 0)
+			conn = reasm_pool_conn_at(a->pool, pos, flow);
+		if (conn == NULL)
+			conn = reasm_pool_get(a->pool, flow, create, ts, &err);
+	}
 	if (err == 1)
 		ctr_add(a, REASM_CTR_conns_opened, 1);
 	if (conn == NULL) {

@@ -18,24 +18,18 @@ void
 reasm_flow_ipv4(struct reasm_flow *flow, const void *src_addr, const void *dst_addr,
 		uint16_t src_port, uint16_t dst_port)
 {
-	memset(flow, 0, sizeof(*flow));
-	flow->family = REASM_FAMILY_IPV4;
+	reasm_flow_fill(flow, REASM_FAMILY_IPV4, src_addr, dst_addr, 4);
 	flow->src_port = src_port;
 	flow->dst_port = dst_port;
-	memcpy(flow->src_addr, src_addr, 4);
-	memcpy(flow->dst_addr, dst_addr, 4);
 }
 
 void
 reasm_flow_ipv6(struct reasm_flow *flow, const void *src_addr, const void *dst_addr,
 		uint16_t src_port, uint16_t dst_port)
 {
-	memset(flow, 0, sizeof(*flow));
-	flow->family = REASM_FAMILY_IPV6;
+	reasm_flow_fill(flow, REASM_FAMILY_IPV6, src_addr, dst_addr, 16);
 	flow->src_port = src_port;
 	flow->dst_port = dst_port;
-	memcpy(flow->src_addr, src_addr, 16);
-	memcpy(flow->dst_addr, dst_addr, 16);
 }
 
 int

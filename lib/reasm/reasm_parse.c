@@ -209,11 +209,11 @@ parse_ipv4(const uint8_t *ip, uint32_t avail, uint32_t wire, struct reasm_flow *
 	frag = rd16(ip + 6);
 	if ((frag & 0x2000) || (frag & 0x1fff))
 		return REASM_CTR_drop_ipv4_fragment;
-	reasm_flow_ipv4(flow, ip + 12, ip + 16, 0, 0);
+	reasm_flow_fill(flow, REASM_FAMILY_IPV4, ip + 12, ip + 16, 4);
 	v->p = ip + ihl;
 	v->len = total - ihl;
 	v->proto = ip[9];
-	return walk_ext_headers(v);
+	return v->proto == IPPROTO_TCP_ ? REASM_CTR_MAX : walk_ext_headers(v);
 }
 
 /*
@@ -264,8 +264,8 @@ parse_ipv6(const uint8_t *ip, uint32_t avail, struct reasm_flow *flow, struct l4
 	} else if (plen < v->len) {
 		v->len = plen;
 	}
-	reasm_flow_ipv6(flow, ip + 8, ip + 24, 0, 0);
-	return walk_ext_headers(v);
+	reasm_flow_fill(flow, REASM_FAMILY_IPV6, ip + 8, ip + 24, 16);
+	return v->proto == IPPROTO_TCP_ ? REASM_CTR_MAX : walk_ext_headers(v);
 }
 
 enum reasm_counter
@@ -437,7 +437,7 @@ assemble_chunk(struct reasm_assembler *a, struct rte_mbuf *const *pkts, uint16_t
 		}
 
 	for (i = 0; i < ntcp; i++) {
-		/* A miss is certain only if no key was added since the lookup. */
+		/* The lookup's answer stands while no key was added or removed since. */
 		bool final = pool->mode == REASM_POOL_SINGLE_WRITER &&
 			     generation == pool->generation;
 		uint64_t ts = timestamps != NULL ? timestamps[which[i]] : now_ns;

@@ -96,18 +96,47 @@ list_insert_after(struct reasm_pool *pool, struct reasm_conn_list *list, link_of
 }
 
 /*
- * Place @idx in the idle list by its idle_key. Keys are normally the newest
- * times, so this is an append at the tail; an older key walks back.
+ * Place @idx in a list sorted by a key (idle_key or paged_key). Keys are
+ * normally the newest times, so this is an append at the tail; an older
+ * key walks back.
  */
+typedef uint64_t (*key_of_fn)(const struct reasm_conn *conn);
+
+static uint64_t
+idle_key_of(const struct reasm_conn *conn)
+{
+	return conn->idle_key;
+}
+
+static uint64_t
+paged_key_of(const struct reasm_conn *conn)
+{
+	return conn->paged_key;
+}
+
+static void
+list_place(struct reasm_pool *pool, struct reasm_conn_list *list, link_of_fn link_of,
+	   key_of_fn key_of, uint32_t idx)
+{
+	uint64_t key = key_of(&pool->conns[idx]);
+	uint32_t after = list->tail;
+
+	while (after != REASM_NO_CONN && key_of(&pool->conns[after]) > key)
+		after = link_of(&pool->conns[after])->prev;
+	list_insert_after(pool, list, link_of, after, idx);
+}
+
 static void
 idle_place(struct reasm_pool *pool, uint32_t idx)
 {
-	uint64_t key = pool->conns[idx].idle_key;
-	uint32_t after = pool->idle.tail;
+	list_place(pool, &pool->idle, idle_link, idle_key_of, idx);
+}
 
-	while (after != REASM_NO_CONN && pool->conns[after].idle_key > key)
-		after = pool->conns[after].idle.prev;
-	list_insert_after(pool, &pool->idle, idle_link, after, idx);
+static void
+paged_place(struct reasm_pool *pool, uint32_t idx)
+{
+	pool->conns[idx].paged_key = pool->conns[idx].first->seen;
+	list_place(pool, &pool->paged, paged_link, paged_key_of, idx);
 }
 
 static uint64_t
@@ -145,19 +174,16 @@ reasm_pool_touch(struct reasm_pool *pool, struct reasm_conn *conn, uint64_t ts)
 }
 
 void
-reasm_pool_paged_update(struct reasm_pool *pool, struct reasm_conn *conn)
+reasm_pool_paged_fix(struct reasm_pool *pool, struct reasm_conn *conn)
 {
 	bool want = conn->in_use && conn->first != NULL;
-	uint32_t idx;
+	uint32_t idx = reasm_pool_conn_index(pool, conn);
 
-	if (want == conn->on_page_list)
-		return;
-	idx = reasm_pool_conn_index(pool, conn);
 	list_lock(pool);
-	if (want)
-		list_insert_after(pool, &pool->paged, paged_link, pool->paged.tail, idx);
-	else
+	if (conn->on_page_list)
 		list_unlink(pool, &pool->paged, paged_link, idx);
+	if (want)
+		paged_place(pool, idx);
 	list_unlock(pool);
 	conn->on_page_list = want;
 }
@@ -189,6 +215,34 @@ snapshot_idle(struct reasm_pool *pool, uint64_t t, uint32_t *out, unsigned int m
 	return n;
 }
 
+/*
+ * Connections not idle since @t whose lowest page was seen before @t (the
+ * idle ones are in snapshot_idle's list already). The paged list is sorted
+ * by paged_key, the first page's time when placed (never above it now), so
+ * only its paged_key < t prefix is walked; a connection whose first page
+ * has changed since is re-placed.
+ */
+static unsigned int
+snapshot_paged(struct reasm_pool *pool, uint64_t t, uint32_t *out, unsigned int max)
+{
+	unsigned int n = 0;
+	uint32_t idx = pool->paged.head, next;
+
+	while (idx != REASM_NO_CONN && n < max && pool->conns[idx].paged_key < t) {
+		struct reasm_conn *conn = &pool->conns[idx];
+
+		next = conn->paged.next;
+		if (conn->first->seen >= t) {
+			list_unlink(pool, &pool->paged, paged_link, idx);
+			paged_place(pool, idx); /* key >= t: lands after the prefix */
+		} else if (conn_last_seen(conn) >= t) {
+			out[n++] = idx;
+		}
+		idx = next;
+	}
+	return n;
+}
+
 unsigned int
 reasm_pool_snapshot(struct reasm_pool *pool, bool idle_before, uint64_t t, uint32_t *out,
 		    unsigned int max)
@@ -199,11 +253,7 @@ reasm_pool_snapshot(struct reasm_pool *pool, bool idle_before, uint64_t t, uint3
 	list_lock(pool);
 	if (idle_before) {
 		n = snapshot_idle(pool, t, out, max);
-		/* Connections holding pages that are not idle: their pages may be. */
-		for (idx = pool->paged.head; idx != REASM_NO_CONN && n < max;
-		     idx = pool->conns[idx].paged.next)
-			if (conn_last_seen(&pool->conns[idx]) >= t)
-				out[n++] = idx;
+		n += snapshot_paged(pool, t, out + n, max - n);
 	} else {
 		for (idx = pool->idle.head; idx != REASM_NO_CONN && n < max;
 		     idx = pool->conns[idx].idle.next)
@@ -243,6 +293,7 @@ conn_init(struct reasm_pool *pool, struct reasm_conn *conn, const struct reasm_f
 	conn->on_page_list = false;
 	conn->npages = 0;
 	conn->first = conn->last = NULL;
+	conn->paged_key = 0;
 	conn->last_seen = ts;
 	conn->idle_key = ts;
 	conn->paged.prev = conn->paged.next = REASM_NO_CONN;
@@ -345,6 +396,16 @@ reasm_pool_get(struct reasm_pool *pool, const struct reasm_flow *key, bool creat
 		}
 		/* Another assembler added it first: take that one. */
 	}
+}
+
+struct reasm_conn *
+reasm_pool_add(struct reasm_pool *pool, const struct reasm_flow *key, uint64_t ts, int *err)
+{
+	struct reasm_conn *conn = table_add(pool, key, ts, err);
+
+	if (conn != NULL)
+		*err = 1;
+	return conn;
 }
 
 void

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <rte_common.h>
 #include <rte_log.h>
@@ -20,6 +21,17 @@
 extern int reasm_logtype;
 #define REASM_LOG(level, fmt, ...) \
 	rte_log(RTE_LOG_##level, reasm_logtype, "reasm: " fmt "\n", ##__VA_ARGS__)
+
+/** Fill a flow key (ports left 0); inline for the parser, public wrappers in reasm_flow.c. */
+static inline void
+reasm_flow_fill(struct reasm_flow *flow, uint8_t family, const void *src, const void *dst,
+		size_t addr_len)
+{
+	memset(flow, 0, sizeof(*flow));
+	flow->family = family;
+	memcpy(flow->src_addr, src, addr_len);
+	memcpy(flow->dst_addr, dst, addr_len);
+}
 
 /** Index meaning "no connection" in the intrusive lists. */
 #define REASM_NO_CONN UINT32_MAX
@@ -73,8 +85,9 @@ struct reasm_conn {
 	uint64_t last_seen;      /**< newest packet time (atomic: flushes read it) */
 	struct reasm_page *last;
 	uint64_t idle_key;       /**< last_seen when placed in the idle list (<= last_seen) */
+	uint64_t paged_key;      /**< first->seen when placed in the paged list (<= it) */
 	struct reasm_conn_link idle;  /**< pool->idle, ordered by idle_key */
-	struct reasm_conn_link paged; /**< pool->paged, connections holding pages */
+	struct reasm_conn_link paged; /**< pool->paged, by paged_key */
 } __rte_aligned(64);
 
 struct reasm_pool {
@@ -133,7 +146,26 @@ struct reasm_conn *reasm_pool_conn_at(struct reasm_pool *pool, int32_t pos,
 				      const struct reasm_flow *key);
 void reasm_pool_remove(struct reasm_pool *pool, struct reasm_conn *conn);
 void reasm_pool_touch(struct reasm_pool *pool, struct reasm_conn *conn, uint64_t ts);
-void reasm_pool_paged_update(struct reasm_pool *pool, struct reasm_conn *conn);
+void reasm_pool_paged_fix(struct reasm_pool *pool, struct reasm_conn *conn);
+
+/*
+ * Keep @conn's place in the paged list right after its pages changed: on it
+ * iff it holds pages, and its paged_key no later than its first page's time.
+ * The common case (nothing to do) is a few loads.
+ */
+static inline void
+reasm_pool_paged_update(struct reasm_pool *pool, struct reasm_conn *conn)
+{
+	bool want = conn->in_use && conn->first != NULL;
+
+	if (want == conn->on_page_list && (!want || conn->first->seen >= conn->paged_key))
+		return;
+	reasm_pool_paged_fix(pool, conn);
+}
+
+/* Single-writer: add @key, known to be absent. *err: 1 if added, -ENOSPC if full. */
+struct reasm_conn *reasm_pool_add(struct reasm_pool *pool, const struct reasm_flow *key,
+				  uint64_t ts, int *err);
 uint32_t reasm_pool_conn_index(const struct reasm_pool *pool, const struct reasm_conn *conn);
 unsigned int reasm_pool_snapshot(struct reasm_pool *pool, bool idle_before, uint64_t t,
 				 uint32_t *out, unsigned int max);
@@ -142,10 +174,11 @@ unsigned int reasm_pool_snapshot_paged(struct reasm_pool *pool, uint32_t *out, u
 /* reasm_assembler.c */
 /*
  * Assemble @seg; @pos is the key's position from a bulk lookup (or -1), and
- * @miss_is_final says a -1 there is certain (no key was added since).
+ * @pos_final says it is still the table's answer (single-writer pool, no
+ * key added or removed since): then it is used without checking.
  */
 int reasm_assemble_conn(struct reasm_assembler *a, const struct reasm_flow *flow, int32_t pos,
-			bool miss_is_final, const struct reasm_segment *seg, uint64_t ts);
+			bool pos_final, const struct reasm_segment *seg, uint64_t ts);
 
 /* reasm_parse.c */
 /** What the parser found in a frame. */

@@ -1,0 +1,825 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""The measuring half of scripts/bench (which installs and builds, then runs this).
+
+Runs, in order, with the binaries scripts/bench built:
+  1. reasm_bench --json: reasm, the floor and parse-only per workload, idle1m, flush;
+  2. reasm_bench --write-pcap: the same packets as classic pcaps, for the peers;
+  3. the peers (tests/bench/peers), one run per workload pcap; a peer that
+     could not be built is reported "unavailable: <reason>";
+  4. the appliance (app/reasm) on net_pcap infinite_rx=1 with the inorder pcap,
+     1 and 2 workers, packets/s read from /reasm/stats over the telemetry socket;
+  5. callgrind: instructions per packet of the timed region, reasm and floor;
+then prints one table and (full mode) writes docs/performance.md and
+docs/performance.png, or (--smoke) a googletest-style XML report to
+$GTEST_OUTPUT with one case per workload and component.
+"""
+import argparse
+import datetime
+import glob
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import xml.sax.saxutils as su
+
+THROUGHPUT = ["inorder", "ooo", "small", "single", "skips", "loss", "grow", "conn"]
+# Workloads where libnids can follow the connections (full handshakes, IPv4).
+NIDS_FOLLOWS = {"inorder", "ooo", "small"}
+
+
+def log(msg):
+    print("bench: " + msg, file=sys.stderr, flush=True)
+
+
+def run(cmd, timeout, **kw):
+    """Run cmd; return (rc, stdout, stderr). rc 124 on timeout."""
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+        return p.returncode, p.stdout, p.stderr
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+        return 124, out, "timed out after %d s" % timeout
+    except OSError as e:
+        return 127, "", str(e)
+
+
+def json_lines(text):
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                pass
+    return out
+
+
+# ---------------------------------------------------------------------------
+# 1-2. reasm_bench
+
+
+def run_reasm(args, tmp):
+    cmd = [args.reasm_bench, "--json", "--reps", str(args.reps)] + args.size_args
+    log("reasm_bench: " + " ".join(cmd[1:]))
+    rc, out, err = run(cmd, 400)
+    res = {r["workload"]: r for r in json_lines(out) if "workload" in r}
+    if rc != 0:
+        log("reasm_bench exited %d: %s" % (rc, err.strip()[-2000:]))
+    return rc, res, err
+
+
+def write_pcaps(args, tmp):
+    d = os.path.join(tmp, "pcap")
+    cmd = [args.reasm_bench, "--write-pcap", d, "--json"] + args.size_args
+    rc, out, err = run(cmd, 300)
+    pcaps = {r["workload"]: r for r in json_lines(out) if "pcap" in r}
+    if rc != 0:
+        log("reasm_bench --write-pcap exited %d: %s" % (rc, err.strip()))
+    return rc, pcaps
+
+
+# ---------------------------------------------------------------------------
+# 3. peers
+
+
+def peer_status(args, name):
+    """(binary or None, reason)."""
+    binary = os.path.join(args.peers_dir, name + "_bench")
+    reason_file = os.path.join(args.peers_dir, name + ".unavailable")
+    if os.path.exists(reason_file):
+        with open(reason_file) as f:
+            reason = " ".join(f.read().split()) or "not built"
+        return None, reason
+    if not os.access(binary, os.X_OK):
+        return None, "not built (%s missing)" % binary
+    return binary, ""
+
+
+def run_peer(args, name, binary, pcaps):
+    results = {}
+    repeat = "1" if args.smoke else str(args.peer_repeat)
+    for w in THROUGHPUT:
+        if w not in pcaps:
+            continue
+        cmd = [binary, "--repeat", repeat, "--workload", w, pcaps[w]["pcap"]]
+        rc, out, err = run(cmd, 180)
+        lines = json_lines(out)
+        if rc != 0 or not lines:
+            results[w] = {"error": "exit %d: %s" % (rc, " ".join(err.split())[-300:])}
+        else:
+            results[w] = lines[-1]
+        log("%s %s: %s" % (name, w, results[w].get("ns_per_pkt", results[w].get("error"))))
+    return results
+
+
+# ---------------------------------------------------------------------------
+# 4. the appliance
+
+
+class Telemetry:
+    def __init__(self, prefix, deadline):
+        path = os.path.join("/var/run/dpdk", prefix, "dpdk_telemetry.v2")
+        while True:
+            try:
+                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+                self.sock.connect(path)
+                break
+            except OSError:
+                self.sock.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        info = json.loads(self.sock.recv(16384).decode())
+        self.max_len = info.get("max_output_len", 16384)
+
+    def query(self, cmd):
+        self.sock.send(cmd.encode())
+        return json.loads(self.sock.recv(self.max_len).decode()).get(cmd.split(",")[0])
+
+
+def app_run(args, pcap, packets, workers, seconds):
+    prefix = "reasm-bench-app-%d-%d" % (os.getpid(), workers)
+    lcores = ["-l", "0,1"] if workers == 1 else ["--lcores", "(0-%d)@(0,1)" % workers]
+    cmd = [args.app, "--no-huge", "-m", str(args.app_mem), "--no-pci",
+           "--file-prefix=" + prefix, "--log-level=error"] + lcores + [
+           "--vdev=net_pcap0,rx_pcap=%s,infinite_rx=1" % pcap, "--",
+           "--sink", "count", "--quiet", "--mbufs", str(packets + 65536)]
+    res = {"workers": workers, "lcores": " ".join(lcores), "pcap": pcap, "command": " ".join(
+        shlex.quote(c) for c in cmd)}
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        tel = Telemetry(prefix, time.monotonic() + 60)
+        deadline = time.monotonic() + 60
+        while (tel.query("/reasm/stats") or {}).get("pkts", 0) == 0:
+            if time.monotonic() > deadline or p.poll() is not None:
+                raise RuntimeError("no packets assembled within 60 s")
+            time.sleep(0.1)
+        time.sleep(0.5)  # past the start
+        a, ta = tel.query("/reasm/stats"), time.monotonic()
+        time.sleep(seconds)
+        b, tb = tel.query("/reasm/stats"), time.monotonic()
+        dt = tb - ta
+
+        def rate(k):
+            return (b.get(k, 0) - a.get(k, 0)) / dt
+        skipped = sum(rate(k) for k in b if k.startswith("skipped_bytes_"))
+        res.update(seconds=round(dt, 2), pps=rate("pkts"), rx_pps=rate("port_rx_pkts"),
+                   ring_full_pps=rate("dist_ring_full"),
+                   delivered_gbps=rate("delivered_bytes") * 8 / 1e9,
+                   payload_gbps=rate("payload_bytes") * 8 / 1e9,
+                   skipped_bytes_per_s=skipped, ok=True)
+    except (OSError, RuntimeError, json.JSONDecodeError) as e:
+        res.update(ok=False, error=str(e))
+    finally:
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+        try:
+            out, _ = p.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, _ = p.communicate()
+        res["exit"] = p.returncode
+        res["output_tail"] = out[-1500:] if out else ""
+        if p.returncode != 0:
+            res["ok"] = False
+            res.setdefault("error", "exit status %d" % p.returncode)
+    log("app %d worker(s): %s" % (workers, "%.3f Mpps" % (res["pps"] / 1e6)
+                                  if res.get("ok") else res.get("error")))
+    return res
+
+
+# ---------------------------------------------------------------------------
+# 5. callgrind
+
+
+def sanitized(binary):
+    rc, out, _ = run(["ldd", binary], 30)
+    return "libasan" in out or "libubsan" in out
+
+
+def run_callgrind(args, tmp):
+    """{"reasm:inorder": Ir, ...}, {workload: packets}, {tag: annotate text}, reason."""
+    if not shutil_which("valgrind"):
+        return None, "valgrind not installed (Debian package valgrind)"
+    if sanitized(args.reasm_bench):
+        return None, "reasm_bench is built with sanitizers"
+    d = os.path.join(tmp, "callgrind")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    out_file = os.path.join(d, "cg.out")
+    cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--collect-atstart=no",
+           "--toggle-collect=bench_timed_region", "--callgrind-out-file=" + out_file,
+           args.reasm_bench, "--json", "--side", "reasm,floor",
+           "--only", ",".join(THROUGHPUT), "--mem", "2048"] + args.size_args + ["--reps", "1"]
+    log("callgrind: " + " ".join(cmd[6:]))
+    rc, out, err = run(cmd, 600)
+    if rc != 0:
+        return None, "valgrind exited %d: %s" % (rc, " ".join(err.split())[-300:])
+    packets = {r["workload"]: r["packets"] for r in json_lines(out) if "packets" in r}
+    totals, files = {}, {}
+    for f in sorted(glob.glob(out_file + ".*")):
+        if not re.fullmatch(r"\d+", f.rsplit(".", 1)[1]):
+            continue
+        tag, total = None, None
+        with open(f, errors="replace") as fh:
+            for line in fh:
+                m = re.match(r"desc: Trigger: Client Request: (\S+)", line)
+                if m:
+                    tag = m.group(1)
+                if line.startswith("totals:"):
+                    total = int(line.split()[1])
+        if tag and total is not None:
+            totals[tag] = total
+            files[tag] = f
+    annotate = {}
+    for tag in ("reasm:inorder", "reasm:ooo"):
+        if tag in files and shutil_which("callgrind_annotate"):
+            # Dumps after the first carry a wrong "summary:" line (instrumentation
+            # switched on and off); give callgrind_annotate the dump's own total.
+            fixed = files[tag] + ".fixed"
+            with open(files[tag], errors="replace") as fi, open(fixed, "w") as fo:
+                for line in fi:
+                    fo.write("summary: %d\n" % totals[tag] if line.startswith("summary:")
+                             else line)
+            rc, text, _ = run(["callgrind_annotate", "--threshold=100", fixed], 120)
+            annotate[tag] = top_functions(text, packets.get(tag.split(":")[1], 0))
+    per_pkt = {tag: total / packets[tag.split(":")[1]] for tag, total in totals.items()
+               if packets.get(tag.split(":")[1])}
+    return {"per_pkt": per_pkt, "annotate": annotate}, ""
+
+
+def top_functions(text, packets, n=15):
+    """[(Ir, percent, instr/pkt, function)] from callgrind_annotate's output."""
+    rows = []
+    for line in text.splitlines():
+        m = re.match(r"\s*([\d,]+)\s+\(\s*([\d.]+)%\)\s+(\S.*)$", line)
+        if not m or "PROGRAM TOTALS" in line:
+            continue
+        ir = int(m.group(1).replace(",", ""))
+        fn = m.group(3)
+        fn = re.sub(r"^\?\?\?:", "", fn)
+        fn = re.sub(r"^[^ :]*\.\./", "", fn)  # build-bench/../lib/... -> lib/...
+        fn = re.sub(r" \[[^\]]*/([^/\]]+)\]$", r" (\1)", fn)
+        fn = re.sub(r"^0x[0-9a-f]+ \((librte_\w+)\.so[.\d]*\)$",
+                    r"\1 internal function (stripped, no symbol)", fn)
+        rows.append((ir, float(m.group(2)), ir / packets if packets else 0, fn))
+        if len(rows) >= n:
+            break
+    return rows
+
+
+def shutil_which(name):
+    return shutil.which(name)
+
+
+# ---------------------------------------------------------------------------
+# Report
+
+
+def fmt(x, nd=1):
+    return "-" if x is None else ("%.*f" % (nd, x))
+
+
+def ratio(a, b):
+    return a / b if a and b else None
+
+
+def bytes_cell(sent, delivered):
+    if delivered is None:
+        return "-"
+    return "=" if delivered == sent else "%s" % human(delivered)
+
+
+def human(n):
+    for unit, div in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= div:
+            return "%.1f%s" % (n / div, unit)
+    return str(n)
+
+
+def build_rows(reasm, peers, cg):
+    rows = []
+    for w in THROUGHPUT:
+        r = reasm.get(w, {})
+        g = peers["gopacket"]["results"].get(w, {})
+        n = peers["libnids"]["results"].get(w, {})
+        per_pkt = (cg or {}).get("per_pkt", {})
+        rows.append({
+            "workload": w,
+            "packets": r.get("packets"),
+            "reasm": r.get("reasm_ns_per_pkt"),
+            "floor": r.get("floor_ns_per_pkt"),
+            "parse": r.get("parse_ns_per_pkt"),
+            "gopacket": g.get("ns_per_pkt"),
+            "libnids": n.get("ns_per_pkt"),
+            "sent": r.get("bytes_sent"),
+            "reasm_bytes": r.get("bytes_delivered"),
+            "gopacket_bytes": g.get("bytes_delivered"),
+            "libnids_bytes": n.get("bytes_delivered"),
+            "ir_reasm": per_pkt.get("reasm:" + w),
+            "ir_floor": per_pkt.get("floor:" + w),
+            "gbps": r.get("reasm_gbps"),
+            "mpps": r.get("reasm_mpps"),
+            "flush_ms": r.get("flush_ms"),
+        })
+    return rows
+
+
+def peer_ns_cell(peers, name, row):
+    p = peers[name]
+    if not p["binary"]:
+        return "unavailable: " + p["reason"]
+    res = p["results"].get(row["workload"], {})
+    if "error" in res:
+        return "failed: " + res["error"][:60]
+    partial = row[name + "_bytes"] is not None and row[name + "_bytes"] != row["sent"]
+    return fmt(row[name]) + (" *" if partial else "")
+
+
+HEAD = ["workload", "packets", "reasm ns/pkt", "floor ns/pkt", "gopacket ns/pkt",
+        "libnids ns/pkt", "gopacket/reasm", "libnids/reasm", "reasm/floor",
+        "bytes sent", "delivered reasm / gopacket / libnids", "instr/pkt reasm / floor"]
+
+
+def table_cells(rows, peers):
+    out = []
+    for r in rows:
+        out.append([
+            r["workload"], str(r["packets"] or "-"), fmt(r["reasm"]), fmt(r["floor"]),
+            peer_ns_cell(peers, "gopacket", r), peer_ns_cell(peers, "libnids", r),
+            fmt(ratio(r["gopacket"], r["reasm"]), 2), fmt(ratio(r["libnids"], r["reasm"]), 2),
+            fmt(ratio(r["reasm"], r["floor"]), 2),
+            human(r["sent"]) if r["sent"] is not None else "-",
+            " / ".join(bytes_cell(r["sent"], r[k]) for k in
+                       ("reasm_bytes", "gopacket_bytes", "libnids_bytes")),
+            "%s / %s" % (fmt(r["ir_reasm"], 0), fmt(r["ir_floor"], 0)),
+        ])
+    return out
+
+
+def text_table(head, cells):
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(head)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths))]
+    lines.append("  ".join("-" * w for w in widths))
+    for c in cells:
+        lines.append("  ".join(x.ljust(w) for x, w in zip(c, widths)))
+    return "\n".join(lines)
+
+
+def md_table(head, cells, align=None):
+    lines = ["| " + " | ".join(head) + " |",
+             "|" + "|".join((align[i] if align else "---") for i in range(len(head))) + "|"]
+    for c in cells:
+        lines.append("| " + " | ".join(x.replace("|", "\\|") for x in c) + " |")
+    return "\n".join(lines)
+
+
+def machine():
+    model, cpus = "unknown", str(os.cpu_count())
+    rc, out, _ = run(["lscpu"], 30)
+    for line in out.splitlines():
+        k, _, v = line.partition(":")
+        if k.strip() == "Model name":
+            model = v.strip()
+        elif k.strip() == "CPU(s)":
+            cpus = v.strip()
+    hyper = ""
+    for line in out.splitlines():
+        k, _, v = line.partition(":")
+        if k.strip() == "Hypervisor vendor":
+            hyper = ", %s guest" % v.strip()
+    mem = ""
+    try:
+        with open("/proc/meminfo") as f:
+            kb = int(f.readline().split()[1])
+            mem = ", %.0f GiB RAM" % (kb / 1048576)
+    except (OSError, ValueError, IndexError):
+        pass
+    return "%s, %s CPUs%s%s" % (model, cpus, hyper, mem)
+
+
+def idle_cells(idle):
+    if not idle:
+        return None
+    return [[
+        "%d" % idle["conns"], "%d" % idle["open_directions"], "%d" % idle["max_conns"],
+        "%.1f MiB" % (idle["pool_heap_bytes"] / 1048576),
+        "%.0f" % idle["bytes_per_direction"], "%.0f" % idle["bytes_per_direction_capacity"],
+        "%.0f" % idle["bytes_per_direction_with_assembler"],
+        "%.0f" % idle["rss_bytes_per_direction"], "%.1f" % idle["open_ns_per_pkt"],
+        "%.1f" % idle["flush_all_ns_per_direction"],
+        "ok" if idle.get("bytes_ok") else "MISMATCH"]]
+
+
+IDLE_HEAD = ["conns", "directions open", "max_conns", "pool heap", "B/direction (pool)",
+             "B per max_conns slot", "B/direction (pool + assembler)", "RSS B/direction",
+             "opening ns/pkt", "flush_all ns/direction", "bytes"]
+
+
+def flush_cells(flush):
+    if not flush:
+        return None
+    return [[c["order"], "%d" % c["stale"], "%d" % c["total"], "%.1f" % c["flush_us"],
+             "%.1f" % c["ns_per_stale"], "%.1f" % c["again_us"], "%d" % c["closed"]]
+            for c in flush.get("cases", [])]
+
+
+FLUSH_HEAD = ["opened", "S stale", "N total", "flush us", "ns per stale direction",
+              "second flush us", "closed"]
+
+
+def app_cells(apps):
+    cells = []
+    for a in apps:
+        if a.get("ok"):
+            cells.append(["%d" % a["workers"], a["lcores"], "%.3f" % (a["pps"] / 1e6),
+                          "%.2f" % a["delivered_gbps"], "%.3f" % (a["rx_pps"] / 1e6),
+                          "%.3f" % (a["ring_full_pps"] / 1e6),
+                          "%.1f" % (a["skipped_bytes_per_s"] / 1e6)])
+        else:
+            cells.append(["%d" % a["workers"], a.get("lcores", ""),
+                          "failed: " + a.get("error", "?"), "", "", "", ""])
+    return cells
+
+
+APP_HEAD = ["workers", "EAL lcores", "assembled Mpps", "delivered Gbit/s", "received Mpps",
+            "ring-full drops Mpps", "skipped MB/s"]
+
+
+def plot(rows, flush, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as e:
+        return "no plot: %s (Debian package python3-matplotlib)" % e
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(14, 5), gridspec_kw={"width_ratios": [3, 1.3]})
+    names = [r["workload"] for r in rows]
+    series = [("floor", "floor (parse + lookup)", "#999999"), ("reasm", "reasm", "#1f77b4"),
+              ("gopacket", "gopacket tcpassembly", "#2ca02c"), ("libnids", "libnids", "#d62728")]
+    width = 0.2
+    for i, (key, label, color) in enumerate(series):
+        for j, r in enumerate(rows):
+            partial = key in ("gopacket", "libnids") and r[key + "_bytes"] is not None and \
+                r[key + "_bytes"] != r["sent"]
+            ax.bar(j + (i - 1.5) * width, r[key] or 0, width, color=color,
+                   label=label if j == 0 else None, alpha=0.35 if partial else 1.0,
+                   hatch="//" if partial else None, edgecolor=color)
+    ax.bar(0, 0, 0, color="white", edgecolor="black", hatch="//",
+           label="pale, hatched: delivered fewer bytes than sent")
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(rows)))
+    ax.set_xticklabels(names)
+    ax.set_ylabel("ns per packet (log scale, lower is better)")
+    ax.set_title("Reassembly cost per packet, one core")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", which="both", alpha=0.3)
+    if flush and flush.get("cases"):
+        for order, style in (("time", "-o"), ("touched", "--s"), ("paged", "^")):
+            for total in sorted({c["total"] for c in flush["cases"]}):
+                pts = sorted((c["stale"], c["flush_us"]) for c in flush["cases"]
+                             if c["order"] == order and c["total"] == total)
+                if pts:
+                    ax2.plot([p[0] for p in pts], [p[1] for p in pts], style,
+                             label="N=%s, %s" % (human(total), order))
+        ax2.set_xscale("log")
+        ax2.set_yscale("log")
+        ax2.set_xlabel("S stale directions")
+        ax2.set_ylabel("reasm_flush_older_than, us")
+        ax2.set_title("Flush cost")
+        ax2.legend(fontsize=7)
+        ax2.grid(which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return ""
+
+
+def write_doc(args, path, png, rows, peers, reasm, apps, cg, cg_reason, cmdline, plot_note):
+    cells = table_cells(rows, peers)
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    L = []
+    L.append("# Performance\n")
+    L.append("Generated by `scripts/bench` (do not edit by hand; rerun it). "
+             "Machine: %s. Date: %s. Load average when the run started: %s (other jobs "
+             "on the machine make wall-clock times noisy: compare the ratios of one run, "
+             "and the instruction counts, which do not depend on load).\n"
+             % (machine(), now, args.load))
+    L.append("Command: `%s`\n" % cmdline)
+    L.append("What is measured: the packets of each workload are built in memory first "
+             "(mbufs for reasm, a pcap read into memory for the peers); only reassembly "
+             "is timed, on one core, best of %d runs (gopacket and libnids: best of %d), "
+             "with stream callbacks that only count bytes. "
+             "**floor** is what any flow-table program pays for the same packets: "
+             "`reasm_flow_of_mbuf()` (the burst path's parser) + `rte_hash_lookup_bulk` "
+             "on a table built like the connection table and holding the same keys. "
+             "gopacket is `tcpassembly` with the faster of its two decoders "
+             "(`DecodingLayerParser` or `NewPacket`) and no buffering limits; libnids is "
+             "`nids_pcap_handler` with checksums off. The end-of-capture flush "
+             "(`reasm_flush_all`, `FlushAll`, `nids_exit`) is not in ns/pkt.\n"
+             % (args.reps, args.peer_repeat))
+    L.append("![ns per packet](%s)\n" % os.path.basename(png) if not plot_note else
+             "(%s)\n" % plot_note)
+    L.append("## Reassembly, packets in memory\n")
+    L.append(md_table(HEAD, cells))
+    L.append("")
+    L.append("Bytes: `=` means the payload bytes delivered (after the final flush) equal the "
+             "payload bytes sent; `*` after a peer's time: it did not deliver every byte, so "
+             "its time is not comparable. libnids follows only IPv4 connections whose three-way "
+             "handshake it saw, so it delivers nothing on the gopacket shapes (no SYN-ACK); "
+             "on `ooo` it throws away a direction's whole out-of-order queue past 64 KiB of "
+             "its accounting (`warn_tcp_bigqueue`). Instructions per packet are callgrind's "
+             "count of the timed region (valgrind's CPU model: no AVX-512 code paths).\n")
+    L.append("Workloads (fixed seeds, `tests/bench/reasm_bench.c`):\n")
+    L.append("- `inorder`: 1,000 interleaved connections with handshakes and FINs, 700 B "
+             "client / 100 B server segments;\n"
+             "- `ooo`: the same, each data segment swapped with probability 0.1 with the next "
+             "one of its direction;\n"
+             "- `small`: 100 connections, 8 B segments both ways;\n"
+             "- `single`, `skips`, `loss`, `grow`, `conn`: the shapes of gopacket's "
+             "`BenchmarkSingleStream`, `...Skips`, `...Loss`, `BenchmarkMultiStreamGrow` and "
+             "`...Conn` (10 B segments). `skips` sends 1 segment in 10 one place early, as "
+             "the benchmark intends (its code as written resets its flag in the same "
+             "iteration, which leaves 20-byte holes instead); `loss` leaves a 1-byte hole "
+             "before every segment, so everything is buffered until the final flush; `grow` "
+             "opens a new direction per packet (distinct addresses, where gopacket's port "
+             "counter would wrap at 65,536); `conn` cycles over 65,536 SYN connections.\n")
+    idle = reasm.get("idle1m")
+    ic = idle_cells(idle)
+    if ic:
+        L.append("## Memory per idle connection (`idle1m`)\n")
+        L.append("%d connections opened (SYN, SYN-ACK, one 64 B segment each way) and left "
+                 "open. The pool preallocates everything at `reasm_pool_create` (rte_hash "
+                 "with an extendable table, the connection array), so the heap does not grow "
+                 "while connections open; bytes are from `rte_malloc_get_socket_stats` "
+                 "before and after creation, RSS from `/proc/self/status` (it grows as "
+                 "entries are first touched).\n" % idle["conns"])
+        L.append(md_table(IDLE_HEAD, ic))
+        L.append("")
+    fc = flush_cells(reasm.get("flush"))
+    if fc:
+        L.append("## Flush cost (`flush`)\n")
+        L.append("N idle directions (SYN + one in-order segment: nothing buffered), S of "
+                 "them stale; one `reasm_flush_older_than` that closes the S, then a second "
+                 "one at the same time. *time*: directions opened in time order (stale "
+                 "first), so the idle list's prefix is exactly the stale ones: the cost "
+                 "follows S, not N. *touched*: all N opened at once, then the N-S fresh ones "
+                 "get a later packet; the idle list is kept lazily (a packet only writes its "
+                 "connection's time), so that flush also re-places the N-S touched ones, "
+                 "once: the second flush costs nothing. *paged*: the directions start "
+                 "without SYN, so (as in gopacket) their first data waits in a page until a "
+                 "flush; every flush visits every direction holding pages, so both flushes "
+                 "cost in proportion to N.\n")
+        L.append(md_table(FLUSH_HEAD, fc))
+        L.append("")
+    if apps:
+        L.append("## The appliance (`app/reasm`, net_pcap `infinite_rx=1`, `inorder` pcap)\n")
+        L.append("The main lcore replays the capture from memory and spreads flows to the "
+                 "workers in software (net_pcap has no RSS); packets/s from `/reasm/stats` "
+                 "over the telemetry socket, %s s per run. On a 2-CPU machine the 2-worker "
+                 "run has 3 polling lcores on 2 CPUs, so it measures time sharing, not "
+                 "scaling. The replay is faster than one worker: packets the worker ring "
+                 "cannot take are dropped (ring-full), which leaves holes that are then "
+                 "buffered and skipped.\n" % args.app_seconds)
+        L.append(md_table(APP_HEAD, app_cells(apps)))
+        L.append("")
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        L.append("Commands (PCAP: `reasm_bench --write-pcap DIR --only inorder`): " +
+                 "; ".join("`%s`" % a["command"].replace(root + "/", "").replace(
+                     a.get("pcap", "@@"), "PCAP") for a in apps) + "\n")
+    if cg and cg.get("annotate"):
+        L.append("## Where the time goes (callgrind, instructions of the timed region)\n")
+        for tag, rows_ in cg["annotate"].items():
+            L.append("`%s`:\n" % tag)
+            L.append(md_table(["Ir", "%", "instr/pkt", "function"],
+                              [["{:,}".format(r[0]), "%.1f" % r[1], "%.1f" % r[2], r[3]]
+                               for r in rows_]))
+            L.append("")
+    elif cg_reason:
+        L.append("Instruction counts unavailable: %s.\n" % cg_reason)
+    for name in ("gopacket", "libnids"):
+        p = peers[name]
+        if not p["binary"]:
+            L.append("%s: unavailable: %s\n" % (name, p["reason"]))
+            continue
+        per = {w: [x.strip() for x in (r.get("notes") or "").split(";") if x.strip()]
+               for w, r in p["results"].items()}
+        common = [x for x in next(iter(per.values()), []) if all(x in v for v in per.values())]
+        extra = ["%s: %s" % (w, "; ".join(x for x in v if x not in common))
+                 for w, v in per.items() if any(x not in common for x in v)]
+        go = sorted({r.get("go") for r in p["results"].values() if r.get("go")})
+        items = go + common + extra
+        if items:
+            L.append("%s: %s.\n" % (name, "; ".join(items)))
+    with open(path, "w") as f:
+        f.write("\n".join(L))
+
+
+# ---------------------------------------------------------------------------
+# Smoke: googletest-style XML
+
+
+def smoke_xml(path, cases):
+    fails = sum(1 for c in cases if c[2] == "fail")
+    skips = sum(1 for c in cases if c[2] == "skip")
+    out = ['<?xml version="1.0" encoding="UTF-8"?>',
+           '<testsuites tests="%d" failures="%d" disabled="0" errors="0" name="bench_smoke">'
+           % (len(cases), fails),
+           '  <testsuite name="bench_smoke" tests="%d" failures="%d" skipped="%d" '
+           'disabled="0" errors="0">' % (len(cases), fails, skips)]
+    for cls, name, status, msg in cases:
+        attrs = 'name="%s" classname="bench_smoke.%s" status="run" result="%s" time="0"' % (
+            su.escape(name), su.escape(cls), "skipped" if status == "skip" else "completed")
+        if status == "ok":
+            out.append("    <testcase %s />" % attrs)
+        elif status == "skip":
+            out.append('    <testcase %s>\n      <skipped message=%s />\n    </testcase>'
+                       % (attrs, su.quoteattr(msg)))
+        else:
+            out.append('    <testcase %s>\n      <failure message=%s type="" />\n'
+                       '    </testcase>' % (attrs, su.quoteattr(msg)))
+    out += ["  </testsuite>", "</testsuites>", ""]
+    with open(path, "w") as f:
+        f.write("\n".join(out))
+
+
+def smoke_cases(reasm_rc, reasm_err, reasm, pcaps, peers, apps, cg, cg_reason):
+    cases = []
+    for w in THROUGHPUT:
+        r = reasm.get(w)
+        if r is None:
+            cases.append(("reasm", w, "fail", "no result (reasm_bench exit %d: %s)"
+                          % (reasm_rc, reasm_err.strip()[-300:])))
+        elif not r.get("bytes_ok"):
+            cases.append(("reasm", w, "fail", "delivered %s bytes, sent %s"
+                          % (r.get("bytes_delivered"), r.get("bytes_sent"))))
+        elif not r.get("counters_ok"):
+            cases.append(("reasm", w, "fail", "counters disagree with the callbacks: %s" % {
+                k: v for k, v in r.items() if k.startswith("ctr_") or k in (
+                    "bytes_delivered", "streams_opened", "bytes_sent", "packets")}))
+        elif r.get("floor_ns_per_pkt") is None:
+            cases.append(("reasm", w, "fail", "the floor did not run"))
+        else:
+            cases.append(("reasm", w, "ok", ""))
+    r = reasm.get("idle1m")
+    cases.append(("reasm", "idle1m", "ok" if r and r.get("bytes_ok") else "fail",
+                  "" if r and r.get("bytes_ok") else "idle1m: %s" % r))
+    r = reasm.get("flush")
+    bad = [c for c in (r or {}).get("cases", []) if not c.get("ok")]
+    cases.append(("reasm", "flush", "ok" if r and r.get("cases") and not bad else "fail",
+                  "" if r and not bad else "flush cases failed: %s" % (bad or r)))
+    cases.append(("reasm", "exit_status", "ok" if reasm_rc == 0 else "fail",
+                  "reasm_bench exit %d: %s" % (reasm_rc, reasm_err.strip()[-300:])))
+    for name in ("gopacket", "libnids"):
+        p = peers[name]
+        for w in THROUGHPUT:
+            if not p["binary"]:
+                cases.append((name, w, "skip", "unavailable: " + p["reason"]))
+                continue
+            res = p["results"].get(w)
+            sent = pcaps.get(w, {}).get("bytes_sent")
+            if res is None or "error" in res:
+                cases.append((name, w, "fail", (res or {}).get("error", "did not run")))
+            elif name == "gopacket" and res.get("bytes_delivered") != sent:
+                cases.append((name, w, "fail", "delivered %s bytes, sent %s"
+                              % (res.get("bytes_delivered"), sent)))
+            elif (name == "gopacket" and w in reasm
+                  and res.get("bytes_delivered") != reasm[w].get("bytes_delivered")):
+                cases.append((name, w, "fail", "gopacket delivered %s bytes, reasm %s"
+                              % (res.get("bytes_delivered"), reasm[w].get("bytes_delivered"))))
+            elif name == "libnids" and w in ("inorder", "small") and \
+                    res.get("bytes_delivered") != sent:
+                cases.append((name, w, "fail", "delivered %s bytes, sent %s"
+                              % (res.get("bytes_delivered"), sent)))
+            else:
+                cases.append((name, w, "ok", ""))
+    for a in apps:
+        cases.append(("app", "%d_worker" % a["workers"], "ok" if a.get("ok") else "fail",
+                      "%s\n%s" % (a.get("error", ""), a.get("output_tail", ""))))
+    if cg is None:
+        cases.append(("callgrind", "instructions", "skip", cg_reason))
+    else:
+        ok = cg["per_pkt"].get("reasm:inorder", 0) > 0 and cg["per_pkt"].get("floor:inorder", 0) > 0
+        cases.append(("callgrind", "instructions", "ok" if ok else "fail",
+                      "" if ok else "no instruction counts: %s" % cg["per_pkt"]))
+    return cases
+
+
+# ---------------------------------------------------------------------------
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reasm-bench", required=True)
+    ap.add_argument("--app", required=True)
+    ap.add_argument("--peers-dir", required=True)
+    ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--packets", type=int)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--peer-repeat", type=int, default=5)
+    ap.add_argument("--app-seconds", type=float, default=5)
+    ap.add_argument("--app-mem", type=int, default=2048)
+    ap.add_argument("--no-callgrind", action="store_true")
+    ap.add_argument("--doc")
+    ap.add_argument("--png")
+    ap.add_argument("--tmp", required=True)
+    ap.add_argument("--cmdline", default="scripts/bench")
+    args = ap.parse_args()
+
+    args.size_args = []
+    if args.smoke:
+        args.size_args = ["--smoke", "--mem", "1024"]
+        args.reps = 2
+        args.peer_repeat = 1
+        args.app_seconds = min(args.app_seconds, 1.0)
+        args.app_mem = 1024
+    if args.packets:
+        args.size_args += ["--packets", str(args.packets)]
+    t_start = time.monotonic()
+    args.load = "%.2f" % os.getloadavg()[0]
+
+    reasm_rc, reasm, reasm_err = run_reasm(args, args.tmp)
+    log("reasm_bench done (%.0f s)" % (time.monotonic() - t_start))
+    _, pcaps = write_pcaps(args, args.tmp)
+
+    peers = {}
+    for name in ("gopacket", "libnids"):
+        binary, reason = peer_status(args, "nids" if name == "libnids" else name)
+        peers[name] = {"binary": binary, "reason": reason, "results": {}}
+        if binary:
+            peers[name]["results"] = run_peer(args, name, binary, pcaps)
+        else:
+            log("%s unavailable: %s" % (name, reason))
+    log("peers done (%.0f s)" % (time.monotonic() - t_start))
+
+    apps = []
+    if "inorder" in pcaps and os.access(args.app, os.X_OK):
+        for workers in ((1,) if args.smoke else (1, 2)):
+            apps.append(app_run(args, pcaps["inorder"]["pcap"], pcaps["inorder"]["packets"],
+                                workers, args.app_seconds))
+    else:
+        apps.append({"workers": 1, "ok": False, "error": "no inorder pcap or no app binary"})
+    log("app done (%.0f s)" % (time.monotonic() - t_start))
+
+    cg, cg_reason = None, "--no-callgrind"
+    if not args.no_callgrind:
+        cg, cg_reason = run_callgrind(args, args.tmp)
+        if cg is None:
+            log("callgrind: " + cg_reason)
+    log("callgrind done (%.0f s)" % (time.monotonic() - t_start))
+
+    rows = build_rows(reasm, peers, cg)
+    print(text_table(HEAD, table_cells(rows, peers)))
+    ic = idle_cells(reasm.get("idle1m"))
+    if ic:
+        print()
+        print(text_table(IDLE_HEAD, ic))
+    fc = flush_cells(reasm.get("flush"))
+    if fc:
+        print()
+        print(text_table(FLUSH_HEAD, fc))
+    print()
+    print(text_table(APP_HEAD, app_cells(apps)))
+    if cg:
+        for tag, rows_ in cg["annotate"].items():
+            print("\n%s, top functions (callgrind, exclusive):" % tag)
+            for r in rows_:
+                print("  %14s %5.1f%% %7.1f instr/pkt  %s" % ("{:,}".format(r[0]), r[1], r[2], r[3]))
+    raw = {"reasm": reasm, "peers": peers, "apps": apps, "callgrind": cg,
+           "callgrind_reason": cg_reason}
+    with open(os.path.join(args.tmp, "results.json"), "w") as f:
+        json.dump(raw, f, indent=1, default=str)
+
+    status = 0
+    if args.smoke:
+        cases = smoke_cases(reasm_rc, reasm_err, reasm, pcaps, peers, apps, cg, cg_reason)
+        spec = os.environ.get("GTEST_OUTPUT", "")
+        path = spec[4:] if spec.startswith("xml:") and len(spec) > 4 else \
+            os.path.join(args.tmp, "gtest-bench_smoke.xml")
+        smoke_xml(path, cases)
+        fails = [c for c in cases if c[2] == "fail"]
+        log("smoke: %d cases, %d failed, %d skipped; report %s" % (
+            len(cases), len(fails), sum(1 for c in cases if c[2] == "skip"), path))
+        for c in fails:
+            log("FAILED %s.%s: %s" % (c[0], c[1], c[3][:500]))
+        status = 1 if fails else 0
+    else:
+        note = plot(rows, reasm.get("flush"), args.png) if args.png else "no plot"
+        if args.doc:
+            write_doc(args, args.doc, args.png or "", rows, peers, reasm, apps, cg, cg_reason,
+                      args.cmdline, note)
+            log("wrote %s%s" % (args.doc, "" if note else " and " + args.png))
+        status = 0 if reasm_rc == 0 else 1
+    log("total %.0f s" % (time.monotonic() - t_start))
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

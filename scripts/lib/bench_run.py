@@ -575,8 +575,9 @@ def write_doc(args, path, png, rows, peers, reasm, apps, cg, cg_reason, cmdline,
                  "connection's time), so that flush also re-places the N-S touched ones, "
                  "once: the second flush costs nothing. *paged*: the directions start "
                  "without SYN, so (as in gopacket) their first data waits in a page until a "
-                 "flush; every flush visits every direction holding pages, so both flushes "
-                 "cost in proportion to N.\n")
+                 "flush; directions holding pages sit in a list kept lazily by their first "
+                 "page's time, so a flush visits only those whose first page is older than "
+                 "T: the cost follows S again.\n")
         L.append(md_table(FLUSH_HEAD, fc))
         L.append("")
     if apps:

@@ -45,6 +45,26 @@ clock_init(struct app *app)
 	app->epoch_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* The ethdev vdevs asked for on the command line (--vdev=net_... or --vdev net_...). */
+static unsigned int
+count_net_vdevs(int argc, char **argv)
+{
+	unsigned int n = 0;
+	int i;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		const char *v = NULL;
+
+		if (strncmp(argv[i], "--vdev=", 7) == 0)
+			v = argv[i] + 7;
+		else if (strcmp(argv[i], "--vdev") == 0 && i + 1 < argc)
+			v = argv[++i];
+		if (v != NULL && strncmp(v, "net_", 4) == 0)
+			n++;
+	}
+	return n;
+}
+
 static int
 mbufs_create(struct app *app)
 {
@@ -56,6 +76,29 @@ mbufs_create(struct app *app)
 		return -1;
 	}
 	return 0;
+}
+
+/* What the ports and the RX lcore saw: what reached reasm, and what did not. */
+static void
+print_port_summary(const struct app *app)
+{
+	uint64_t ipackets = 0, imissed = 0, nombuf = 0, ierrors = 0;
+	unsigned int i;
+
+	for (i = 0; i < app->n_ports; i++) {
+		struct rte_eth_stats es;
+
+		if (rte_eth_stats_get(app->ports[i].port_id, &es) != 0)
+			continue;
+		ipackets += es.ipackets;
+		imissed += es.imissed;
+		nombuf += es.rx_nombuf;
+		ierrors += es.ierrors;
+	}
+	printf("reasm: ports: %" PRIu64 " received, %" PRIu64 " missed (NIC drops), %" PRIu64
+	       " without mbuf, %" PRIu64 " errors; RX lcore: %" PRIu64 " spread, %" PRIu64
+	       " dropped for a full worker ring\n",
+	       ipackets, imissed, nombuf, ierrors, app->dist_pkts, app->dist_ring_full);
 }
 
 static void
@@ -91,8 +134,7 @@ print_summary(const struct app *app)
 	for (c = 0; c < REASM_CTR_MAX; c++)
 		if (sum.v[c] != 0 && c != REASM_CTR_pkts && c != REASM_CTR_pkts_tcp)
 			printf("reasm:   %-28s %" PRIu64 "\n", reasm_counter_name(c), sum.v[c]);
-	if (app->dist_ring_full)
-		printf("reasm:   %-28s %" PRIu64 "\n", "dist_ring_full", app->dist_ring_full);
+	print_port_summary(app);
 }
 
 /* Wait for a signal; the workers poll their queues meanwhile. */
@@ -122,10 +164,12 @@ int
 main(int argc, char **argv)
 {
 	struct app *app = &g_app;
+	unsigned int vdevs;
 	int ret, status = 0;
 
 	/* Line by line even into a pipe, so a log keeps every line whatever happens. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	vdevs = count_net_vdevs(argc, argv); /* before EAL reorders argv */
 	ret = rte_eal_init(argc, argv);
 	if (ret < 0) {
 		fprintf(stderr, "reasm: EAL initialisation failed: %s\n", rte_strerror(rte_errno));
@@ -151,6 +195,14 @@ main(int argc, char **argv)
 		return 2;
 	}
 	app->opt.sinks.n_workers = app->n_workers;
+	if (rte_eth_dev_count_avail() < vdevs) {
+		/* EAL goes on without a vdev it could not probe; a missing input is an error. */
+		fprintf(stderr, "reasm: %u of the %u --vdev ports could not be set up (see the EAL "
+				"message above: a missing file, too many rx_pcap= per vdev?)\n",
+			vdevs - rte_eth_dev_count_avail(), vdevs);
+		rte_eal_cleanup();
+		return 2;
+	}
 	if (mbufs_create(app) < 0 || ports_setup(app) < 0)
 		goto fail;
 	app->sinks = sinks_create(&app->opt.sinks);

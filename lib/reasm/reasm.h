@@ -484,9 +484,12 @@ unsigned int reasm_assembler_top_conns(struct reasm_assembler *a, struct reasm_c
 /**
  * Parse an Ethernet frame exactly as reasm_assemble_burst() does and give
  * its direction's key, e.g. to spread frames over workers in software.
- * Counts nothing.
+ * Counts nothing. Thread safe. A chained mbuf whose headers reach past its
+ * first KiB is gathered into a per-thread 256 KiB buffer allocated on the
+ * first such frame (and kept for the thread's life).
  * @return 0 with @p flow filled if the frame is a TCP segment the burst
- *   entry point would assemble, -EINVAL otherwise.
+ *   entry point would assemble, -EINVAL otherwise, -ENOMEM if that buffer
+ *   could not be allocated.
  */
 int reasm_flow_of_mbuf(const struct rte_mbuf *m, struct reasm_flow *flow);
 

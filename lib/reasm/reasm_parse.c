@@ -14,11 +14,13 @@
  */
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_byteorder.h>
 #include <rte_hash.h>
 #include <rte_mbuf.h>
+#include <rte_per_lcore.h>
 #include <rte_prefetch.h>
 
 #include "reasm_private.h"
@@ -468,6 +470,28 @@ reasm_assemble_burst(struct reasm_assembler *a, struct rte_mbuf *const *pkts, ui
 	return tcp;
 }
 
+/*
+ * A chained frame whose headers (options may run far, as gopacket reads
+ * them) do not parse from its first KiB is parsed again from all of it, as
+ * the burst path would: in a per-thread buffer taken once, on first need.
+ */
+static RTE_DEFINE_PER_LCORE(uint8_t *, flow_gather_buf);
+
+static const uint8_t *
+gather_whole(const struct rte_mbuf *m, uint32_t *len)
+{
+	uint8_t *buf = RTE_PER_LCORE(flow_gather_buf);
+
+	if (buf == NULL) {
+		buf = malloc(REASM_SCRATCH_BYTES);
+		if (buf == NULL)
+			return NULL;
+		RTE_PER_LCORE(flow_gather_buf) = buf;
+	}
+	*len = gather(m, buf, REASM_SCRATCH_BYTES);
+	return buf;
+}
+
 int
 reasm_flow_of_mbuf(const struct rte_mbuf *m, struct reasm_flow *flow)
 {
@@ -476,6 +500,7 @@ reasm_flow_of_mbuf(const struct rte_mbuf *m, struct reasm_flow *flow)
 	uint32_t anomalies;
 	const uint8_t *frame;
 	uint32_t len;
+	enum reasm_counter c;
 
 	if (m == NULL || flow == NULL)
 		return -EINVAL;
@@ -483,12 +508,18 @@ reasm_flow_of_mbuf(const struct rte_mbuf *m, struct reasm_flow *flow)
 		len = rte_pktmbuf_data_len(m);
 		frame = rte_pktmbuf_mtod(m, const uint8_t *);
 	} else {
-		/* Headers only: the payload is not needed for the key. */
+		/* Headers only, usually: the payload is not needed for the key. */
 		len = gather(m, copy, sizeof(copy));
 		frame = copy;
 	}
-	if (reasm_parse_frame(frame, len, rte_pktmbuf_pkt_len(m), &parsed, &anomalies) !=
-	    REASM_CTR_MAX)
+	c = reasm_parse_frame(frame, len, rte_pktmbuf_pkt_len(m), &parsed, &anomalies);
+	if (c != REASM_CTR_MAX && frame == copy && rte_pktmbuf_pkt_len(m) > sizeof(copy)) {
+		frame = gather_whole(m, &len);
+		if (frame == NULL)
+			return -ENOMEM;
+		c = reasm_parse_frame(frame, len, rte_pktmbuf_pkt_len(m), &parsed, &anomalies);
+	}
+	if (c != REASM_CTR_MAX)
 		return -EINVAL;
 	*flow = parsed.flow;
 	return 0;

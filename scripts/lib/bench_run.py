@@ -513,6 +513,8 @@ def write_doc(args, path, png, rows, peers, reasm, apps, cg, cg_reason, cmdline,
              "and the instruction counts, which do not depend on load).\n"
              % (machine(), now, args.load))
     L.append("Command: `%s`\n" % cmdline)
+    L.append("The targets, which are met, and what bounds the others: "
+             "[performance-targets.md](performance-targets.md) (hand-written).\n")
     L.append("What is measured: the packets of each workload are built in memory first "
              "(mbufs for reasm, a pcap read into memory for the peers); only reassembly "
              "is timed, on one core, best of %d runs (gopacket and libnids: best of %d), "

@@ -54,9 +54,11 @@ def is_ethernet_pcap(path):
     return (major, minor) == (2, 4) and linktype & 0xFF == 1
 
 
-def build_reference(source_dir, build_dir):
-    """Build tools/gopacket-ref; returns (path, None) or (None, error text)."""
-    exe = os.path.join(build_dir, "gopacket-ref")
+def build_reference(source_dir, build_dir, name="gopacket-ref"):
+    """Build tools/gopacket-ref as build_dir/name with Debian's Go packages; returns
+    (path, None) or (None, error text). Tests building at the same time share
+    build_dir/go-cache (Go's cache is safe for that) but must use different names."""
+    exe = os.path.join(build_dir, name)
     env = dict(os.environ, GO111MODULE="off", GOPATH="/usr/share/gocode",
                GOCACHE=os.path.join(build_dir, "go-cache"), CGO_ENABLED="0")
     env.setdefault("HOME", build_dir)

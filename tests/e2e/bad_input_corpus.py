@@ -291,8 +291,9 @@ def run_held(reasm, paths, records, read_errors, args, mode):
         if tel is None:
             problems.append("the telemetry socket did not answer")
         else:
-            # Ports are set up before the /reasm/ commands answer: count them now.
-            up = replay_ports(bg)[0]
+            # Every replay vdev must report its end (reasm exits 2 if one fails to
+            # probe); counting set-up lines from stdout here could race its reader.
+            up = len(vdevs)
             deadline = time.monotonic() + args.timeout
             while time.monotonic() < deadline and bg.alive():
                 try:
@@ -300,8 +301,12 @@ def run_held(reasm, paths, records, read_errors, args, mode):
                 except (OSError, ValueError) as e:
                     problems.append("/reasm/stats: %s" % e)
                     break
+                # Wait until every record is received and assembled (a slow, loaded
+                # machine may need a while); never reaching it fails below.
                 if (replay_ports(bg)[1] >= up and isinstance(st, dict) and
-                        st.get("pkts") == st.get("dist_pkts") == st.get("rx_pkts")):
+                        st.get("port_rx_pkts") == records and
+                        st.get("pkts") == st.get("dist_pkts") == st.get("rx_pkts") ==
+                        records):
                     stats = st
                     break
                 time.sleep(0.01)

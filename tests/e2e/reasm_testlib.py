@@ -33,7 +33,7 @@ if TESTS_DIR not in sys.path:
 
 # One source of truth for what pcapgo calls an Ethernet capture and for running a
 # program over many captures: the library-level comparison's own code.
-from captures_vs_gopacket import is_ethernet_pcap, run_sections  # noqa: E402,F401
+from captures_vs_gopacket import build_reference, is_ethernet_pcap, run_sections  # noqa: E402,F401
 import gtest_report  # noqa: E402
 
 
@@ -313,28 +313,8 @@ class Telemetry:
 # ---- gopacket reference -------------------------------------------------------
 
 def build_gopacket_ref(build_dir, name="gopacket-ref-e2e"):
-    """Build tools/gopacket-ref as build_dir/name; (path, None) or (None, error).
-
-    Shares build_dir/go-cache with tests/captures_vs_gopacket.py (Go's cache is safe
-    for concurrent use) but writes its own executable, so the two tests can build at
-    the same time.
-    """
-    exe = os.path.join(build_dir, name)
-    env = dict(os.environ, GO111MODULE="off", GOPATH="/usr/share/gocode",
-               GOCACHE=os.path.join(build_dir, "go-cache"), CGO_ENABLED="0")
-    env.setdefault("HOME", build_dir)
-    cmd = ["go", "build", "-o", exe,
-           os.path.join(source_dir(), "tools", "gopacket-ref", "main.go")]
-    try:
-        r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    except FileNotFoundError:
-        return None, ("`go` not found: install golang-go golang-github-google-gopacket-dev "
-                      "golang-golang-x-net-dev golang-golang-x-sys-dev (scripts/test does)")
-    except subprocess.TimeoutExpired:
-        return None, "go build timed out"
-    if r.returncode != 0:
-        return None, "go build failed:\n" + r.stdout + r.stderr
-    return exe, None
+    """Build tools/gopacket-ref as build_dir/name; (path, None) or (None, error)."""
+    return build_reference(source_dir(), build_dir, name)
 
 
 # ---- tshark -------------------------------------------------------------------

@@ -51,6 +51,7 @@ TESTS_DIR = os.path.dirname(HERE)
 if TESTS_DIR not in sys.path:
     sys.path.insert(0, TESTS_DIR)
 import gtest_report  # noqa: E402
+from captures_vs_gopacket import build_reference  # noqa: E402
 
 RUN_TIMEOUT = 60
 EAL = ["--no-huge", "-m", "512", "--no-pci"]
@@ -257,23 +258,9 @@ def strip(rows):
 
 def build_gopacket_ref(build_dir):
     """tools/gopacket-ref built with Debian's Go packages: (path, None), or (None, why)."""
-    exe = os.path.join(build_dir, "gopacket-ref-gencap")
-    env = dict(os.environ, GO111MODULE="off", GOPATH="/usr/share/gocode",
-               GOCACHE=os.path.join(build_dir, "go-cache"), CGO_ENABLED="0")
-    env.setdefault("HOME", build_dir)
-    src = os.path.join(SOURCE_DIR, "tools", "gopacket-ref", "main.go")
     if not os.path.isdir("/usr/share/gocode/src/github.com/google/gopacket/tcpassembly"):
         return None, "gopacket is not installed (golang-github-google-gopacket-dev)"
-    try:
-        r = subprocess.run(["go", "build", "-o", exe, src], env=env, capture_output=True,
-                           text=True, timeout=300)
-    except FileNotFoundError:
-        return None, "go is not installed (golang-go)"
-    except subprocess.TimeoutExpired:
-        return None, "go build timed out"
-    if r.returncode != 0:
-        return None, "go build failed: " + r.stdout + r.stderr
-    return exe, None
+    return build_reference(SOURCE_DIR, build_dir, "gopacket-ref-gencap")
 
 
 def model_vs_gopacket(checks, name, info, gopacket_ref):

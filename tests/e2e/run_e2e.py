@@ -383,6 +383,9 @@ def option_checks(checks, reasm, work, pcap):
          ["--sink", "jsonl:" + os.path.join(work, "no-such-dir", "x.jsonl")], "x.jsonl"),
         ("vdev_missing_pcap", ["--vdev=net_pcap0,rx_pcap=" +
                                os.path.join(work, "no-such-capture.pcap")], [], None),
+        ("one_of_two_vdevs_missing", [vdev, "--vdev=net_pcap1,rx_pcap=" +
+                                      os.path.join(work, "no-such-capture.pcap")], [],
+         "could not be set up"),
         ("no_ports", [], [], None),
     ]
     for name, eal, app, word in cases:

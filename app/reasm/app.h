@@ -138,5 +138,7 @@ unsigned int ctrl_request(enum ctrl_req_type type, uint64_t arg, ctrl_collect_fn
 
 /* telemetry.c */
 int telemetry_register(struct app *app);
+/** Make every /reasm/ command answer null from now on, and wait for those running. */
+void telemetry_shutdown(void);
 
 #endif

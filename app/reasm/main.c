@@ -215,6 +215,7 @@ main(int argc, char **argv)
 
 	run(app);
 
+	telemetry_shutdown(); /* before anything it reads is freed */
 	ctrl_stop();
 	if (sinks_finish(app->sinks) < 0)
 		status = 1;
@@ -226,6 +227,8 @@ main(int argc, char **argv)
 	rte_eal_cleanup();
 	return status;
 fail:
+	telemetry_shutdown();
+	ctrl_stop();
 	workers_free(app);
 	sinks_free(app->sinks);
 	ports_stop(app);

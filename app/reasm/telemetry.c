@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_telemetry.h>
 #include <rte_version.h>
@@ -60,7 +61,7 @@ add_worker_extras(struct rte_tel_data *d, const struct worker *w)
 }
 
 static int
-cmd_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+do_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	struct reasm_stats sum = {0}, st;
 	struct sinks_totals t, tsum = {0};
@@ -108,7 +109,7 @@ cmd_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 }
 
 static int
-cmd_lcore(const char *cmd, const char *params, struct rte_tel_data *d)
+do_lcore(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	struct reasm_stats st;
 	unsigned long lcore;
@@ -138,7 +139,7 @@ cmd_lcore(const char *cmd, const char *params, struct rte_tel_data *d)
 }
 
 static int
-cmd_config(const char *cmd, const char *params, struct rte_tel_data *d)
+do_config(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	const struct app_options *o = &g_app.opt;
 
@@ -194,7 +195,7 @@ collect_top(const struct worker *w, const struct ctrl_slot *reply, void *arg)
 
 /* A dict keyed by rank ("0" = most pages): telemetry arrays hold only scalars. */
 static int
-cmd_conns(const char *cmd, const char *params, struct rte_tel_data *d)
+do_conns(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	struct top_ctx ctx;
 	unsigned int i;
@@ -248,7 +249,7 @@ flush_clock(void)
 }
 
 static int
-cmd_flush(const char *cmd, const char *params, struct rte_tel_data *d)
+do_flush(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	struct flush_ctx ctx = {0, 0};
 	unsigned long long ms;
@@ -272,7 +273,7 @@ cmd_flush(const char *cmd, const char *params, struct rte_tel_data *d)
 }
 
 static int
-cmd_flush_all(const char *cmd, const char *params, struct rte_tel_data *d)
+do_flush_all(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	struct flush_ctx ctx = {0, 0};
 	unsigned int answered = ctrl_request(CTRL_REQ_FLUSH_ALL, 0, collect_flush, &ctx);
@@ -282,6 +283,58 @@ cmd_flush_all(const char *cmd, const char *params, struct rte_tel_data *d)
 	tel_add_u64(d, "closed", ctx.closed);
 	return 0;
 }
+
+/* ---- shutdown gate ---------------------------------------------------- */
+
+/*
+ * DPDK cannot unregister telemetry commands, and main() frees workers, sinks
+ * and ports before rte_eal_cleanup(): every command passes this gate, which
+ * telemetry_shutdown() closes and then waits for calls already inside.
+ */
+static bool tel_closed;
+static unsigned int tel_inside;
+
+static bool
+tel_enter(void)
+{
+	__atomic_fetch_add(&tel_inside, 1, __ATOMIC_SEQ_CST);
+	if (!__atomic_load_n(&tel_closed, __ATOMIC_SEQ_CST))
+		return true;
+	__atomic_fetch_sub(&tel_inside, 1, __ATOMIC_SEQ_CST);
+	return false;
+}
+
+static void
+tel_leave(void)
+{
+	__atomic_fetch_sub(&tel_inside, 1, __ATOMIC_SEQ_CST);
+}
+
+void
+telemetry_shutdown(void)
+{
+	__atomic_store_n(&tel_closed, true, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&tel_inside, __ATOMIC_SEQ_CST) != 0)
+		usleep(1000);
+}
+
+#define GATED_COMMAND(name)                                                               \
+	static int cmd_##name(const char *cmd, const char *params, struct rte_tel_data *d) \
+	{                                                                                  \
+		int rc;                                                                    \
+		if (!tel_enter())                                                          \
+			return -EBUSY; /* shutting down: the answer is null */             \
+		rc = do_##name(cmd, params, d);                                            \
+		tel_leave();                                                               \
+		return rc;                                                                 \
+	}
+
+GATED_COMMAND(stats)
+GATED_COMMAND(lcore)
+GATED_COMMAND(config)
+GATED_COMMAND(conns)
+GATED_COMMAND(flush)
+GATED_COMMAND(flush_all)
 
 int
 telemetry_register(struct app *app)

@@ -1,0 +1,411 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Adversarial traffic through the appliance, with its resident memory measured.
+
+Each scenario writes a capture in a temporary directory and replays it through
+build/app/reasm (two workers, --sink jsonl --sha256 --quiet --timeout 0) under bounded
+limits: --max-conns 4096 --pages 2048 --pages-per-conn 8 --pages-total 1024. While it
+runs, /proc/PID/status VmRSS is sampled every 50 ms. Per scenario:
+
+- exit_0: the run ends with status 0 and prints its summary;
+- rss_bounded: peak VmRSS minus VmRSS at the first sample (taken once the process is
+  reasm, i.e. after exec, before or during EAL init) stays under rss_bound() (formula
+  there: the configuration's pools, EAL and libraries, slack);
+- rss_over_idle: the peak is less than 16 MiB over the peak of an idle run (UDP only,
+  same options): the pools are preallocated, adversarial traffic must not add;
+- scenario checks on the summary's counters ("reasm:   <counter> <value>") and the jsonl:
+  1 syn_flood: 200,000 distinct SYNs (plus 4 real streams opened first, their data
+     interleaved with the flood): table_full_pkts > 0, the real streams delivered
+     byte-exact (sha256), started, without skip;
+  2 overlap_storm: one stream re-sends its first 1,000 bytes 20,000 times with
+     different bytes each time: the stream's bytes are the first copy (plus its tail);
+  3 hole_per_packet: 2,000 connections, 20 x 100-byte segments each with a 1-byte hole
+     before every segment but the first: skips by page_limit and total_limit counted,
+     no page allocation failure, every stream delivers all 2,000 bytes and skips 19;
+  4 churn: 20,000 SYN/data/RST cycles on one 4-tuple: 20,000 jsonl lines, in order,
+     each with exactly that cycle's bytes;
+  5 retransmission_flood: 100 connections, every segment sent 10 times and the whole
+     stream replayed once more at the end: each stream's bytes exact, payload_bytes is
+     11 x the delivered bytes.
+
+The measured peaks are printed and recorded as notes in the XML report
+($GTEST_OUTPUT, "xml:PATH"). Exit status 1 if any check failed.
+"""
+import argparse
+import hashlib
+import os
+import random
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+import reasm_testlib as tl
+
+SUITE = "AppAdversarial"
+SEED = 20261127
+T0 = 1700000000 * 10**9
+
+WORKERS = 2
+MAX_CONNS = 4096
+PAGES = 2048
+PAGES_PER_CONN = 8
+PAGES_TOTAL = 1024
+MBUFS = 16383            # the appliance's default --mbufs
+MBUF_BYTES = 2176 + 256  # RTE_MBUF_DEFAULT_BUF_SIZE + struct rte_mbuf + mempool headers
+CONN_BYTES = 512         # per stream-direction slot: struct reasm_conn, hash entry, priv
+PAGE_BYTES = 1952        # a page (1900 bytes of data + list links), mempool header included
+SLACK = 32 << 20
+EAL_FIXED = 48 << 20     # shared libraries (DPDK, libpcap...), EAL's memseg tables and heaps
+TRAFFIC_SLACK = 16 << 20  # what traffic may add over an idle run's peak
+
+LIMIT_ARGS = ["--max-conns", str(MAX_CONNS), "--pages", str(PAGES),
+              "--pages-per-conn", str(PAGES_PER_CONN), "--pages-total", str(PAGES_TOTAL),
+              "--timeout", "0"]
+
+
+def is_sanitized(exe):
+    """True when the binary is built with ASan (its RSS has shadow memory and quarantine)."""
+    try:
+        out = subprocess.run(["nm", "-D", exe], capture_output=True, text=True,
+                             timeout=30).stdout
+        if "__asan_init" in out:
+            return True
+        out = subprocess.run(["ldd", exe], capture_output=True, text=True, timeout=30).stdout
+        return "libasan" in out
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def rss_bound(sanitized):
+    """Bound on peak RSS growth, in bytes, from the configuration:
+
+    WORKERS x (MAX_CONNS x CONN_BYTES + PAGES x PAGE_BYTES) + MBUFS x MBUF_BYTES
+    + EAL_FIXED (48 MiB) + SLACK (32 MiB),
+    and under ASan that times 9/8 (shadow) plus 64 MiB (its allocator, quarantine).
+    """
+    b = (WORKERS * (MAX_CONNS * CONN_BYTES + PAGES * PAGE_BYTES) + MBUFS * MBUF_BYTES +
+         EAL_FIXED + SLACK)
+    if sanitized:
+        b = b * 9 // 8 + (64 << 20)
+    return b
+
+
+# ---- frames -----------------------------------------------------------------
+
+ETH = tl.MAC_B + tl.MAC_A + b"\x08\x00"
+
+
+def frame(src, sport, dst, dport, seq, flags, payload=b""):
+    """Ethernet/IPv4/TCP frame; src and dst are 4-byte addresses (fast path)."""
+    iph = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40 + len(payload), 0, 0x4000, 64, 6, 0,
+                      src, dst)
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, 1, 0x50, flags,
+                      65535, 0, 0)
+    return ETH + iph + tcp + payload
+
+
+class Writer:
+    def __init__(self, path):
+        self.f = open(path, "wb")
+        self.f.write(tl.pcap_header())
+        self.t = T0
+        self.n = 0
+
+    def add(self, fr):
+        sec, usec = divmod(self.t // 1000, 1000000)
+        self.f.write(struct.pack("<IIII", sec, usec, len(fr), len(fr)) + fr)
+        self.t += 1000
+        self.n += 1
+
+    def close(self):
+        self.f.close()
+
+
+SRV = tl.ip4("10.200.0.1")
+DATA = tl.TCP_ACK | tl.TCP_PSH
+
+
+def cli_addr(i):
+    return struct.pack("!I", (10 << 24) | (1 << 16) + i)
+
+
+# ---- running with RSS sampling ------------------------------------------------------
+
+def vm_rss(pid):
+    """(name, VmRSS in bytes) of the process, or None once it is gone."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            txt = f.read()
+    except OSError:
+        return None
+    name, rss = None, None
+    for line in txt.splitlines():
+        if line.startswith("Name:"):
+            name = line.split(None, 1)[1].strip() if len(line.split()) > 1 else ""
+        elif line.startswith("VmRSS:"):
+            rss = int(line.split()[1]) * 1024
+    return name, rss
+
+
+def run_sampled(reasm, cap, jsonl, timeout=120.0):
+    """Replay cap; returns (RunResult, first RSS, peak RSS, samples, seconds)."""
+    t0 = time.monotonic()
+    bg = reasm.start(["net_pcap0,rx_pcap=" + cap],
+                     ["--sink", "jsonl:" + jsonl, "--sha256", "--quiet"] + LIMIT_ARGS)
+    first, peak, samples = None, 0, 0
+    exe_name = os.path.basename(reasm.exe)[:15]
+    try:
+        while bg.alive() and time.monotonic() - t0 < timeout:
+            s = vm_rss(bg.proc.pid)
+            if s is not None and s[1] is not None and s[0] == exe_name:
+                if first is None:
+                    first = s[1]
+                peak = max(peak, s[1])
+                samples += 1
+            time.sleep(0.05)
+        res = bg.stop(None, timeout=max(1.0, timeout - (time.monotonic() - t0)))
+    finally:
+        bg.kill()
+    return res, first, peak, samples, time.monotonic() - t0
+
+
+PEAKS = {}  # scenario -> peak VmRSS
+
+
+def run_scenario(report, reasm, name, cap, jsonl, bounds):
+    """Run, check exit 0, summary and RSS; returns (summary, jsonl objects) or None.
+
+    bounds: (RSS growth bound, peak RSS of an idle run or None).
+    """
+    bound, idle_peak = bounds
+    res, first, peak, samples, secs = run_sampled(reasm, cap, jsonl)
+    summary = tl.parse_summary(res.stdout)
+    PEAKS[name] = peak
+    growth = (peak - first) if first is not None else None
+    note = "%s: %.1fs, %d RSS samples, first %.1f MiB, peak %.1f MiB, growth %s MiB " \
+           "(bound %.1f MiB)" % (name, secs, samples, (first or 0) / 2**20, peak / 2**20,
+                                 "%.1f" % (growth / 2**20) if growth is not None else "?",
+                                 bound / 2**20)
+    print(note, flush=True)
+    report.check(name + ".exit_0", res.rc == 0 and not res.timed_out and summary is not None,
+                 lambda: res.describe())
+    report.check(name + ".rss_bounded", growth is not None and samples >= 1 and growth < bound,
+                 lambda: note, note=note)
+    if idle_peak is not None:
+        report.check(name + ".rss_over_idle", peak - idle_peak < TRAFFIC_SLACK,
+                     lambda: "peak %.1f MiB, an idle run's peak %.1f MiB: more than %d MiB over"
+                     % (peak / 2**20, idle_peak / 2**20, TRAFFIC_SLACK >> 20))
+    if summary is None:
+        return None, None
+    objs, errors = tl.read_jsonl(jsonl)
+    report.check(name + ".jsonl_valid", not errors, lambda: "\n".join(errors[:20]))
+    return summary, objs
+
+
+def ctr(summary, key):
+    return summary["counters"].get(key, 0)
+
+
+def counters_text(summary):
+    return " ".join("%s=%d" % kv for kv in sorted(summary["counters"].items()))
+
+
+def exact(o, data):
+    return (o.get("bytes") == len(data) and o.get("sha256") == hashlib.sha256(data).hexdigest()
+            and o.get("start") and not o.get("skips") and not o.get("skip_unknown"))
+
+
+# ---- scenarios ----------------------------------------------------------------------
+
+def syn_flood(report, reasm, tmp, bound, rng):
+    cap, jsonl = os.path.join(tmp, "syn.pcap"), os.path.join(tmp, "syn.jsonl")
+    w = Writer(cap)
+    flood = 200000
+    real = []
+    for i in range(4):
+        src, sport, isn = tl.ip4("10.9.0.%d" % (i + 1)), 40000 + i, rng.getrandbits(32)
+        real.append((src, sport, isn, rng.randbytes(200 * 100)))
+        w.add(frame(src, sport, SRV, 80, isn, tl.TCP_SYN))
+    off = 0
+    for k in range(flood):
+        w.add(frame(cli_addr(k // 50000 * 65536 + k % 50000 // 250), 1024 + k % 250 + 250 *
+                    (k // 50000), SRV, 443, k * 7919, tl.TCP_SYN))
+        if k % 1000 == 999 and off < 200 * 100:
+            for src, sport, isn, data in real:
+                w.add(frame(src, sport, SRV, 80, isn + 1 + off, DATA, data[off:off + 100]))
+            off += 100
+    w.close()
+    summary, objs = run_scenario(report, reasm, "syn_flood", cap, jsonl, bound)
+    if summary is None:
+        return
+    report.check("syn_flood.table_full_counted", ctr(summary, "table_full_pkts") > 0 and
+                 ctr(summary, "conns_opened") <= WORKERS * MAX_CONNS,
+                 lambda: counters_text(summary))
+    bad = []
+    for src, sport, isn, data in real:
+        lines = [o for o in objs if o.get("sport") == sport and o.get("dport") == 80]
+        if len(lines) != 1 or not exact(lines[0], data):
+            bad.append("%d: %r" % (sport, lines))
+    report.check("syn_flood.real_streams_exact", not bad, lambda: "\n".join(bad))
+
+
+def overlap_storm(report, reasm, tmp, bound, rng):
+    cap, jsonl = os.path.join(tmp, "ovl.pcap"), os.path.join(tmp, "ovl.jsonl")
+    w = Writer(cap)
+    src, isn = tl.ip4("10.8.0.1"), rng.getrandbits(32)
+    first = rng.randbytes(1000)
+    tail = rng.randbytes(500)
+    w.add(frame(src, 5555, SRV, 80, isn, tl.TCP_SYN))
+    w.add(frame(src, 5555, SRV, 80, isn + 1, DATA, first))
+    copies = 20000
+    for k in range(copies):
+        w.add(frame(src, 5555, SRV, 80, isn + 1, DATA, bytes([(k % 255) + 1]) * 1000))
+    w.add(frame(src, 5555, SRV, 80, isn + 1001, DATA, tail))
+    w.close()
+    summary, objs = run_scenario(report, reasm, "overlap_storm", cap, jsonl, bound)
+    if summary is None:
+        return
+    report.check("overlap_storm.first_copy_delivered", len(objs) == 1 and
+                 exact(objs[0], first + tail),
+                 lambda: "expected %d bytes sha256 %s: %r" % (
+                     len(first + tail), hashlib.sha256(first + tail).hexdigest(), objs))
+    report.check("overlap_storm.counters", ctr(summary, "delivered_bytes") == 1500 and
+                 ctr(summary, "payload_bytes") == 1500 + copies * 1000 and
+                 ctr(summary, "pages_alloc_failed") == 0,
+                 lambda: counters_text(summary))
+
+
+def hole_per_packet(report, reasm, tmp, bound, rng):
+    cap, jsonl = os.path.join(tmp, "hole.pcap"), os.path.join(tmp, "hole.jsonl")
+    w = Writer(cap)
+    conns, segs = 2000, 20
+    isns = [rng.getrandbits(32) for _ in range(conns)]
+    for c in range(conns):
+        w.add(frame(cli_addr(c // 250), 2000 + c % 250, SRV, 80, isns[c], tl.TCP_SYN))
+    payload = bytes(range(100))
+    for k in range(segs):
+        for c in range(conns):
+            w.add(frame(cli_addr(c // 250), 2000 + c % 250, SRV, 80, isns[c] + 1 + 101 * k,
+                        DATA, payload))
+    w.close()
+    summary, objs = run_scenario(report, reasm, "hole_per_packet", cap, jsonl, bound)
+    if summary is None:
+        return
+    # 1,000 connections per worker reach --pages-total 1024 before any reaches
+    # --pages-per-conn 8: the holes are skipped by total_limit, the last ones by flush_all.
+    causes = sum(ctr(summary, k) for k in (
+        "skipped_bytes_page_limit", "skipped_bytes_total_limit", "skipped_bytes_no_page",
+        "skipped_bytes_flush", "skipped_bytes_flush_all"))
+    report.check("hole_per_packet.skips_by_cause",
+                 causes == summary["skipped_bytes"] == conns * (segs - 1) and
+                 ctr(summary, "skipped_bytes_total_limit") > 0 and
+                 ctr(summary, "skipped_bytes_flush_all") > 0 and
+                 ctr(summary, "skipped_bytes_no_page") == 0 and
+                 ctr(summary, "pages_alloc_failed") == 0,
+                 lambda: counters_text(summary))
+    bad = [o for o in objs if o.get("bytes") != segs * 100 or o.get("skipped_bytes") != segs - 1
+           or not o.get("start")]
+    report.check("hole_per_packet.streams", len(objs) == conns and not bad,
+                 lambda: "%d lines (want %d), %d wrong, e.g. %r" % (
+                     len(objs), conns, len(bad), bad[:3]))
+    report.check("hole_per_packet.totals",
+                 summary["delivered_bytes"] == conns * segs * 100 and
+                 summary["skipped_bytes"] == conns * (segs - 1),
+                 lambda: "delivered %d skipped %d" % (summary["delivered_bytes"],
+                                                      summary["skipped_bytes"]))
+
+
+def churn(report, reasm, tmp, bound, rng):
+    cap, jsonl = os.path.join(tmp, "churn.pcap"), os.path.join(tmp, "churn.jsonl")
+    w = Writer(cap)
+    src = tl.ip4("10.7.0.1")
+    cycles = 20000
+    want = []
+    for k in range(cycles):
+        isn = rng.getrandbits(32)
+        data = b"cycle %06d " % k + rng.randbytes(k % 40)
+        want.append(hashlib.sha256(data).hexdigest())
+        w.add(frame(src, 7777, SRV, 80, isn, tl.TCP_SYN))
+        w.add(frame(src, 7777, SRV, 80, isn + 1, DATA, data))
+        w.add(frame(src, 7777, SRV, 80, isn + 1 + len(data), tl.TCP_RST))
+    w.close()
+    summary, objs = run_scenario(report, reasm, "churn", cap, jsonl, bound)
+    if summary is None:
+        return
+    got = [o.get("sha256") for o in objs]
+    bad = [i for i in range(min(len(got), cycles)) if got[i] != want[i] or not objs[i].get("start")]
+    report.check("churn.lines_exact", len(objs) == cycles and not bad,
+                 lambda: "%d lines (want %d), %d differ, first at %s: %r" % (
+                     len(objs), cycles, len(bad), bad[:1], objs[bad[0]] if bad else None))
+    report.check("churn.counters", ctr(summary, "conns_opened") == cycles and
+                 ctr(summary, "conns_closed_fin") == cycles,
+                 lambda: counters_text(summary))
+
+
+def retransmission_flood(report, reasm, tmp, bound, rng):
+    cap, jsonl = os.path.join(tmp, "rtx.pcap"), os.path.join(tmp, "rtx.jsonl")
+    w = Writer(cap)
+    conns, segs, times = 100, 50, 10
+    isns = [rng.getrandbits(32) for _ in range(conns)]
+    datas = [rng.randbytes(segs * 80) for _ in range(conns)]
+    for c in range(conns):
+        w.add(frame(cli_addr(c), 3000 + c, SRV, 80, isns[c], tl.TCP_SYN))
+    for k in range(segs):
+        for c in range(conns):
+            fr = frame(cli_addr(c), 3000 + c, SRV, 80, isns[c] + 1 + 80 * k, DATA,
+                       datas[c][80 * k:80 * k + 80])
+            for _ in range(times):
+                w.add(fr)
+    for k in range(segs):  # the whole stream once more
+        for c in range(conns):
+            w.add(frame(cli_addr(c), 3000 + c, SRV, 80, isns[c] + 1 + 80 * k, DATA,
+                        datas[c][80 * k:80 * k + 80]))
+    w.close()
+    summary, objs = run_scenario(report, reasm, "retransmission_flood", cap, jsonl, bound)
+    if summary is None:
+        return
+    by_port = {o.get("sport"): o for o in objs}
+    bad = [c for c in range(conns) if not (3000 + c in by_port and
+                                           exact(by_port[3000 + c], datas[c]))]
+    report.check("retransmission_flood.streams_exact", len(objs) == conns and not bad,
+                 lambda: "%d lines, wrong: %r" % (len(objs), bad[:10]))
+    total = conns * segs * 80
+    report.check("retransmission_flood.counters",
+                 ctr(summary, "delivered_bytes") == total and
+                 ctr(summary, "payload_bytes") == total * (times + 1),
+                 lambda: counters_text(summary))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("reasm", help="the appliance (build/app/reasm)")
+    args = ap.parse_args()
+    report = tl.Report(SUITE, "gtest-app_adversarial.xml")
+    reasm = tl.Reasm(args.reasm, "adv")
+    bound = rss_bound(is_sanitized(reasm.exe))
+    print("RSS growth bound: %.1f MiB" % (bound / 2**20), flush=True)
+    rng = random.Random(SEED)
+    with tempfile.TemporaryDirectory(prefix="reasm_e2e_adv_") as tmp:
+        # An idle run with the same options: EAL, libraries and the pools, no stream
+        # (100,000 UDP frames, dropped as not TCP, keep it running long enough for the
+        # 50 ms samples to see its steady state).
+        cap = os.path.join(tmp, "idle.pcap")
+        w = Writer(cap)
+        udp = tl.udp_frame("10.6.0.1", 53, "10.200.0.1", 53, b"x" * 64)
+        for _ in range(100000):
+            w.add(udp)
+        w.close()
+        run_scenario(report, reasm, "idle", cap, os.path.join(tmp, "idle.jsonl"), (bound, None))
+        bound = (bound, PEAKS.get("idle"))
+        for scenario in (syn_flood, overlap_storm, hole_per_packet, churn,
+                         retransmission_flood):
+            t = time.monotonic()
+            scenario(report, reasm, tmp, bound, rng)
+            print("%s: %.1fs in all" % (scenario.__name__, time.monotonic() - t), flush=True)
+    return report.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

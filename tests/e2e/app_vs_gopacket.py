@@ -106,6 +106,9 @@ def check_gopacket(report, name, path, ref_lines, res, objs, errors, ref_exe, tm
                 problems.append("summary says %d streams, the jsonl has %d lines" % (
                     summary["streams"], len(objs)))
             total = sum(o.get("bytes", 0) for o in objs)
+            why = tl.conservation_problem(summary["counters"])
+            if why is not None:
+                problems.append("bytes not conserved: " + why)
             if summary["delivered_bytes"] != total:
                 problems.append("summary says %d bytes delivered, the jsonl %d" % (
                     summary["delivered_bytes"], total))

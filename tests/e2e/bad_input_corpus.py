@@ -224,10 +224,9 @@ def check_summary(summary, records, problems):
            c.get("conns_closed_fin", 0) + c.get("conns_closed_flush", 0),
            c.get("conns_opened", 0))
     expect("summary streams vs conns_opened", summary["streams"], c.get("conns_opened", 0))
-    expect("payload_bytes vs delivered + overlap + discarded_on_close + table_full bytes",
-           c.get("delivered_bytes", 0) + c.get("overlap_bytes", 0) +
-           c.get("discarded_on_close_bytes", 0) + c.get("table_full_bytes", 0),
-           c.get("payload_bytes", 0))
+    payload, accounted = tl.bytes_accounted(c)
+    expect("payload_bytes vs delivered + overlap + buffered + discarded + table_full bytes",
+           accounted, payload)
     expect("pages_in_use at the end", c.get("pages_in_use", 0), 0)
     expect("buffered_bytes at the end", c.get("buffered_bytes", 0), 0)
     expect("dist_ring_full", c.get("dist_ring_full", 0), 0)

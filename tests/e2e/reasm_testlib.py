@@ -265,6 +265,24 @@ def parse_summary(stdout):
     return d
 
 
+# Where every payload byte given to the assembler ends up (docs/counters.md).
+BYTE_SINKS = ("delivered_bytes", "overlap_bytes", "buffered_bytes", "discarded_on_close_bytes",
+              "table_full_bytes")
+
+
+def bytes_accounted(counters):
+    """(payload_bytes, the sum of BYTE_SINKS) from a summary's counters; equal when conserved."""
+    return counters.get("payload_bytes", 0), sum(counters.get(k, 0) for k in BYTE_SINKS)
+
+
+def conservation_problem(counters):
+    """None when payload_bytes == delivered + overlap + buffered + discarded + table_full."""
+    payload, out = bytes_accounted(counters)
+    if payload == out:
+        return None
+    return ("payload_bytes %d != %s = %d" % (payload, " + ".join(BYTE_SINKS), out))
+
+
 def read_jsonl(path):
     """(objects, errors): every line parsed; errors lists the lines that are not JSON."""
     objs, errors = [], []

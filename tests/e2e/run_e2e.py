@@ -52,6 +52,7 @@ if TESTS_DIR not in sys.path:
     sys.path.insert(0, TESTS_DIR)
 import gtest_report  # noqa: E402
 from captures_vs_gopacket import build_reference  # noqa: E402
+from reasm_testlib import conservation_problem, parse_summary  # noqa: E402
 
 RUN_TIMEOUT = 60
 EAL = ["--no-huge", "-m", "512", "--no-pci"]
@@ -230,6 +231,10 @@ def check_summary(res, info, expected_rows):
             problems.append("total streams %d, gopacket delivers %d" % (st, len(expected_rows)))
         if by != want_bytes:
             problems.append("total bytes delivered %d, gopacket delivers %d" % (by, want_bytes))
+        summary = parse_summary(out)
+        why = conservation_problem(summary["counters"]) if summary else "no summary"
+        if why is not None:
+            problems.append("bytes not conserved: " + why)
     if problems:
         return "; ".join(problems) + "\n" + describe(res)
     return None

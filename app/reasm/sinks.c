@@ -139,8 +139,8 @@ append(struct line *l, const char *fmt, ...)
  * in dotted decimal; other IPv6 in lowercase hex groups with the first
  * longest run of two or more zero groups written "::". @p buf has 40 bytes.
  */
-static void
-format_addr(uint8_t family, const uint8_t *a, char *buf)
+void
+sinks_format_addr(uint8_t family, const uint8_t *a, char *buf)
 {
 	static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 	int z0 = -1, z1 = -1, i;
@@ -382,8 +382,8 @@ jsonl_write(struct sink_stream *st, const char *sha_hex)
 
 	for (c = 0; c < REASM_SKIP_CAUSE_MAX; c++)
 		skipped += st->skipped[c];
-	format_addr(st->flow.family, st->flow.src_addr, src);
-	format_addr(st->flow.family, st->flow.dst_addr, dst);
+	sinks_format_addr(st->flow.family, st->flow.src_addr, src);
+	sinks_format_addr(st->flow.family, st->flow.dst_addr, dst);
 	append(&l,
 	       "{\"src\":\"%s\",\"sport\":%u,\"dst\":\"%s\",\"dport\":%u,\"bytes\":%" PRIu64
 	       ",\"records\":%" PRIu64 ",\"skips\":%" PRIu64 ",\"skip_unknown\":%" PRIu64
@@ -421,8 +421,8 @@ console_write(const struct sink_stream *st, const char *sha_hex)
 	bool v6 = st->flow.family == REASM_FAMILY_IPV6;
 	ssize_t n;
 
-	format_addr(st->flow.family, st->flow.src_addr, src);
-	format_addr(st->flow.family, st->flow.dst_addr, dst);
+	sinks_format_addr(st->flow.family, st->flow.src_addr, src);
+	sinks_format_addr(st->flow.family, st->flow.dst_addr, dst);
 	append(&l, "%s%s%s:%u -> %s%s%s:%u  bytes=%" PRIu64 " records=%" PRIu64 " skips=%" PRIu64
 	       "%s%s",
 	       v6 ? "[" : "", src, v6 ? "]" : "", st->flow.src_port, v6 ? "[" : "", dst,

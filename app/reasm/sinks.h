@@ -82,6 +82,13 @@ void sinks_worker_totals(const struct sinks *s, unsigned int worker, struct sink
  */
 int sinks_finish(struct sinks *s);
 
+/**
+ * Write an address of @p family (enum reasm_family) as Go's net.IP.String()
+ * does (IPv4 and IPv4-mapped IPv6 dotted, other IPv6 compressed hex), so
+ * output compares with gopacket's. @p buf holds at least 40 bytes.
+ */
+void sinks_format_addr(uint8_t family, const uint8_t *addr, char *buf);
+
 /** Free everything. NULL is a no-op. */
 void sinks_free(struct sinks *s);
 

@@ -56,6 +56,7 @@
 
 #include "reasm.h"
 #include "sha256.h" /* app/reasm: the one SHA-256 of the project */
+#include "sinks.h"  /* app/reasm: sinks_format_addr */
 
 /* The app's C SHA-256, wrapped for this file. */
 class Sha256 {
@@ -89,50 +90,11 @@ struct Options {
 /* Output: one summary per stream direction                          */
 /* ---------------------------------------------------------------- */
 
-/* Go's net.IP.String() for a 16-byte address. */
-std::string go_ip6_string(const uint8_t *p)
-{
-	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-	char buf[64];
-	if (memcmp(p, mapped, sizeof(mapped)) == 0) {
-		snprintf(buf, sizeof(buf), "%u.%u.%u.%u", p[12], p[13], p[14], p[15]);
-		return buf;
-	}
-	int e0 = -1, e1 = -1;
-	for (int i = 0; i < 16; i += 2) {
-		int j = i;
-		while (j < 16 && p[j] == 0 && p[j + 1] == 0)
-			j += 2;
-		if (j > i && j - i > e1 - e0) {
-			e0 = i;
-			e1 = j;
-			i = j;
-		}
-	}
-	if (e1 - e0 <= 2)
-		e0 = e1 = -1;
-	std::string out;
-	for (int i = 0; i < 16; i += 2) {
-		if (i == e0) {
-			out += "::";
-			i = e1;
-			if (i >= 16)
-				break;
-		} else if (i > 0) {
-			out += ':';
-		}
-		snprintf(buf, sizeof(buf), "%x", (unsigned)(p[i] << 8 | p[i + 1]));
-		out += buf;
-	}
-	return out;
-}
-
+/* Addresses as gopacket-ref prints them: the app's Go-compatible formatter. */
 std::string addr_string(const struct reasm_flow *flow, const uint8_t *addr)
 {
-	if (flow->family == REASM_FAMILY_IPV6)
-		return go_ip6_string(addr);
-	char buf[32];
-	snprintf(buf, sizeof(buf), "%u.%u.%u.%u", addr[0], addr[1], addr[2], addr[3]);
+	char buf[48];
+	sinks_format_addr(flow->family, addr, buf);
 	return buf;
 }
 

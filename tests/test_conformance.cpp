@@ -35,40 +35,17 @@
 
 #include "frames.h"
 #include "recorder.h"
+#include "steps.h"
 
 using namespace reasm_test;
 
 namespace {
 
-using Bytes = std::vector<uint8_t>;
 
 /* ------------------------------------------------------------------ */
 /* Table notation                                                        */
 /* ------------------------------------------------------------------ */
 
-/* One assemble call: the doc's `seq:[payload]` with its flags. */
-struct In {
-	uint32_t seq;
-	uint8_t flags;
-	Bytes payload;
-};
-
-In seg(uint32_t seq, Bytes p = {})
-{
-	return {seq, 0, std::move(p)};
-}
-In syn(uint32_t seq, Bytes p = {})
-{
-	return {seq, REASM_TCP_SYN, std::move(p)};
-}
-In fin(uint32_t seq, Bytes p = {})
-{
-	return {seq, REASM_TCP_FIN, std::move(p)};
-}
-In rst(uint32_t seq, Bytes p = {})
-{
-	return {seq, REASM_TCP_RST, std::move(p)};
-}
 
 /* The doc's record flags: non-zero skip, start, end. */
 struct Mark {

@@ -41,6 +41,7 @@
 #include <thread>
 #include <vector>
 
+#include "steps.h"
 #include "frames.h"
 #include "test_env.h"
 
@@ -48,7 +49,6 @@ using namespace reasm_test;
 
 namespace {
 
-using Bytes = std::vector<uint8_t>;
 using namespace std::chrono_literals;
 
 /* ------------------------------------------------------------------ */
@@ -84,25 +84,6 @@ struct reasm_reader_conf reader_conf(uint32_t capacity, bool loss_errors,
 	return c;
 }
 
-/* One assemble call, as in the conformance tables. */
-struct In {
-	uint32_t seq;
-	uint8_t flags;
-	Bytes payload;
-};
-
-In seg(uint32_t seq, Bytes p = {})
-{
-	return {seq, 0, std::move(p)};
-}
-In syn(uint32_t seq, Bytes p = {})
-{
-	return {seq, REASM_TCP_SYN, std::move(p)};
-}
-In fin(uint32_t seq, Bytes p = {})
-{
-	return {seq, REASM_TCP_FIN, std::move(p)};
-}
 
 /* A reader, and an assembler whose one stream feeds it. */
 class ReaderRig {

@@ -188,3 +188,82 @@ TEST(Config, AssembleRejectsNullArguments)
 	EXPECT_EQ(reasm_assemble(rig.asm_, &f, &s, 0), -EINVAL);
 	EXPECT_EQ(reasm_assemble_burst(nullptr, nullptr, 0, nullptr, 0), 0u);
 }
+
+/*
+ * Per-stream accounting (struct reasm_stream_totals): every place a received
+ * byte can be, on one stream, while open and at complete().
+ */
+TEST(StreamTotals, EveryReceivedByteHasOnePlace)
+{
+	Rig rig;
+	const uint8_t src[4] = {10, 0, 0, 1}, dst[4] = {10, 0, 0, 2};
+	struct reasm_flow f;
+	reasm_flow_ipv4(&f, src, dst, 1000, 80);
+	std::string data(4000, 'x');
+	auto send = [&](uint32_t seq, uint32_t len, uint8_t flags) {
+		struct reasm_segment s = {};
+		s.seq = seq;
+		s.flags = flags;
+		s.payload = reinterpret_cast<const uint8_t *>(data.data());
+		s.len = len;
+		ASSERT_EQ(reasm_assemble(rig.asm_, &f, &s, 1), 0);
+	};
+	struct reasm_stream_totals t;
+	EXPECT_EQ(reasm_pool_stream_totals(rig.pool, &f, &t), -ENOENT);
+	EXPECT_EQ(reasm_pool_stream_totals(nullptr, &f, &t), -EINVAL);
+	EXPECT_EQ(reasm_pool_stream_totals(rig.pool, nullptr, &t), -EINVAL);
+	EXPECT_EQ(reasm_pool_stream_totals(rig.pool, &f, nullptr), -EINVAL);
+
+	send(100, 0, REASM_TCP_SYN); /* next byte: 101 */
+	send(101, 300, 0);           /* delivered 300 */
+	send(301, 200, 0);           /* 100 overlap, 100 delivered */
+	send(1001, 500, 0);          /* buffered past a hole */
+	ASSERT_EQ(reasm_pool_stream_totals(rig.pool, &f, &t), 0);
+	EXPECT_EQ(t.received_bytes, 1000u);
+	EXPECT_EQ(t.delivered_bytes, 400u);
+	EXPECT_EQ(t.overlap_bytes, 100u);
+	EXPECT_EQ(t.buffered_bytes, 500u);
+	EXPECT_EQ(t.discarded_bytes, 0u);
+	EXPECT_EQ(t.skipped_bytes, 0u);
+
+	/* FIN after 99 more bytes, with the buffered ones still past a hole:
+	 * the stream ends, its pages are discarded. */
+	send(501, 99, REASM_TCP_FIN);
+	ASSERT_EQ(rig.rec.completed(), 1u);
+	const struct reasm_stream_totals &done = rig.rec.streams()[0]->totals;
+	EXPECT_EQ(done.received_bytes, 1099u);
+	EXPECT_EQ(done.delivered_bytes, 499u);
+	EXPECT_EQ(done.overlap_bytes, 100u);
+	EXPECT_EQ(done.buffered_bytes, 0u);
+	EXPECT_EQ(done.discarded_bytes, 500u);
+	EXPECT_EQ(reasm_pool_stream_totals(rig.pool, &f, &t), -ENOENT);
+	std::string why;
+	EXPECT_TRUE(rig.bytes_conserved(&why)) << why;
+}
+
+/* Skipped bytes are holes: in the totals' skipped_bytes, never in received. */
+TEST(StreamTotals, SkipsAreCountedApartFromReceived)
+{
+	Rig rig;
+	const uint8_t src[4] = {10, 0, 0, 1}, dst[4] = {10, 0, 0, 2};
+	struct reasm_flow f;
+	reasm_flow_ipv4(&f, src, dst, 1000, 80);
+	std::string data(100, 'y');
+	struct reasm_segment s = {};
+	s.payload = reinterpret_cast<const uint8_t *>(data.data());
+	s.seq = 0;
+	s.flags = REASM_TCP_SYN;
+	ASSERT_EQ(reasm_assemble(rig.asm_, &f, &s, 1), 0);
+	s.flags = 0;
+	s.len = 100;
+	s.seq = 1001; /* 1000 bytes never seen */
+	ASSERT_EQ(reasm_assemble(rig.asm_, &f, &s, 2), 0);
+	reasm_flush_all(rig.asm_);
+	ASSERT_EQ(rig.rec.completed(), 1u);
+	const struct reasm_stream_totals &done = rig.rec.streams()[0]->totals;
+	EXPECT_EQ(done.received_bytes, 100u);
+	EXPECT_EQ(done.delivered_bytes, 100u);
+	EXPECT_EQ(done.skipped_bytes, 1000u);
+	std::string why;
+	EXPECT_TRUE(rig.bytes_conserved(&why)) << why;
+}

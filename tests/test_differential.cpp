@@ -942,6 +942,7 @@ private:
 		if (per_conn == per_conn_ && total == total_)
 			return;
 		reasm_assembler_free(rig_->asm_);
+		rig_->rec.forget_counters(); /* the new assembler's counters start at 0 */
 		rig_->opt.max_pages_per_conn = per_conn;
 		rig_->opt.max_pages_total = total;
 		struct reasm_assembler_conf ac = {};
@@ -963,9 +964,7 @@ private:
 	/* Drop the logs of completed streams so memory stays flat. */
 	void forget_streams()
 	{
-		std::lock_guard<std::mutex> g(rig_->rec.mu);
-		rig_->rec.logs.clear();
-		rig_->rec.pending.clear();
+		rig_->rec.forget();
 		cursor_.clear();
 	}
 

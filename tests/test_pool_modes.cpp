@@ -92,7 +92,7 @@ void *nop_open(void *, const struct reasm_flow *, void *)
 	return nullptr;
 }
 void nop_reassembled(void *, const struct reasm_record *, unsigned int) {}
-void nop_complete(void *) {}
+void nop_complete(void *, const struct reasm_stream_totals *) {}
 const struct reasm_stream_ops nop_ops = {nop_open, nop_reassembled, nop_complete};
 
 } // namespace
@@ -520,6 +520,7 @@ struct Watched {
 	bool first_has_start = false;
 	size_t records = 0;
 	int completes = 0;
+	struct reasm_stream_totals totals = {};
 	std::thread::id last_thread;
 	unsigned handoffs = 0; /* callbacks on another thread than the previous one */
 };
@@ -561,11 +562,12 @@ struct Watcher {
 		}
 		leave(w);
 	}
-	static void complete(void *stream)
+	static void complete(void *stream, const struct reasm_stream_totals *totals)
 	{
 		Watched *w = static_cast<Watched *>(stream);
 		enter(w);
 		w->completes++;
+		w->totals = *totals;
 		leave(w);
 	}
 };
@@ -615,16 +617,14 @@ TEST(PoolShared, DisjointStreamsPerThread)
 			EXPECT_EQ((*it)->completes, 1);
 			total += plan.data[s].size();
 		}
+		std::string why;
+		EXPECT_TRUE(rig.bytes_conserved(&why)) << "round " << round << ": " << why;
 		EXPECT_EQ(delivered(rig.asm_) + delivered(a1) - before, total);
 		EXPECT_EQ(reasm_pool_count(rig.pool), 0u);
 		EXPECT_EQ(reasm_assembler_pages_in_use(rig.asm_), 0u);
 		EXPECT_EQ(reasm_assembler_pages_in_use(a1), 0u);
 		EXPECT_TRUE(rig.pages_all_free());
-		{
-			std::lock_guard<std::mutex> g(rig.rec.mu);
-			rig.rec.logs.clear();
-			rig.rec.pending.clear();
-		}
+		rig.rec.forget();
 	}
 }
 
@@ -683,6 +683,13 @@ TEST(PoolShared, SameStreamsFedByBothThreads)
 			EXPECT_EQ(w.bytes, plan.data[i]) << "round " << round << " stream " << i;
 			EXPECT_TRUE(w.first_has_start) << "round " << round << " stream " << i;
 			EXPECT_EQ(w.completes, 1) << "round " << round << " stream " << i;
+			/* Per-stream accounting holds with two threads on the stream. */
+			EXPECT_EQ(w.totals.delivered_bytes, w.bytes.size())
+				<< "round " << round << " stream " << i;
+			EXPECT_EQ(w.totals.received_bytes, w.totals.delivered_bytes +
+								   w.totals.overlap_bytes +
+								   w.totals.discarded_bytes)
+				<< "round " << round << " stream " << i;
 			EXPECT_EQ(w.overlaps.load(), 0)
 				<< "round " << round << " stream " << i << ": concurrent callbacks";
 			total += plan.data[i].size();

@@ -67,7 +67,7 @@ void reader_reassembled(void *stream, const struct reasm_record *records, unsign
 	reasm_reader_feed(static_cast<struct reasm_reader *>(stream), records, n);
 }
 
-void reader_complete(void *stream)
+void reader_complete(void *stream, const struct reasm_stream_totals *)
 {
 	reasm_reader_finish(static_cast<struct reasm_reader *>(stream));
 }

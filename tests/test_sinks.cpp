@@ -30,6 +30,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -46,6 +48,51 @@ namespace {
 /* ------------------------------------------------------------------ */
 /* Helpers                                                              */
 /* ------------------------------------------------------------------ */
+
+/*
+ * What the library would give complete() for each stream: totals that match
+ * the records fed to it (feed), with the overlap and discarded bytes a test
+ * chooses at close_stream. Thread safe (the writer tests feed from threads).
+ */
+struct FedStreams {
+	std::mutex mu;
+	std::map<void *, reasm_stream_totals> totals;
+};
+
+FedStreams &fed()
+{
+	static FedStreams f;
+	return f;
+}
+
+void feed(void *st, const reasm_record *recs, unsigned int n)
+{
+	{
+		std::lock_guard<std::mutex> g(fed().mu);
+		reasm_stream_totals &t = fed().totals[st];
+		for (unsigned int i = 0; i < n; i++) {
+			t.delivered_bytes += recs[i].len;
+			t.received_bytes += recs[i].len;
+			if (recs[i].skip > 0)
+				t.skipped_bytes += (uint64_t)recs[i].skip;
+		}
+	}
+	sinks_stream_data(st, recs, n);
+}
+
+void close_stream(void *st, uint64_t overlap = 0, uint64_t discarded = 0)
+{
+	reasm_stream_totals t;
+	{
+		std::lock_guard<std::mutex> g(fed().mu);
+		t = fed().totals[st];
+		fed().totals.erase(st);
+	}
+	t.overlap_bytes = overlap;
+	t.discarded_bytes = discarded;
+	t.received_bytes += overlap + discarded;
+	sinks_stream_close(st, &t);
+}
 
 std::string sha256_of(const std::string &data)
 {
@@ -190,8 +237,8 @@ protected:
 	{
 		void *st = open(f, worker);
 
-		sinks_stream_data(st, recs.data(), (unsigned int)recs.size());
-		sinks_stream_close(st);
+		feed(st, recs.data(), (unsigned int)recs.size());
+		close_stream(st);
 	}
 
 	fs::path dir_;
@@ -210,7 +257,7 @@ std::string empty_line(const char *src, unsigned sport, const char *dst, unsigne
 	       "\"skipped_by_cause\":{\"start_unknown\":0,\"page_limit\":0,\"total_limit\":0,"
 	       "\"no_page\":0,\"flush\":0,\"flush_all\":0},\"start\":false,\"end\":false,"
 	       "\"first_seen\":0,\"last_seen\":0,\"worker\":" +
-	       std::to_string(worker) + "}";
+	       std::to_string(worker) + ",\"received\":0,\"overlap\":0,\"discarded\":0}";
 }
 
 /* ------------------------------------------------------------------ */
@@ -311,9 +358,9 @@ TEST_F(SinksTest, JsonlLineWithEveryCause)
 	reasm_flow fl = flow4("10.0.0.1", 40000, "192.168.1.200", 80);
 	void *st = open(fl, 2);
 
-	sinks_stream_data(st, first.data(), (unsigned int)first.size());
-	sinks_stream_data(st, second.data(), (unsigned int)second.size());
-	sinks_stream_close(st);
+	feed(st, first.data(), (unsigned int)first.size());
+	feed(st, second.data(), (unsigned int)second.size());
+	close_stream(st);
 	ASSERT_EQ(sinks_finish(s_), 0);
 
 	std::string expect =
@@ -321,7 +368,8 @@ TEST_F(SinksTest, JsonlLineWithEveryCause)
 		"\"bytes\":17,\"records\":7,\"skips\":5,\"skip_unknown\":1,\"skipped_bytes\":150,"
 		"\"skipped_by_cause\":{\"start_unknown\":0,\"page_limit\":10,\"total_limit\":20,"
 		"\"no_page\":30,\"flush\":40,\"flush_all\":50},\"start\":true,\"end\":true,"
-		"\"first_seen\":1000,\"last_seen\":1600,\"worker\":2,\"sha256\":\"" +
+		"\"first_seen\":1000,\"last_seen\":1600,\"worker\":2,\"received\":17,"
+		"\"overlap\":0,\"discarded\":0,\"sha256\":\"" +
 		sha256_of(a + b + c + d + e + f + g) + "\"}";
 	std::string text = read_file(out);
 	EXPECT_EQ(text, expect + "\n");
@@ -355,7 +403,7 @@ TEST_F(SinksTest, JsonlStartEndFlagsAndNoShaKey)
 		  std::string::npos)
 		<< lines[0];
 	EXPECT_NE(lines[0].find("\"start\":true,\"end\":false,\"first_seen\":7,\"last_seen\":7,"
-				"\"worker\":0}"),
+				"\"worker\":0,\"received\":1,\"overlap\":0,\"discarded\":0}"),
 		  std::string::npos)
 		<< lines[0];
 	EXPECT_NE(lines[1].find("\"start\":false,\"end\":true,\"first_seen\":9,\"last_seen\":9,"),
@@ -442,8 +490,8 @@ TEST_F(SinksTest, JsonlFourWritersNeverInterleave)
 
 				std::fill(priv.begin(), priv.end(), 0);
 				void *st = sinks_stream_open(s_, w, &f, priv.data());
-				sinks_stream_data(st, &r, 1);
-				sinks_stream_close(st);
+				feed(st, &r, 1);
+				close_stream(st);
 			}
 		});
 	}
@@ -484,7 +532,8 @@ TEST_F(SinksTest, JsonlFourWritersNeverInterleave)
 				"\"page_limit\":0,\"total_limit\":0,\"no_page\":0,\"flush\":0,"
 				"\"flush_all\":0},\"start\":true,\"end\":true,\"first_seen\":" +
 				std::to_string(i) + ",\"last_seen\":" + std::to_string(i) +
-				",\"worker\":" + std::to_string(w) + ",\"sha256\":\"" + hash +
+				",\"worker\":" + std::to_string(w) +
+				",\"received\":100,\"overlap\":0,\"discarded\":0,\"sha256\":\"" + hash +
 				"\"}");
 	}
 	auto lines = read_lines(out);
@@ -571,10 +620,10 @@ TEST_F(SinksTest, FilesAppendAcrossCallsWithoutZeroFill)
 	void *st = open(flow4("9.9.9.9", 9, "8.8.8.8", 8));
 	std::vector<reasm_record> one = {rec(a, -1, REASM_SKIP_START_UNKNOWN), rec(b)};
 	std::vector<reasm_record> two = {rec(c, 1000, REASM_SKIP_PAGE_LIMIT), rec(d)};
-	sinks_stream_data(st, one.data(), 2);
-	sinks_stream_data(st, nullptr, 0);
-	sinks_stream_data(st, two.data(), 2);
-	sinks_stream_close(st);
+	feed(st, one.data(), 2);
+	feed(st, nullptr, 0);
+	feed(st, two.data(), 2);
+	close_stream(st);
 	ASSERT_EQ(sinks_finish(s_), 0);
 
 	/* The 1000 skipped bytes leave no trace in the file. */
@@ -610,13 +659,13 @@ TEST_F(SinksTest, FilesMoreStreamsThanFdCap)
 		for (unsigned int i = 0; i < streams.size(); i++) {
 			std::string data = "s" + std::to_string(i) + "r" + std::to_string(r) + ";";
 			reasm_record rr = rec(data);
-			sinks_stream_data(streams[i], &rr, 1);
+			feed(streams[i], &rr, 1);
 		}
 		/* At most 64 files held per worker (plus a transient one). */
 		EXPECT_LE(open_fd_count(), fds_before + workers * 64 + 1);
 	}
 	for (void *st : streams)
-		sinks_stream_close(st);
+		close_stream(st);
 	EXPECT_EQ(open_fd_count(), fds_before);
 	ASSERT_EQ(sinks_finish(s_), 0);
 
@@ -733,7 +782,7 @@ TEST_F(SinksTest, CountSinkTotalsPerWorker)
 	stream(flow4("1.1.1.1", 99, "2.2.2.2", 2), {}, 2);
 	void *open_one = open(flow4("3.3.3.3", 3, "4.4.4.4", 4), 2);
 	reasm_record r = rec(k);
-	sinks_stream_data(open_one, &r, 1);
+	feed(open_one, &r, 1);
 
 	sinks_totals t;
 	sinks_worker_totals(s_, 0, &t);
@@ -745,13 +794,101 @@ TEST_F(SinksTest, CountSinkTotalsPerWorker)
 	sinks_worker_totals(s_, 2, &t);
 	EXPECT_EQ(t.streams, 1u); /* the open stream's bytes count, the stream not yet */
 	EXPECT_EQ(t.bytes, 1000u);
-	sinks_stream_close(open_one);
+	close_stream(open_one);
 	sinks_worker_totals(s_, 2, &t);
 	EXPECT_EQ(t.streams, 2u);
 	EXPECT_EQ(t.write_errors, 0u);
+	EXPECT_EQ(t.unbalanced, 0u);
+	EXPECT_EQ(t.received, 1000u);
 	sinks_worker_totals(s_, 7, &t); /* out of range: zeros */
 	EXPECT_EQ(t.streams, 0u);
 	EXPECT_EQ(sinks_finish(s_), 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Per-stream accounting                                                */
+/* ------------------------------------------------------------------ */
+
+TEST_F(SinksTest, JsonlCarriesTheStreamAccounting)
+{
+	std::string out = (dir_ / "acct.jsonl").string();
+	conf_.jsonl_path = out.c_str();
+	conf_.quiet = true;
+	conf_.n_workers = 1;
+	create();
+
+	std::string a = "0123456789";
+	void *st = open(flow4("1.2.3.4", 1, "5.6.7.8", 2));
+	std::vector<reasm_record> recs = {rec(a, 0, REASM_SKIP_NONE, 5, true),
+					  rec(a, 25, REASM_SKIP_FLUSH, 6, false, true)};
+	feed(st, recs.data(), 2);
+	close_stream(st, 7, 3); /* 7 retransmitted, 3 buffered past the FIN */
+	ASSERT_EQ(sinks_finish(s_), 0);
+
+	auto lines = read_lines(out);
+	ASSERT_EQ(lines.size(), 1u);
+	EXPECT_NE(lines[0].find(",\"bytes\":20,"), std::string::npos) << lines[0];
+	EXPECT_NE(lines[0].find(",\"received\":30,\"overlap\":7,\"discarded\":3}"),
+		  std::string::npos)
+		<< lines[0];
+	sinks_totals t;
+	sinks_worker_totals(s_, 0, &t);
+	EXPECT_EQ(t.unbalanced, 0u);
+	EXPECT_EQ(t.received, 30u);
+	EXPECT_EQ(t.overlap, 7u);
+	EXPECT_EQ(t.discarded, 3u);
+}
+
+/* Totals that disagree with what the sinks got are counted, in every sink mode. */
+TEST_F(SinksTest, UnbalancedStreamsAreCounted)
+{
+	for (bool count_only : {false, true}) {
+		SCOPED_TRACE(count_only ? "count sink, quiet" : "console sink");
+		std::string out = (dir_ / (count_only ? "c.jsonl" : "d.jsonl")).string();
+		conf_ = sinks_conf{};
+		conf_.count = count_only;
+		conf_.quiet = count_only;
+		conf_.jsonl_path = count_only ? nullptr : out.c_str();
+		conf_.n_workers = 2;
+		create();
+		std::string a(100, 'a');
+		reasm_record r = rec(a, 40, REASM_SKIP_PAGE_LIMIT);
+
+		void *good = open(flow4("1.1.1.1", 1, "2.2.2.2", 2), 1);
+		sinks_stream_data(good, &r, 1);
+		reasm_stream_totals t = {};
+		t.received_bytes = t.delivered_bytes = 100;
+		t.skipped_bytes = 40;
+		sinks_stream_close(good, &t);
+
+		/* Says 101 delivered: the sinks got 100. */
+		void *more = open(flow4("1.1.1.1", 3, "2.2.2.2", 2), 1);
+		sinks_stream_data(more, &r, 1);
+		t.received_bytes = t.delivered_bytes = 101;
+		sinks_stream_close(more, &t);
+
+		/* Received does not add up: 100 delivered + 5 overlap != 100. */
+		void *lost = open(flow4("1.1.1.1", 4, "2.2.2.2", 2), 1);
+		sinks_stream_data(lost, &r, 1);
+		t.received_bytes = t.delivered_bytes = 100;
+		t.overlap_bytes = 5;
+		sinks_stream_close(lost, &t);
+
+		/* Skips disagree: counted where skips are tracked (not count-only). */
+		void *skips = open(flow4("1.1.1.1", 5, "2.2.2.2", 2), 1);
+		sinks_stream_data(skips, &r, 1);
+		t.overlap_bytes = 0;
+		t.skipped_bytes = 39;
+		sinks_stream_close(skips, &t);
+
+		sinks_totals wt;
+		sinks_worker_totals(s_, 1, &wt);
+		EXPECT_EQ(wt.streams, 4u);
+		EXPECT_EQ(wt.unbalanced, count_only ? 2u : 3u);
+		EXPECT_EQ(sinks_finish(s_), 0);
+		sinks_free(s_);
+		s_ = nullptr;
+	}
 }
 
 } // namespace

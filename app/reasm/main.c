@@ -105,7 +105,8 @@ static void
 print_summary(const struct app *app)
 {
 	struct reasm_stats sum = {0}, st;
-	uint64_t streams = 0, skipped = 0, drops = 0;
+	struct sinks_totals acc = {0};
+	uint64_t skipped = 0, drops = 0;
 	unsigned int i, c;
 
 	for (i = 0; i < app->n_workers; i++) {
@@ -113,7 +114,7 @@ print_summary(const struct app *app)
 
 		reasm_assembler_stats(app->workers[i].asm_, &st);
 		sinks_worker_totals(app->sinks, i, &t);
-		streams += t.streams;
+		sinks_totals_add(&acc, &t);
 		for (c = 0; c < REASM_CTR_MAX; c++)
 			sum.v[c] += st.v[c];
 		printf("reasm: worker %u (lcore %u): %" PRIu64 " packets, %" PRIu64
@@ -128,12 +129,16 @@ print_summary(const struct app *app)
 	printf("reasm: total: %" PRIu64 " packets, %" PRIu64 " TCP segments, %" PRIu64
 	       " streams, %" PRIu64 " bytes delivered, %" PRIu64 " bytes skipped, %" PRIu64
 	       " starts unseen, %" PRIu64 " packets dropped\n",
-	       sum.v[REASM_CTR_pkts], sum.v[REASM_CTR_pkts_tcp], streams,
+	       sum.v[REASM_CTR_pkts], sum.v[REASM_CTR_pkts_tcp], acc.streams,
 	       sum.v[REASM_CTR_delivered_bytes], skipped, sum.v[REASM_CTR_skips_start_unknown],
 	       drops);
 	for (c = 0; c < REASM_CTR_MAX; c++)
 		if (sum.v[c] != 0 && c != REASM_CTR_pkts && c != REASM_CTR_pkts_tcp)
 			printf("reasm:   %-28s %" PRIu64 "\n", reasm_counter_name(c), sum.v[c]);
+	printf("reasm: per-stream accounting: %" PRIu64 " streams, received %" PRIu64
+	       " = delivered %" PRIu64 " + overlap %" PRIu64 " + discarded %" PRIu64 ", %" PRIu64
+	       " unbalanced\n",
+	       acc.streams, acc.received, acc.bytes, acc.overlap, acc.discarded, acc.unbalanced);
 	print_port_summary(app);
 }
 

@@ -54,7 +54,12 @@ struct sinks_worker {
 	uint64_t streams;      /* written with relaxed atomic stores */
 	uint64_t bytes;
 	uint64_t write_errors;
+	uint64_t unbalanced;   /* streams whose totals disagree with what the sinks got */
+	uint64_t received;     /* sums of the completed streams' totals */
+	uint64_t overlap;
+	uint64_t discarded;
 	unsigned int open_files; /* files sink fds held by this worker's streams */
+	bool unbalanced_printed;
 	bool files_err_printed;
 	bool jsonl_err_printed;
 } __attribute__((aligned(64)));
@@ -370,7 +375,7 @@ files_close(struct sink_stream *st)
 /* ------------------------------------------------------------------ */
 
 static void
-jsonl_write(struct sink_stream *st, const char *sha_hex)
+jsonl_write(struct sink_stream *st, const struct reasm_stream_totals *t, const char *sha_hex)
 {
 	struct sinks *s = st->s;
 	struct sinks_worker *w = &s->workers[st->worker];
@@ -397,6 +402,8 @@ jsonl_write(struct sink_stream *st, const char *sha_hex)
 	       ",\"worker\":%" PRIu32,
 	       st->start ? "true" : "false", st->end ? "true" : "false", st->first_seen,
 	       st->last_seen, st->worker);
+	append(&l, ",\"received\":%" PRIu64 ",\"overlap\":%" PRIu64 ",\"discarded\":%" PRIu64,
+	       t->received_bytes, t->overlap_bytes, t->discarded_bytes);
 	if (sha_hex != NULL)
 		append(&l, ",\"sha256\":\"%s\"", sha_hex);
 	append(&l, "}\n");
@@ -517,14 +524,48 @@ sinks_stream_data(void *stream, const struct reasm_record *records, unsigned int
 		files_write(st, records, n);
 }
 
+/*
+ * Per-stream conservation: the library's totals against what the sinks got
+ * (bytes always; skipped bytes when counted). Anything else is a bug: counted
+ * in streams_unbalanced and said once per worker.
+ */
+static void
+check_totals(const struct sink_stream *st, const struct reasm_stream_totals *t)
+{
+	struct sinks_worker *w = &st->s->workers[st->worker];
+	uint64_t skipped = 0;
+	unsigned int c;
+
+	for (c = 0; c < REASM_SKIP_CAUSE_MAX; c++)
+		skipped += st->skipped[c];
+	counter_add(&w->received, t->received_bytes);
+	counter_add(&w->overlap, t->overlap_bytes);
+	counter_add(&w->discarded, t->discarded_bytes);
+	if (t->delivered_bytes == st->bytes && (!st->s->detail || t->skipped_bytes == skipped) &&
+	    t->received_bytes == t->delivered_bytes + t->overlap_bytes + t->discarded_bytes +
+					 t->buffered_bytes)
+		return;
+	counter_add(&w->unbalanced, 1);
+	if (w->unbalanced_printed)
+		return;
+	w->unbalanced_printed = true;
+	fprintf(stderr, "reasm: BUG: stream totals disagree with what the sinks got: received %"
+		PRIu64 ", delivered %" PRIu64 " (sinks got %" PRIu64 "), overlap %" PRIu64
+		", discarded %" PRIu64 ", skipped %" PRIu64 " (records skip %" PRIu64
+		") (further ones of this worker only counted)\n",
+		t->received_bytes, t->delivered_bytes, st->bytes, t->overlap_bytes,
+		t->discarded_bytes, t->skipped_bytes, skipped);
+}
+
 void
-sinks_stream_close(void *stream)
+sinks_stream_close(void *stream, const struct reasm_stream_totals *totals)
 {
 	struct sink_stream *st = stream;
 	struct sinks *s = st->s;
 	char hex[SHA256_HEX_LEN + 1];
 	const char *sha_hex = NULL;
 
+	check_totals(st, totals);
 	if (s->detail) {
 		if (s->sha256) {
 			uint8_t digest[SHA256_DIGEST_LEN];
@@ -535,7 +576,7 @@ sinks_stream_close(void *stream)
 		}
 		files_close(st);
 		if (s->jsonl_fd >= 0)
-			jsonl_write(st, sha_hex);
+			jsonl_write(st, totals, sha_hex);
 		if (s->console)
 			console_write(st, sha_hex);
 	}
@@ -545,6 +586,18 @@ sinks_stream_close(void *stream)
 /* ------------------------------------------------------------------ */
 /* Life cycle                                                           */
 /* ------------------------------------------------------------------ */
+
+void
+sinks_totals_add(struct sinks_totals *sum, const struct sinks_totals *t)
+{
+	sum->streams += t->streams;
+	sum->bytes += t->bytes;
+	sum->write_errors += t->write_errors;
+	sum->unbalanced += t->unbalanced;
+	sum->received += t->received;
+	sum->overlap += t->overlap;
+	sum->discarded += t->discarded;
+}
 
 void
 sinks_worker_totals(const struct sinks *s, unsigned int worker, struct sinks_totals *out)
@@ -558,6 +611,10 @@ sinks_worker_totals(const struct sinks *s, unsigned int worker, struct sinks_tot
 	out->streams = __atomic_load_n(&w->streams, __ATOMIC_RELAXED);
 	out->bytes = __atomic_load_n(&w->bytes, __ATOMIC_RELAXED);
 	out->write_errors = __atomic_load_n(&w->write_errors, __ATOMIC_RELAXED);
+	out->unbalanced = __atomic_load_n(&w->unbalanced, __ATOMIC_RELAXED);
+	out->received = __atomic_load_n(&w->received, __ATOMIC_RELAXED);
+	out->overlap = __atomic_load_n(&w->overlap, __ATOMIC_RELAXED);
+	out->discarded = __atomic_load_n(&w->discarded, __ATOMIC_RELAXED);
 }
 
 static int

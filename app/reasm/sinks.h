@@ -9,7 +9,8 @@
  *                4-hex-digit groups joined by '.'), "-2", "-3"... appended
  *                when the name exists; created by the first delivered byte;
  *                bytes appended as delivered, skipped ranges NOT zero-filled;
- *   jsonl:FILE   one JSON object per stream direction when it completes.
+ *   jsonl:FILE   one JSON object per stream direction when it completes,
+ *                with its accounting (received, overlap, discarded).
  * The console gets one line per completed stream unless quiet. Whatever the
  * sinks, per-worker totals are kept (sinks_worker_totals()).
  *
@@ -45,6 +46,15 @@ struct sinks_totals {
 	uint64_t streams;         /**< stream directions completed */
 	uint64_t bytes;           /**< bytes delivered to sinks */
 	uint64_t write_errors;    /**< failed writes (files, jsonl) */
+	/**
+	 * Completed streams whose totals (struct reasm_stream_totals) disagree
+	 * with what the sinks got: delivered bytes, skipped bytes (when counted),
+	 * or received != delivered + overlap + discarded. Always 0 unless a bug.
+	 */
+	uint64_t unbalanced;
+	uint64_t received;        /**< sum of the completed streams' received_bytes */
+	uint64_t overlap;         /**< ... overlap_bytes */
+	uint64_t discarded;       /**< ... discarded_bytes */
 };
 
 struct sinks;
@@ -69,7 +79,14 @@ uint32_t sinks_stream_priv_size(const struct sinks *s);
 void *sinks_stream_open(struct sinks *s, unsigned int worker, const struct reasm_flow *flow,
 			void *priv);
 void sinks_stream_data(void *stream, const struct reasm_record *records, unsigned int n);
-void sinks_stream_close(void *stream);
+/**
+ * Close a stream: check the library's @p totals against what the sinks got
+ * (struct sinks_totals.unbalanced), write its jsonl line and console line.
+ */
+void sinks_stream_close(void *stream, const struct reasm_stream_totals *totals);
+
+/** Add @p t to @p sum, field by field. */
+void sinks_totals_add(struct sinks_totals *sum, const struct sinks_totals *t);
 
 /** This worker's totals so far (read by telemetry: relaxed loads). */
 void sinks_worker_totals(const struct sinks *s, unsigned int worker, struct sinks_totals *out);

@@ -58,6 +58,7 @@ add_worker_extras(struct rte_tel_data *d, const struct worker *w)
 	tel_add_u64(d, "streams_completed", t.streams);
 	tel_add_u64(d, "sink_bytes", t.bytes);
 	tel_add_u64(d, "sink_write_errors", t.write_errors);
+	tel_add_u64(d, "streams_unbalanced", t.unbalanced);
 }
 
 static int
@@ -74,9 +75,7 @@ do_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 		worker_stats(w, &st);
 		sum_stats(&sum, &st);
 		sinks_worker_totals(g_app.sinks, w->id, &t);
-		tsum.streams += t.streams;
-		tsum.bytes += t.bytes;
-		tsum.write_errors += t.write_errors;
+		sinks_totals_add(&tsum, &t);
 		rx_pkts += __atomic_load_n(&w->rx_pkts, __ATOMIC_RELAXED);
 		open += reasm_pool_count(w->pool);
 	}
@@ -103,6 +102,7 @@ do_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	tel_add_u64(d, "streams_completed", tsum.streams);
 	tel_add_u64(d, "sink_bytes", tsum.bytes);
 	tel_add_u64(d, "sink_write_errors", tsum.write_errors);
+	tel_add_u64(d, "streams_unbalanced", tsum.unbalanced);
 	tel_add_u64(d, "clock_ns", __atomic_load_n(&g_app.clock_ns, __ATOMIC_RELAXED));
 	add_counters(d, &sum);
 	return 0;

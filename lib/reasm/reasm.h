@@ -183,6 +183,32 @@ struct reasm_record {
 /* ------------------------------------------------------------------ */
 
 /**
+ * What one stream direction received and what became of it (per-connection
+ * accounting). Every payload byte the direction received is, at any moment,
+ * in exactly one place:
+ *
+ *   received_bytes = delivered_bytes + overlap_bytes + buffered_bytes
+ *                    + discarded_bytes
+ *
+ * skipped_bytes is sequence space jumped over (holes): those bytes were never
+ * received, so they are not on either side. Given to complete() (where
+ * buffered_bytes is 0) and by reasm_pool_stream_totals() for an open stream.
+ */
+struct reasm_stream_totals {
+	uint64_t received_bytes;  /**< payload bytes of every segment given to it */
+	uint64_t delivered_bytes; /**< bytes in the records handed to reassembled() */
+	uint64_t overlap_bytes;   /**< received bytes trimmed: their sequence was already delivered */
+	uint64_t buffered_bytes;  /**< out-of-order bytes held in pages now */
+	/**
+	 * Buffered bytes freed undelivered: pages still held past a FIN/RST when
+	 * the stream completed, or pages of an assembler freed while the
+	 * (shared) pool kept the stream open.
+	 */
+	uint64_t discarded_bytes;
+	uint64_t skipped_bytes;   /**< sum of the positive skips of its records */
+};
+
+/**
  * User callbacks (the seed's StreamFactory and Stream).
  *
  * For every stream, in order: one open(), zero or more reassembled(),
@@ -208,8 +234,13 @@ struct reasm_stream_ops {
 	 * of at most REASM_MAX_RECORDS_PER_CALL records each.
 	 */
 	void (*reassembled)(void *stream, const struct reasm_record *records, unsigned int n);
-	/** No more data will come (FIN/RST seen, flushed, or table torn down). */
-	void (*complete)(void *stream);
+	/**
+	 * No more data will come (FIN/RST seen, flushed, or table torn down).
+	 * @param totals  the stream's accounting (buffered_bytes is 0): its
+	 *   delivered_bytes equals the sum of the lengths of every record given
+	 *   to reassembled(). Valid during the call only.
+	 */
+	void (*complete)(void *stream, const struct reasm_stream_totals *totals);
 };
 
 /** Most records passed to one reassembled() call. */
@@ -262,6 +293,17 @@ void reasm_pool_free(struct reasm_pool *pool);
 
 /** @return the number of open stream directions. Safe from any thread. */
 uint32_t reasm_pool_count(const struct reasm_pool *pool);
+
+/**
+ * The accounting of the open stream direction @p flow (see struct
+ * reasm_stream_totals). Reads state the assembler writes: call it on the
+ * thread of the pool's assembler (single-writer mode), or from any thread in
+ * shared mode (the connection is locked while read). O(pages it holds).
+ * @return 0 with @p out filled, -ENOENT if no such direction is open,
+ *   -EINVAL if an argument is NULL.
+ */
+int reasm_pool_stream_totals(struct reasm_pool *pool, const struct reasm_flow *flow,
+			     struct reasm_stream_totals *out);
 
 /* ------------------------------------------------------------------ */
 /* Counters                                                              */

@@ -162,9 +162,28 @@ set_skip(struct reasm_assembler *a, const struct reasm_conn *conn, uint32_t seq,
 	} else if ((diff = reasm_seq_diff(conn->next_seq, seq)) > 0) {
 		rec->skip = diff;
 		rec->skip_cause = (uint8_t)cause;
+		reasm_conn_acct(a->pool, conn)->skipped_bytes += (uint64_t)diff;
 		if (skip_counter[cause] != REASM_CTR_MAX)
 			ctr_add(a, skip_counter[cause], (uint64_t)diff);
 	}
+}
+
+/* Received bytes trimmed because their sequence was already delivered. */
+static inline void
+count_overlap(struct reasm_assembler *a, const struct reasm_conn *conn, uint32_t bytes)
+{
+	if (likely(bytes == 0))
+		return;
+	ctr_add(a, REASM_CTR_overlap_bytes, bytes);
+	reasm_conn_acct(a->pool, conn)->overlap_bytes += bytes;
+}
+
+/* Buffered bytes freed undelivered. */
+static void
+count_discarded(struct reasm_assembler *a, const struct reasm_conn *conn, uint64_t bytes)
+{
+	ctr_add(a, REASM_CTR_discarded_on_close_bytes, bytes);
+	reasm_conn_acct(a->pool, conn)->discarded_bytes += bytes;
 }
 
 /*
@@ -178,7 +197,7 @@ push_segment(struct reasm_assembler *a, struct reasm_conn *conn,
 	uint32_t len = seg->len, next;
 	uint32_t off = byte_span(conn, seg->seq, &len, &next);
 
-	ctr_add(a, REASM_CTR_overlap_bytes, seg->len - len);
+	count_overlap(a, conn, seg->len - len);
 	conn->next_seq = next;
 	conn->next_seq_valid = true;
 	rec->bytes = seg->payload + off;
@@ -199,7 +218,7 @@ add_next_from_conn(struct reasm_assembler *a, struct reasm_conn *conn,
 
 	set_skip(a, conn, page->seq, cause, &rec);
 	off = byte_span(conn, page->seq, &len, &next);
-	ctr_add(a, REASM_CTR_overlap_bytes, page->len - len);
+	count_overlap(a, conn, page->len - len);
 	conn->next_seq = next;
 	conn->next_seq_valid = true;
 	rec.bytes = page->data + off;
@@ -229,13 +248,20 @@ add_contiguous(struct reasm_assembler *a, struct reasm_conn *conn)
 static void
 close_connection(struct reasm_assembler *a, struct reasm_conn *conn, enum reasm_counter why)
 {
+	struct reasm_stream_totals totals;
 	struct reasm_page *page, *next;
 
-	a->pool->ops->complete(conn->stream);
+	/* Pages still held past the FIN/RST are discarded, before complete() sees the totals. */
+	reasm_conn_totals(a->pool, conn, &totals);
+	if (totals.buffered_bytes > 0) {
+		count_discarded(a, conn, totals.buffered_bytes);
+		totals.discarded_bytes += totals.buffered_bytes;
+		totals.buffered_bytes = 0;
+	}
+	a->pool->ops->complete(conn->stream, &totals);
 	ctr_add(a, why, 1);
 	for (page = conn->first; page != NULL; page = next) {
 		next = page->next;
-		ctr_add(a, REASM_CTR_discarded_on_close_bytes, page->len);
 		owner_pages_sub(page);
 		page_put(page);
 	}
@@ -406,6 +432,7 @@ assemble_into(struct reasm_assembler *a, struct reasm_conn *conn,
 {
 	a->batch.pushed = 0;
 	a->batch.last_end = false;
+	conn->received_bytes += seg->len;
 	reasm_pool_touch(a->pool, conn, ts);
 	if (!conn->next_seq_valid) {
 		if (seg->flags & REASM_TCP_SYN) {
@@ -669,7 +696,7 @@ drop_owned_pages(struct reasm_assembler *a)
 			else
 				conn->last = page->prev;
 			conn->npages--;
-			ctr_add(a, REASM_CTR_discarded_on_close_bytes, page->len);
+			count_discarded(a, conn, page->len);
 			owner_pages_sub(page);
 			page_put(page);
 		}

@@ -297,6 +297,8 @@ conn_init(struct reasm_pool *pool, struct reasm_conn *conn, const struct reasm_f
 	conn->last_seen = ts;
 	conn->idle_key = ts;
 	conn->paged.prev = conn->paged.next = REASM_NO_CONN;
+	conn->received_bytes = 0;
+	memset(reasm_conn_acct(pool, conn), 0, sizeof(struct reasm_conn_acct));
 	list_lock(pool);
 	idle_place(pool, idx);
 	list_unlock(pool);
@@ -531,6 +533,13 @@ reasm_pool_create(const struct reasm_pool_conf *conf)
 			goto fail;
 		}
 	}
+	pool->accts = rte_zmalloc_socket("reasm_accts",
+					 sizeof(struct reasm_conn_acct) * conf->max_conns,
+					 RTE_CACHE_LINE_SIZE, conf->socket_id);
+	if (pool->accts == NULL) {
+		rc = ENOMEM;
+		goto fail;
+	}
 	for (i = 0; i < conf->max_conns; i++)
 		rte_spinlock_init(&pool->conns[i].lock);
 	return pool;
@@ -548,6 +557,7 @@ reasm_pool_free(struct reasm_pool *pool)
 	rte_hash_free(pool->table);
 	rte_free(pool->conns);
 	rte_free(pool->privs);
+	rte_free(pool->accts);
 	rte_free(pool);
 }
 
@@ -555,4 +565,43 @@ uint32_t
 reasm_pool_count(const struct reasm_pool *pool)
 {
 	return __atomic_load_n(&pool->count, __ATOMIC_RELAXED);
+}
+
+/* ---- per-connection accounting --------------------------------------- */
+
+void
+reasm_conn_totals(const struct reasm_pool *pool, const struct reasm_conn *conn,
+		  struct reasm_stream_totals *out)
+{
+	const struct reasm_conn_acct *acct = reasm_conn_acct(pool, conn);
+	const struct reasm_page *page;
+
+	out->received_bytes = conn->received_bytes;
+	out->overlap_bytes = acct->overlap_bytes;
+	out->discarded_bytes = acct->discarded_bytes;
+	out->skipped_bytes = acct->skipped_bytes;
+	out->buffered_bytes = 0;
+	for (page = conn->first; page != NULL; page = page->next)
+		out->buffered_bytes += page->len;
+	/* What is in no other place was delivered: the consumer can check it. */
+	out->delivered_bytes = out->received_bytes - out->overlap_bytes -
+			       out->buffered_bytes - out->discarded_bytes;
+}
+
+int
+reasm_pool_stream_totals(struct reasm_pool *pool, const struct reasm_flow *flow,
+			 struct reasm_stream_totals *out)
+{
+	struct reasm_conn *conn;
+	int err;
+
+	if (pool == NULL || flow == NULL || out == NULL)
+		return -EINVAL;
+	conn = reasm_pool_get(pool, flow, false, 0, &err);
+	if (conn == NULL)
+		return -ENOENT;
+	reasm_conn_totals(pool, conn, out);
+	if (is_shared(pool))
+		rte_spinlock_unlock(&conn->lock);
+	return 0;
 }

@@ -88,7 +88,22 @@ struct reasm_conn {
 	uint64_t paged_key;      /**< first->seen when placed in the paged list (<= it) */
 	struct reasm_conn_link idle;  /**< pool->idle, ordered by idle_key */
 	struct reasm_conn_link paged; /**< pool->paged, by paged_key */
+	uint64_t received_bytes;      /**< payload bytes given to it (struct reasm_stream_totals) */
 } __rte_aligned(64);
+
+/* Two cache lines: an idle direction must stay within its memory budget. */
+_Static_assert(sizeof(struct reasm_conn) == 128, "struct reasm_conn grew past two cache lines");
+
+/**
+ * The rest of a connection's accounting, in a separate array (by the same
+ * index) because only overlaps, skips and discards touch it: the packet
+ * path reads none of it.
+ */
+struct reasm_conn_acct {
+	uint64_t overlap_bytes;
+	uint64_t discarded_bytes;
+	uint64_t skipped_bytes;
+};
 
 struct reasm_pool {
 	char name[64];
@@ -96,6 +111,7 @@ struct reasm_pool {
 	struct rte_hash *table;
 	struct reasm_conn *conns;    /**< max_conns entries, by hash position */
 	uint8_t *privs;              /**< max_conns * stream_priv_size bytes */
+	struct reasm_conn_acct *accts; /**< max_conns entries, by hash position */
 	uint32_t max_conns;
 	uint32_t stream_priv_size;
 	const struct reasm_stream_ops *ops;
@@ -167,6 +183,17 @@ reasm_pool_paged_update(struct reasm_pool *pool, struct reasm_conn *conn)
 struct reasm_conn *reasm_pool_add(struct reasm_pool *pool, const struct reasm_flow *key,
 				  uint64_t ts, int *err);
 uint32_t reasm_pool_conn_index(const struct reasm_pool *pool, const struct reasm_conn *conn);
+
+/** The cold half of @conn's accounting. */
+static inline struct reasm_conn_acct *
+reasm_conn_acct(const struct reasm_pool *pool, const struct reasm_conn *conn)
+{
+	return &pool->accts[conn - pool->conns];
+}
+
+/* Fill @out for @conn (caller holds it: its assembler's thread, or its lock). */
+void reasm_conn_totals(const struct reasm_pool *pool, const struct reasm_conn *conn,
+		       struct reasm_stream_totals *out);
 unsigned int reasm_pool_snapshot(struct reasm_pool *pool, bool idle_before, uint64_t t,
 				 uint32_t *out, unsigned int max);
 unsigned int reasm_pool_snapshot_paged(struct reasm_pool *pool, uint32_t *out, unsigned int max);

@@ -562,8 +562,9 @@ count_reassembled(void *stream, const struct reasm_record *rec, unsigned int n)
 }
 
 static void
-count_complete(void *stream)
+count_complete(void *stream, const struct reasm_stream_totals *totals)
 {
+	RTE_SET_USED(totals);
 	((struct counts *)stream)->completes++;
 }
 

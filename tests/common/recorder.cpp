@@ -40,12 +40,13 @@ static void rec_reassembled(void *stream, const struct reasm_record *records, un
 	}
 }
 
-static void rec_complete(void *stream)
+static void rec_complete(void *stream, const struct reasm_stream_totals *totals)
 {
 	auto *ctx = static_cast<std::pair<Recorder *, StreamLog *> *>(stream);
 	{
 		std::lock_guard<std::mutex> g(ctx->first->mu);
 		ctx->second->completes++;
+		ctx->second->totals = *totals;
 	}
 	delete ctx;
 }
@@ -82,6 +83,21 @@ size_t Recorder::completed()
 	for (auto &l : logs)
 		n += l->completes;
 	return n;
+}
+
+void Recorder::forget()
+{
+	std::lock_guard<std::mutex> g(mu);
+	for (auto &l : logs)
+		received_forgotten += l->totals.received_bytes;
+	logs.clear();
+	pending.clear();
+}
+
+void Recorder::forget_counters()
+{
+	std::lock_guard<std::mutex> g(mu);
+	received_forgotten = 0;
 }
 
 static void die(const char *what)
@@ -136,6 +152,54 @@ Rig::~Rig()
 	rte_mempool_free(pages);
 }
 
+/* One stream's totals against its records; "" when they agree. */
+static std::string stream_problem(const StreamLog &log, const struct reasm_stream_totals &t)
+{
+	uint64_t bytes = 0, skipped = 0;
+	for (auto &r : log.recs) {
+		bytes += r.bytes.size();
+		if (r.skip > 0)
+			skipped += (uint64_t)r.skip;
+	}
+	std::ostringstream os;
+	if (t.delivered_bytes != bytes || t.skipped_bytes != skipped)
+		os << "totals say delivered " << t.delivered_bytes << " skipped " << t.skipped_bytes
+		   << ", its records hold " << bytes << " bytes and skip " << skipped << "; ";
+	if (t.received_bytes != t.delivered_bytes + t.overlap_bytes + t.buffered_bytes +
+					t.discarded_bytes ||
+	    t.received_bytes < t.delivered_bytes)
+		os << "received " << t.received_bytes << " != delivered " << t.delivered_bytes
+		   << " + overlap " << t.overlap_bytes << " + buffered " << t.buffered_bytes
+		   << " + discarded " << t.discarded_bytes;
+	return os.str();
+}
+
+bool Rig::streams_conserved(uint64_t received_expected, std::string *why) const
+{
+	uint64_t received = rec.received_forgotten;
+	std::ostringstream os;
+	int n = 0;
+
+	for (auto &log : rec.logs) {
+		struct reasm_stream_totals t = log->totals;
+		std::string problem;
+		if (log->completes == 0 && reasm_pool_stream_totals(pool, &log->flow, &t) != 0)
+			problem = "open, but reasm_pool_stream_totals() does not find it";
+		else
+			problem = stream_problem(*log, t);
+		received += t.received_bytes;
+		if (!problem.empty())
+			os << "stream " << n << ": " << problem << "\n";
+		n++;
+	}
+	if (received != received_expected)
+		os << "the streams received " << received << " bytes, payload - table_full is "
+		   << received_expected << "\n";
+	if (why != nullptr)
+		*why = os.str();
+	return os.str().empty();
+}
+
 bool Rig::bytes_conserved(std::string *why) const
 {
 	struct reasm_stats st = {};
@@ -153,7 +217,9 @@ bool Rig::bytes_conserved(std::string *why) const
 	      st.v[REASM_CTR_buffered_bytes] + st.v[REASM_CTR_discarded_on_close_bytes] +
 	      st.v[REASM_CTR_table_full_bytes];
 	if (out == st.v[REASM_CTR_payload_bytes])
-		return true;
+		return streams_conserved(st.v[REASM_CTR_payload_bytes] -
+						 st.v[REASM_CTR_table_full_bytes],
+					 why);
 	if (why != nullptr) {
 		std::ostringstream os;
 		os << "payload " << st.v[REASM_CTR_payload_bytes] << " != delivered "

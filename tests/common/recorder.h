@@ -33,6 +33,7 @@ struct StreamLog {
 	std::vector<Rec> recs;
 	int completes = 0;
 	int reassembled_calls = 0;
+	struct reasm_stream_totals totals = {}; /* what complete() was given */
 };
 
 /*
@@ -50,6 +51,15 @@ public:
 	/* Streams opened, and streams completed. */
 	size_t opened();
 	size_t completed();
+	/*
+	 * Drop every log (all streams must be complete) and remember what they
+	 * received, so that Rig::bytes_conserved still adds up against the
+	 * assembler's counters; call forget_counters() when those restart.
+	 */
+	void forget();
+	void forget_counters();
+
+	uint64_t received_forgotten = 0;
 
 	std::mutex mu;
 	std::vector<std::unique_ptr<StreamLog>> logs;
@@ -79,11 +89,18 @@ public:
 	struct reasm_assembler *add_assembler();
 
 	/*
-	 * True when every payload byte given to the assembler is accounted for:
-	 * payload = delivered + overlap + buffered + discarded_on_close + table_full.
-	 * Otherwise false, with the counters in *why.
+	 * True when every payload byte given to the assembler is accounted for,
+	 * over all streams: payload = delivered + overlap + buffered +
+	 * discarded_on_close + table_full; and for every stream direction (its
+	 * totals from complete(), or reasm_pool_stream_totals() while open):
+	 * received = delivered + overlap + buffered + discarded, with delivered
+	 * and skipped equal to what its records hold, and the streams' received
+	 * adding up to payload - table_full. Otherwise false, with why in *why.
+	 * Call it when no thread is assembling.
 	 */
 	bool bytes_conserved(std::string *why = nullptr) const;
+	/* The per-stream half of bytes_conserved(). */
+	bool streams_conserved(uint64_t received_expected, std::string *why) const;
 
 	/* True when the page mempool is full again (no page leaked). */
 	bool pages_all_free() const;

@@ -14,9 +14,10 @@ runs, /proc/PID/status VmRSS is sampled every 50 ms. Per scenario:
 - rss_over_idle: the peak is less than 16 MiB over the peak of an idle run (UDP only,
   same options): the pools are preallocated, adversarial traffic must not add;
 - scenario checks on the summary's counters ("reasm:   <counter> <value>") and the jsonl:
-  1 syn_flood: 200,000 distinct SYNs (plus 4 real streams opened first, their data
-     interleaved with the flood): table_full_pkts > 0, the real streams delivered
-     byte-exact (sha256), started, without skip;
+  1 syn_flood: 1,000,000 distinct SYNs (plus 4 real streams opened first, their data
+     interleaved with the flood): every SYN opened a direction or was counted in
+     table_full_pkts, the real streams delivered byte-exact (sha256), started, without
+     skip;
   2 overlap_storm: one stream re-sends its first 1,000 bytes 20,000 times with
      different bytes each time: the stream's bytes are the first copy (plus its tail);
   3 hole_per_packet: 2,000 connections, 20 x 100-byte segments each with a 1-byte hole
@@ -49,6 +50,7 @@ T0 = 1700000000 * 10**9
 
 WORKERS = 2
 MAX_CONNS = 4096
+SYN_FLOOD = 1000000      # distinct SYNs of the flood scenario
 PAGES = 2048
 PAGES_PER_CONN = 8
 PAGES_TOTAL = 1024
@@ -201,6 +203,8 @@ def run_scenario(report, reasm, name, cap, jsonl, bounds):
         return None, None
     objs, errors = tl.read_jsonl(jsonl)
     report.check(name + ".jsonl_valid", not errors, lambda: "\n".join(errors[:20]))
+    why = tl.bytes_conserved_problem(summary, objs)
+    report.check(name + ".bytes_conserved", why is None, lambda: why)
     return summary, objs
 
 
@@ -222,7 +226,7 @@ def exact(o, data):
 def syn_flood(report, reasm, tmp, bound, rng):
     cap, jsonl = os.path.join(tmp, "syn.pcap"), os.path.join(tmp, "syn.jsonl")
     w = Writer(cap)
-    flood = 200000
+    flood = SYN_FLOOD
     real = []
     for i in range(4):
         src, sport, isn = tl.ip4("10.9.0.%d" % (i + 1)), 40000 + i, rng.getrandbits(32)
@@ -240,9 +244,15 @@ def syn_flood(report, reasm, tmp, bound, rng):
     summary, objs = run_scenario(report, reasm, "syn_flood", cap, jsonl, bound)
     if summary is None:
         return
-    report.check("syn_flood.table_full_counted", ctr(summary, "table_full_pkts") > 0 and
-                 ctr(summary, "conns_opened") <= WORKERS * MAX_CONNS,
-                 lambda: counters_text(summary))
+    print("syn_flood: %d SYNs sent, %d directions opened, %d refused (table_full_pkts)" % (
+        flood + 4, ctr(summary, "conns_opened"), ctr(summary, "table_full_pkts")), flush=True)
+    # Every SYN either opened a direction or was refused and counted: the 4 real ones
+    # open first, the tables fill up, every later SYN is refused.
+    report.check("syn_flood.table_full_counted",
+                 ctr(summary, "table_full_pkts") > 0 and
+                 ctr(summary, "conns_opened") <= WORKERS * MAX_CONNS and
+                 ctr(summary, "table_full_pkts") + ctr(summary, "conns_opened") == flood + 4,
+                 lambda: "%d SYNs sent: %s" % (flood + 4, counters_text(summary)))
     bad = []
     for src, sport, isn, data in real:
         lines = [o for o in objs if o.get("sport") == sport and o.get("dport") == 80]

@@ -154,6 +154,8 @@ def one_signal(report, reasm, sig, cap, payloads, frames, tmp):
     report.check(name + ".delivered_total", total == summary["delivered_bytes"] and total > 0,
                  lambda: "jsonl bytes %d, summary delivered_bytes %d" % (
                      total, summary["delivered_bytes"]))
+    why = tl.bytes_conserved_problem(summary, objs)
+    report.check(name + ".bytes_conserved", why is None, lambda: why)
     report.check(name + ".partial", 0 < total < sum(len(p) for p in payloads.values()),
                  lambda: "delivered %d of %d bytes" % (
                      total, sum(len(p) for p in payloads.values())))

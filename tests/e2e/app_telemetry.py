@@ -49,7 +49,7 @@ WORKER_LCORES = (1, 2)
 # What docs/appliance.md promises beyond the library counters (checked against the doc).
 APP_KEYS = ("workers", "port_rx_pkts", "port_rx_missed", "port_rx_nombuf", "port_rx_errors",
             "dist_pkts", "dist_ring_full", "rx_pkts", "streams_open", "streams_completed",
-            "sink_bytes", "sink_write_errors", "clock_ns")
+            "sink_bytes", "sink_write_errors", "streams_unbalanced", "clock_ns")
 GAUGES = ("streams_open", "pages_in_use", "buffered_bytes")
 GROWING = ("pkts", "pkts_tcp", "segs", "rx_pkts", "port_rx_pkts", "dist_pkts", "payload_bytes",
            "delivered_bytes", "delivered_records", "conns_closed_fin", "streams_completed",
@@ -143,12 +143,15 @@ def wait_for(tel, cond, timeout=15.0):
     return st, False
 
 
-def check_exit(report, name, bg, sig):
+def check_exit(report, name, bg, sig, jsonl):
+    """Stop reasm with sig: exit 0, a summary, every byte accounted for (also per stream)."""
     res = bg.stop(sig, timeout=30)
     summary = tl.parse_summary(res.stdout)
     report.check(name + "_exit_0", res.rc == 0 and not res.timed_out, lambda: res.describe())
     report.check(name + "_summary", summary is not None,
                  lambda: "no summary in stdout:\n" + res.stdout[-2000:])
+    why = tl.bytes_conserved_problem(summary, tl.read_jsonl(jsonl)[0])
+    report.check(name + "_bytes_conserved", why is None, lambda: why)
     return res, summary
 
 
@@ -187,6 +190,7 @@ def run_busy(report, reasm, tmp, counters):
         report.equal("stats_keys_documented", sorted(documented_stats_keys()),
                      sorted(APP_KEYS), "keys listed for /reasm/stats in docs/appliance.md")
         report.equal("stats_workers", s2.get("workers"), 2)
+        report.equal("stats_streams_unbalanced", s2.get("streams_unbalanced"), 0)
         not_grown = [(k, s1.get(k), s2.get(k)) for k in GROWING
                      if not (isinstance(s2.get(k), int) and s2.get(k) > s1.get(k, 0))]
         report.check("stats_counters_grow", not not_grown,
@@ -254,7 +258,7 @@ def run_busy(report, reasm, tmp, counters):
                      lambda: "dpdk-telemetry.py exit %d:\n%s%s" % (
                          dt.returncode, dt.stdout[-2000:], dt.stderr[-2000:]))
         tel.close()
-        res, summary = check_exit(report, "busy_sigterm", bg, signal.SIGTERM)
+        res, summary = check_exit(report, "busy_sigterm", bg, signal.SIGTERM, jsonl)
         if summary:
             objs, errors = tl.read_jsonl(jsonl)
             report.check("busy_jsonl_matches_summary", not errors and
@@ -361,7 +365,7 @@ def run_static(report, reasm, tmp, counters):
         report.check("flush_0_after", fl0.get("workers_answered") == 2 and
                      fl0.get("closed") == 0, lambda: "answered %r" % fl0)
         tel.close()
-        res, summary = check_exit(report, "static_sigint", bg, signal.SIGINT)
+        res, summary = check_exit(report, "static_sigint", bg, signal.SIGINT, jsonl)
         if summary:
             report.equal("static_summary_streams", summary["streams"], N_HOLED)
     finally:

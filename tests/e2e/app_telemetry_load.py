@@ -225,6 +225,8 @@ def run_once(report, reasm, tmp, pcap, name, loaded):
         objs, errors = load(jsonl)
         report.check(name + "_jsonl_well_formed", not errors and objs,
                      lambda: "%d lines, errors: %s" % (len(objs), errors[:5]))
+        why = tl.bytes_conserved_problem(summary, objs)
+        report.check(name + "_bytes_conserved", why is None, lambda: why)
         if hammer is not None:
             check_hammer(report, name, hammer, writer)
         return summary, objs, hammer

@@ -106,7 +106,7 @@ def check_gopacket(report, name, path, ref_lines, res, objs, errors, ref_exe, tm
                 problems.append("summary says %d streams, the jsonl has %d lines" % (
                     summary["streams"], len(objs)))
             total = sum(o.get("bytes", 0) for o in objs)
-            why = tl.conservation_problem(summary["counters"])
+            why = tl.bytes_conserved_problem(summary, objs)
             if why is not None:
                 problems.append("bytes not conserved: " + why)
             if summary["delivered_bytes"] != total:

@@ -227,6 +227,8 @@ def check_summary(summary, records, problems):
     payload, accounted = tl.bytes_accounted(c)
     expect("payload_bytes vs delivered + overlap + buffered + discarded + table_full bytes",
            accounted, payload)
+    expect("bytes accounted for, in total and per stream (None: yes)",
+           tl.conservation_problem(summary), None)
     expect("pages_in_use at the end", c.get("pages_in_use", 0), 0)
     expect("buffered_bytes at the end", c.get("buffered_bytes", 0), 0)
     expect("dist_ring_full", c.get("dist_ring_full", 0), 0)

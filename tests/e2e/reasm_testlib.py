@@ -245,13 +245,18 @@ SUMMARY_RE = re.compile(
     r"^reasm: total: (\d+) packets, (\d+) TCP segments, (\d+) streams, (\d+) bytes delivered, "
     r"(\d+) bytes skipped, (\d+) starts unseen, (\d+) packets dropped$", re.M)
 COUNTER_RE = re.compile(r"^reasm:   (\w+) +(\d+)$", re.M)
+STREAMS_RE = re.compile(
+    r"^reasm: per-stream accounting: (\d+) streams, received (\d+) = delivered (\d+) \+ "
+    r"overlap (\d+) \+ discarded (\d+), (\d+) unbalanced$", re.M)
 
 
 def parse_summary(stdout):
     """The summary's totals as a dict, or None when there is none.
 
     Keys: packets, tcp_segments, streams, delivered_bytes, skipped_bytes,
-    starts_unseen, dropped, plus every "reasm:   counter value" line.
+    starts_unseen, dropped; "counters": every "reasm:   counter value" line;
+    "per_stream": the per-stream accounting line as a dict (streams, received,
+    delivered, overlap, discarded, unbalanced), or None if missing.
     """
     m = None
     for m in SUMMARY_RE.finditer(stdout):
@@ -262,6 +267,10 @@ def parse_summary(stdout):
             "starts_unseen", "dropped")
     d = dict(zip(keys, (int(x) for x in m.groups())))
     d["counters"] = {k: int(v) for k, v in COUNTER_RE.findall(stdout[m.end():])}
+    s = STREAMS_RE.search(stdout, m.end())
+    d["per_stream"] = None if s is None else dict(zip(
+        ("streams", "received", "delivered", "overlap", "discarded", "unbalanced"),
+        (int(x) for x in s.groups())))
     return d
 
 
@@ -275,12 +284,69 @@ def bytes_accounted(counters):
     return counters.get("payload_bytes", 0), sum(counters.get(k, 0) for k in BYTE_SINKS)
 
 
-def conservation_problem(counters):
-    """None when payload_bytes == delivered + overlap + buffered + discarded + table_full."""
+def conservation_problem(summary):
+    """None when every payload byte is accounted for, in total and per stream.
+
+    In total: payload_bytes == delivered + overlap + buffered + discarded +
+    table_full (the assemblers' counters). Per stream (the summary's
+    per-stream accounting line, checked by the sinks on every stream as it
+    completed): no stream unbalanced, and the streams' received bytes add up
+    to payload_bytes - table_full_bytes, their delivered bytes to
+    delivered_bytes (every stream has completed when reasm prints it).
+    """
+    counters = summary["counters"]
     payload, out = bytes_accounted(counters)
-    if payload == out:
+    if payload != out:
+        return "payload_bytes %d != %s = %d" % (payload, " + ".join(BYTE_SINKS), out)
+    ps = summary.get("per_stream")
+    if ps is None:
+        return "no per-stream accounting line in the summary"
+    if ps["unbalanced"] != 0:
+        return "%d streams unbalanced (their totals disagree with what the sinks got)" % (
+            ps["unbalanced"])
+    if ps["received"] != ps["delivered"] + ps["overlap"] + ps["discarded"]:
+        return "per stream: received %d != delivered %d + overlap %d + discarded %d" % (
+            ps["received"], ps["delivered"], ps["overlap"], ps["discarded"])
+    want = payload - counters.get("table_full_bytes", 0)
+    if ps["received"] != want:
+        return "the streams received %d bytes, payload_bytes - table_full_bytes is %d" % (
+            ps["received"], want)
+    if ps["delivered"] != counters.get("delivered_bytes", 0):
+        return "the streams got %d bytes, delivered_bytes is %d" % (
+            ps["delivered"], counters.get("delivered_bytes", 0))
+    if ps["streams"] != summary["streams"]:
+        return "%d streams accounted, %d completed" % (ps["streams"], summary["streams"])
+    return None
+
+
+def jsonl_accounting_problem(objs):
+    """None when every jsonl line balances: received == bytes + overlap + discarded.
+
+    "bytes" is what the sinks got; the other three are the library's totals
+    for that stream direction, given at complete().
+    """
+    bad = []
+    for o in objs:
+        try:
+            if o["received"] != o["bytes"] + o["overlap"] + o["discarded"]:
+                bad.append("%s:%s > %s:%s received %d != bytes %d + overlap %d + discarded %d" % (
+                    o["src"], o["sport"], o["dst"], o["dport"], o["received"], o["bytes"],
+                    o["overlap"], o["discarded"]))
+        except KeyError as e:
+            bad.append("a line without %s: %r" % (e, o))
+    if not bad:
         return None
-    return ("payload_bytes %d != %s = %d" % (payload, " + ".join(BYTE_SINKS), out))
+    return "%d of %d streams unbalanced: %s" % (len(bad), len(objs), "; ".join(bad[:5]))
+
+
+def bytes_conserved_problem(summary, objs=None):
+    """conservation_problem(summary), then jsonl_accounting_problem(objs) if given."""
+    if summary is None:
+        return "no summary"
+    why = conservation_problem(summary)
+    if why is None and objs is not None:
+        why = jsonl_accounting_problem(objs)
+    return why
 
 
 def read_jsonl(path):

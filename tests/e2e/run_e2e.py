@@ -232,7 +232,7 @@ def check_summary(res, info, expected_rows):
         if by != want_bytes:
             problems.append("total bytes delivered %d, gopacket delivers %d" % (by, want_bytes))
         summary = parse_summary(out)
-        why = conservation_problem(summary["counters"]) if summary else "no summary"
+        why = conservation_problem(summary) if summary else "no summary"
         if why is not None:
             problems.append("bytes not conserved: " + why)
     if problems:

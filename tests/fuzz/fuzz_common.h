@@ -184,6 +184,8 @@ struct fstream {
 	int key;                   /* harness key index, or -1 */
 	bool pos_known;            /* reference check: position of the next byte known */
 	uint32_t next_pos;
+	uint64_t bytes;            /* record bytes it got */
+	uint64_t skipped;          /* sum of its positive skips */
 };
 
 #define FUZZ_MAX_OPEN 256
@@ -195,6 +197,7 @@ struct fuzz_state {
 	uint32_t next_id;
 	uint32_t priv_size;
 	uint64_t opens, completes, records, bytes, skip_unknown;
+	uint64_t received_closed;  /* received_bytes of every complete()'s totals */
 	uint64_t skipped[REASM_SKIP_CAUSE_MAX];
 	uint64_t ts_min, ts_max;   /* timestamps given to the library so far */
 	uint64_t checksum;         /* every delivered byte is read into it */
@@ -292,6 +295,9 @@ cb_reassembled(void *stream, const struct reasm_record *recs, unsigned int n)
 			S.skipped[r->skip_cause] += (uint64_t)r->skip;
 		S.records++;
 		S.bytes += r->len;
+		s->bytes += r->len;
+		if (r->skip > 0)
+			s->skipped += (uint64_t)r->skip;
 		if (S.on_record != NULL)
 			S.on_record(s, r);
 		s->nrec++;
@@ -299,13 +305,35 @@ cb_reassembled(void *stream, const struct reasm_record *recs, unsigned int n)
 	}
 }
 
+/* One stream's totals against what its callbacks got. */
 static void
-cb_complete(void *stream)
+fuzz_check_totals(const struct fstream *s, const struct reasm_stream_totals *t, const char *when)
+{
+	FUZZ_CHECK(t->delivered_bytes == s->bytes && t->skipped_bytes == s->skipped,
+		   "%s: stream %u: totals say %llu delivered, %llu skipped; its records hold "
+		   "%llu bytes and skip %llu", when, s->id,
+		   (unsigned long long)t->delivered_bytes, (unsigned long long)t->skipped_bytes,
+		   (unsigned long long)s->bytes, (unsigned long long)s->skipped);
+	FUZZ_CHECK(t->received_bytes == t->delivered_bytes + t->overlap_bytes +
+						t->buffered_bytes + t->discarded_bytes &&
+			   t->received_bytes >= t->delivered_bytes,
+		   "%s: stream %u: received %llu != delivered %llu + overlap %llu + buffered %llu "
+		   "+ discarded %llu", when, s->id, (unsigned long long)t->received_bytes,
+		   (unsigned long long)t->delivered_bytes, (unsigned long long)t->overlap_bytes,
+		   (unsigned long long)t->buffered_bytes, (unsigned long long)t->discarded_bytes);
+}
+
+static void
+cb_complete(void *stream, const struct reasm_stream_totals *totals)
 {
 	struct fstream *s = stream;
 	unsigned int i;
 
 	FUZZ_CHECK(s != NULL && s->open, "complete() on a stream not open");
+	FUZZ_CHECK(totals != NULL && totals->buffered_bytes == 0,
+		   "complete(): no totals, or bytes still buffered");
+	fuzz_check_totals(s, totals, "complete()");
+	S.received_closed += totals->received_bytes;
 	priv_check(s);
 	s->open = false;
 	for (i = 0; i < S.n_open; i++)
@@ -497,6 +525,33 @@ fuzz_retire(struct fuzz_rig *rig)
 }
 
 /* Every invariant that holds between two operations. */
+/*
+ * Per-connection accounting: every open stream's totals against its records,
+ * and the payload counter split exactly over the streams (open and closed)
+ * and the segments the full table refused.
+ */
+static void
+fuzz_check_streams(struct fuzz_rig *rig, const struct reasm_stats *sum, const char *after)
+{
+	uint64_t received = S.received_closed;
+	unsigned int i;
+
+	for (i = 0; i < S.n_open; i++) {
+		const struct fstream *s = S.open[i];
+		struct reasm_stream_totals t;
+
+		FUZZ_CHECK(reasm_pool_stream_totals(rig->pool, &s->flow, &t) == 0,
+			   "after %s: stream %u open but reasm_pool_stream_totals finds no stream",
+			   after, s->id);
+		fuzz_check_totals(s, &t, after);
+		received += t.received_bytes;
+	}
+	FUZZ_CHECK(received + CTR(*sum, table_full_bytes) == CTR(*sum, payload_bytes),
+		   "after %s: streams received %llu + table_full %llu != payload_bytes %llu", after,
+		   (unsigned long long)received, (unsigned long long)CTR(*sum, table_full_bytes),
+		   (unsigned long long)CTR(*sum, payload_bytes));
+}
+
 static void
 fuzz_check(struct fuzz_rig *rig, const char *after)
 {
@@ -594,6 +649,7 @@ fuzz_check(struct fuzz_rig *rig, const char *after)
 		FUZZ_CHECK(!S.open[i]->last_end,
 			   "after %s: stream %u still open after a call ended on an end record",
 			   after, S.open[i]->id);
+	fuzz_check_streams(rig, &sum, after);
 }
 
 /* reasm_assembler_top_conns against the counters. */

@@ -143,10 +143,23 @@ void stream_reassembled(void *stream, const struct reasm_record *records, unsign
 	}
 }
 
-void stream_complete(void *stream)
+void stream_complete(void *stream, const struct reasm_stream_totals *t)
 {
 	Stream *s = static_cast<Stream *>(stream);
 	char line[512];
+
+	/* Per-stream conservation: a disagreement is a harness error (no gopacket line matches). */
+	if (t->delivered_bytes != s->bytes || t->skipped_bytes != (uint64_t)s->skipped_bytes ||
+	    t->received_bytes != t->delivered_bytes + t->overlap_bytes + t->discarded_bytes) {
+		snprintf(line, sizeof(line),
+			 "{\"harness_error\":\"%s:%u > %s:%u: totals received %" PRIu64
+			 " delivered %" PRIu64 " overlap %" PRIu64 " discarded %" PRIu64
+			 " skipped %" PRIu64 "; records hold %" PRIu64 " bytes, skip %" PRId64 "\"}",
+			 s->src.c_str(), s->sport, s->dst.c_str(), s->dport, t->received_bytes,
+			 t->delivered_bytes, t->overlap_bytes, t->discarded_bytes, t->skipped_bytes,
+			 s->bytes, s->skipped_bytes);
+		s->out->push_back(line);
+	}
 	snprintf(line, sizeof(line),
 		 "{\"src\":\"%s\",\"sport\":%u,\"dst\":\"%s\",\"dport\":%u,\"bytes\":%" PRIu64
 		 ",\"records\":%" PRIu64 ",\"skips\":%" PRIu64 ",\"skip_unknown\":%" PRIu64

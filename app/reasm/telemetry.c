@@ -215,6 +215,10 @@ do_conns(const char *cmd, const char *params, struct rte_tel_data *d)
 		tel_add_u64(c, "pages", ctx.top[i].pages);
 		tel_add_u64(c, "buffered_bytes", ctx.top[i].buffered_bytes);
 		tel_add_u64(c, "last_seen_ns", ctx.top[i].last_seen);
+		tel_add_u64(c, "received_bytes", ctx.top[i].totals.received_bytes);
+		tel_add_u64(c, "delivered_bytes", ctx.top[i].totals.delivered_bytes);
+		tel_add_u64(c, "overlap_bytes", ctx.top[i].totals.overlap_bytes);
+		tel_add_u64(c, "skipped_bytes", ctx.top[i].totals.skipped_bytes);
 		tel_add_u64(c, "worker", ctx.worker[i]);
 		snprintf(rank, sizeof(rank), "%u", i);
 		if (rte_tel_data_add_dict_container(d, rank, c, 0) != 0) {

@@ -511,6 +511,7 @@ struct reasm_conn_info {
 	uint32_t pages;          /**< pages it holds */
 	uint32_t buffered_bytes; /**< bytes in those pages */
 	uint64_t last_seen;      /**< ns, last packet */
+	struct reasm_stream_totals totals; /**< its accounting (as reasm_pool_stream_totals()) */
 };
 
 /**

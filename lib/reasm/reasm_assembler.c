@@ -762,15 +762,14 @@ reasm_assembler_top_conns(struct reasm_assembler *a, struct reasm_conn_info *out
 	for (i = 0; i < count; i++) {
 		struct reasm_conn *conn = conn_lock_open(a, a->snapshot[i]);
 		struct reasm_conn_info info = {0};
-		struct reasm_page *page;
 
 		if (conn == NULL)
 			continue;
 		info.flow = conn->key;
 		info.pages = conn->npages;
 		info.last_seen = conn->last_seen;
-		for (page = conn->first; page != NULL; page = page->next)
-			info.buffered_bytes += page->len;
+		reasm_conn_totals(a->pool, conn, &info.totals);
+		info.buffered_bytes = (uint32_t)info.totals.buffered_bytes;
 		conn_unlock(a, conn);
 		top_insert(out, &n, max, &info);
 	}

@@ -305,6 +305,11 @@ def run_static(report, reasm, tmp, counters):
         got = [(c.get("flow"), c.get("pages"), c.get("buffered_bytes"), c.get("last_seen_ns"))
                for c in conns] if isinstance(conns, list) else conns
         report.equal("conns_top16", got, want, "/reasm/conns (flow, pages, bytes, last seen)")
+        # Their accounting: all received, all buffered, nothing delivered, skipped or overlapping.
+        acct = [(c.get("received_bytes"), c.get("delivered_bytes"), c.get("overlap_bytes"),
+                 c.get("skipped_bytes")) for c in conns] if isinstance(conns, list) else conns
+        report.equal("conns_accounting", acct, [(w[2], 0, 0, 0) for w in want],
+                     "/reasm/conns (received, delivered, overlap, skipped bytes)")
         workers = {c.get("worker") for c in conns} if isinstance(conns, list) else set()
         report.check("conns_workers", workers == {0, 1},
                      lambda: "worker ids %s" % workers)

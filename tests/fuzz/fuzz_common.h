@@ -669,6 +669,12 @@ fuzz_check_top(struct fuzz_rig *rig)
 		FUZZ_CHECK(info[i].buffered_bytes <= info[i].pages * (uint64_t)REASM_PAGE_BYTES,
 			   "top_conns entry %u: %u bytes in %u pages", i, info[i].buffered_bytes,
 			   info[i].pages);
+		FUZZ_CHECK(info[i].totals.buffered_bytes == info[i].buffered_bytes &&
+				   info[i].totals.received_bytes ==
+					   info[i].totals.delivered_bytes + info[i].totals.overlap_bytes +
+						   info[i].totals.buffered_bytes +
+						   info[i].totals.discarded_bytes,
+			   "top_conns entry %u: totals do not add up", i);
 		pages += info[i].pages;
 		bytes += info[i].buffered_bytes;
 	}

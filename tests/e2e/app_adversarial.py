@@ -23,9 +23,13 @@ runs, /proc/PID/status VmRSS is sampled every 50 ms. Per scenario:
   3 hole_per_packet: 2,000 connections, 20 x 100-byte segments each with a 1-byte hole
      before every segment but the first: skips by page_limit and total_limit counted,
      no page allocation failure, every stream delivers all 2,000 bytes and skips 19;
-  4 churn: 20,000 SYN/data/RST cycles on one 4-tuple: 20,000 jsonl lines, in order,
+  4 tiny_mempool: 200 connections, 30 segments each after a 50-byte hole (sent last),
+     with --pages 64 per worker and no page limit: the mempool runs dry
+     (pages_alloc_failed, skipped_bytes_no_page), and per stream nothing received is lost:
+     received = bytes + overlap, the skip is exactly the hole, the bytes exact;
+  5 churn: 20,000 SYN/data/RST cycles on one 4-tuple: 20,000 jsonl lines, in order,
      each with exactly that cycle's bytes;
-  5 retransmission_flood: 100 connections, every segment sent 10 times and the whole
+  6 retransmission_flood: 100 connections, every segment sent 10 times and the whole
      stream replayed once more at the end: each stream's bytes exact, payload_bytes is
      11 x the delivered bytes.
 
@@ -151,11 +155,11 @@ def vm_rss(pid):
     return name, rss
 
 
-def run_sampled(reasm, cap, jsonl, timeout=120.0):
+def run_sampled(reasm, cap, jsonl, limits, timeout=120.0):
     """Replay cap; returns (RunResult, first RSS, peak RSS, samples, seconds)."""
     t0 = time.monotonic()
     bg = reasm.start(["net_pcap0,rx_pcap=" + cap],
-                     ["--sink", "jsonl:" + jsonl, "--sha256", "--quiet"] + LIMIT_ARGS)
+                     ["--sink", "jsonl:" + jsonl, "--sha256", "--quiet"] + limits)
     first, peak, samples = None, 0, 0
     exe_name = os.path.basename(reasm.exe)[:15]
     try:
@@ -176,13 +180,14 @@ def run_sampled(reasm, cap, jsonl, timeout=120.0):
 PEAKS = {}  # scenario -> peak VmRSS
 
 
-def run_scenario(report, reasm, name, cap, jsonl, bounds):
+def run_scenario(report, reasm, name, cap, jsonl, bounds, limits=None):
     """Run, check exit 0, summary and RSS; returns (summary, jsonl objects) or None.
 
-    bounds: (RSS growth bound, peak RSS of an idle run or None).
+    bounds: (RSS growth bound, peak RSS of an idle run or None); limits: reasm's
+    limit options (LIMIT_ARGS unless given: smaller pools only, so the bounds hold).
     """
     bound, idle_peak = bounds
-    res, first, peak, samples, secs = run_sampled(reasm, cap, jsonl)
+    res, first, peak, samples, secs = run_sampled(reasm, cap, jsonl, limits or LIMIT_ARGS)
     summary = tl.parse_summary(res.stdout)
     PEAKS[name] = peak
     growth = (peak - first) if first is not None else None
@@ -327,6 +332,60 @@ def hole_per_packet(report, reasm, tmp, bound, rng):
                                                       summary["skipped_bytes"]))
 
 
+def tiny_mempool(report, reasm, tmp, bound, rng):
+    """200 streams, each 30 segments after a 50-byte hole, into 64 pages per worker and no
+    page limit: the mempool runs dry. Nothing received may be lost: a stream that cannot
+    get a page skips its hole (cause no_page) and takes the data directly; the late hole
+    filler is then overlap."""
+    cap, jsonl = os.path.join(tmp, "tiny.pcap"), os.path.join(tmp, "tiny.jsonl")
+    w = Writer(cap)
+    conns, segs, hole = 200, 30, 50
+    isns = [rng.getrandbits(32) for _ in range(conns)]
+    datas = [rng.randbytes(hole + segs * 100) for _ in range(conns)]
+    for c in range(conns):
+        w.add(frame(cli_addr(c), 5000 + c, SRV, 80, isns[c], tl.TCP_SYN))
+    for k in range(segs):
+        for c in range(conns):
+            off = hole + 100 * k
+            w.add(frame(cli_addr(c), 5000 + c, SRV, 80, isns[c] + 1 + off, DATA,
+                        datas[c][off:off + 100]))
+    for c in range(conns):  # the holes, last
+        w.add(frame(cli_addr(c), 5000 + c, SRV, 80, isns[c] + 1, DATA, datas[c][:hole]))
+    w.close()
+    limits = ["--max-conns", str(MAX_CONNS), "--pages", "64", "--pages-per-conn", "0",
+              "--pages-total", "0", "--timeout", "0"]
+    summary, objs = run_scenario(report, reasm, "tiny_mempool", cap, jsonl, bound, limits)
+    if summary is None:
+        return
+    report.check("tiny_mempool.exhausted_and_counted",
+                 ctr(summary, "pages_alloc_failed") > 0 and
+                 ctr(summary, "skipped_bytes_no_page") > 0 and
+                 ctr(summary, "skipped_bytes_no_page") == summary["skipped_bytes"],
+                 lambda: counters_text(summary))
+    # Per stream: every received byte delivered or (the hole filler after its hole was
+    # skipped) overlap; what was skipped is exactly the hole; what was delivered is exact.
+    by_port = {o.get("sport"): o for o in objs}
+    bad = []
+    for c in range(conns):
+        o, data = by_port.get(5000 + c), datas[c]
+        if o is None:
+            bad.append("%d: no line" % (5000 + c))
+            continue
+        skipped = o.get("skipped_bytes")
+        want = data if skipped == 0 else data[hole:]
+        if not (o.get("received") == len(data) and o.get("discarded") == 0 and
+                skipped in (0, hole) and o.get("overlap") == skipped and
+                o.get("bytes") == len(want) and
+                o.get("sha256") == hashlib.sha256(want).hexdigest()):
+            bad.append("%d: %r" % (5000 + c, o))
+    report.check("tiny_mempool.nothing_received_lost", len(objs) == conns and not bad,
+                 lambda: "%d lines, %d wrong:\n%s" % (len(objs), len(bad), "\n".join(bad[:5])))
+    print("tiny_mempool: %d page requests refused, %d streams skipped their hole, %d bytes "
+          "delivered" % (ctr(summary, "pages_alloc_failed"),
+                         sum(1 for o in objs if o.get("skipped_bytes")),
+                         summary["delivered_bytes"]), flush=True)
+
+
 def churn(report, reasm, tmp, bound, rng):
     cap, jsonl = os.path.join(tmp, "churn.pcap"), os.path.join(tmp, "churn.jsonl")
     w = Writer(cap)
@@ -409,7 +468,7 @@ def main():
         w.close()
         run_scenario(report, reasm, "idle", cap, os.path.join(tmp, "idle.jsonl"), (bound, None))
         bound = (bound, PEAKS.get("idle"))
-        for scenario in (syn_flood, overlap_storm, hole_per_packet, churn,
+        for scenario in (syn_flood, overlap_storm, hole_per_packet, tiny_mempool, churn,
                          retransmission_flood):
             t = time.monotonic()
             scenario(report, reasm, tmp, bound, rng)

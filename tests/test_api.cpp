@@ -17,6 +17,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "recorder.h"
 #include "reasm.h"
@@ -189,36 +190,49 @@ TEST(Config, AssembleRejectsNullArguments)
 	EXPECT_EQ(reasm_assemble_burst(nullptr, nullptr, 0, nullptr, 0), 0u);
 }
 
+/* One IPv4 stream direction on a fresh Rig, fed with bytes of a fixed buffer. */
+class OneStream {
+public:
+	OneStream()
+	{
+		const uint8_t src[4] = {10, 0, 0, 1}, dst[4] = {10, 0, 0, 2};
+		reasm_flow_ipv4(&flow, src, dst, 1000, 80);
+	}
+	int send(uint32_t seq, uint32_t len, uint8_t flags, uint64_t ts = 1)
+	{
+		struct reasm_segment s = {};
+		s.seq = seq;
+		s.flags = flags;
+		s.payload = data.data();
+		s.len = len;
+		return reasm_assemble(rig.asm_, &flow, &s, ts);
+	}
+	/* What complete() was given (the first stream's). */
+	const struct reasm_stream_totals &completed() { return rig.rec.streams().at(0)->totals; }
+
+	Rig rig;
+	struct reasm_flow flow;
+	std::vector<uint8_t> data = std::vector<uint8_t>(4000, 'x');
+};
+
 /*
  * Per-stream accounting (struct reasm_stream_totals): every place a received
  * byte can be, on one stream, while open and at complete().
  */
 TEST(StreamTotals, EveryReceivedByteHasOnePlace)
 {
-	Rig rig;
-	const uint8_t src[4] = {10, 0, 0, 1}, dst[4] = {10, 0, 0, 2};
-	struct reasm_flow f;
-	reasm_flow_ipv4(&f, src, dst, 1000, 80);
-	std::string data(4000, 'x');
-	auto send = [&](uint32_t seq, uint32_t len, uint8_t flags) {
-		struct reasm_segment s = {};
-		s.seq = seq;
-		s.flags = flags;
-		s.payload = reinterpret_cast<const uint8_t *>(data.data());
-		s.len = len;
-		ASSERT_EQ(reasm_assemble(rig.asm_, &f, &s, 1), 0);
-	};
+	OneStream st;
 	struct reasm_stream_totals t;
-	EXPECT_EQ(reasm_pool_stream_totals(rig.pool, &f, &t), -ENOENT);
-	EXPECT_EQ(reasm_pool_stream_totals(nullptr, &f, &t), -EINVAL);
-	EXPECT_EQ(reasm_pool_stream_totals(rig.pool, nullptr, &t), -EINVAL);
-	EXPECT_EQ(reasm_pool_stream_totals(rig.pool, &f, nullptr), -EINVAL);
+	EXPECT_EQ(reasm_pool_stream_totals(st.rig.pool, &st.flow, &t), -ENOENT);
+	EXPECT_EQ(reasm_pool_stream_totals(nullptr, &st.flow, &t), -EINVAL);
+	EXPECT_EQ(reasm_pool_stream_totals(st.rig.pool, nullptr, &t), -EINVAL);
+	EXPECT_EQ(reasm_pool_stream_totals(st.rig.pool, &st.flow, nullptr), -EINVAL);
 
-	send(100, 0, REASM_TCP_SYN); /* next byte: 101 */
-	send(101, 300, 0);           /* delivered 300 */
-	send(301, 200, 0);           /* 100 overlap, 100 delivered */
-	send(1001, 500, 0);          /* buffered past a hole */
-	ASSERT_EQ(reasm_pool_stream_totals(rig.pool, &f, &t), 0);
+	ASSERT_EQ(st.send(100, 0, REASM_TCP_SYN), 0); /* next byte: 101 */
+	ASSERT_EQ(st.send(101, 300, 0), 0);           /* delivered 300 */
+	ASSERT_EQ(st.send(301, 200, 0), 0);           /* 100 overlap, 100 delivered */
+	ASSERT_EQ(st.send(1001, 500, 0), 0);          /* buffered past a hole */
+	ASSERT_EQ(reasm_pool_stream_totals(st.rig.pool, &st.flow, &t), 0);
 	EXPECT_EQ(t.received_bytes, 1000u);
 	EXPECT_EQ(t.delivered_bytes, 400u);
 	EXPECT_EQ(t.overlap_bytes, 100u);
@@ -228,42 +242,31 @@ TEST(StreamTotals, EveryReceivedByteHasOnePlace)
 
 	/* FIN after 99 more bytes, with the buffered ones still past a hole:
 	 * the stream ends, its pages are discarded. */
-	send(501, 99, REASM_TCP_FIN);
-	ASSERT_EQ(rig.rec.completed(), 1u);
-	const struct reasm_stream_totals &done = rig.rec.streams()[0]->totals;
+	ASSERT_EQ(st.send(501, 99, REASM_TCP_FIN), 0);
+	ASSERT_EQ(st.rig.rec.completed(), 1u);
+	const struct reasm_stream_totals &done = st.completed();
 	EXPECT_EQ(done.received_bytes, 1099u);
 	EXPECT_EQ(done.delivered_bytes, 499u);
 	EXPECT_EQ(done.overlap_bytes, 100u);
 	EXPECT_EQ(done.buffered_bytes, 0u);
 	EXPECT_EQ(done.discarded_bytes, 500u);
-	EXPECT_EQ(reasm_pool_stream_totals(rig.pool, &f, &t), -ENOENT);
+	EXPECT_EQ(reasm_pool_stream_totals(st.rig.pool, &st.flow, &t), -ENOENT);
 	std::string why;
-	EXPECT_TRUE(rig.bytes_conserved(&why)) << why;
+	EXPECT_TRUE(st.rig.bytes_conserved(&why)) << why;
 }
 
 /* Skipped bytes are holes: in the totals' skipped_bytes, never in received. */
 TEST(StreamTotals, SkipsAreCountedApartFromReceived)
 {
-	Rig rig;
-	const uint8_t src[4] = {10, 0, 0, 1}, dst[4] = {10, 0, 0, 2};
-	struct reasm_flow f;
-	reasm_flow_ipv4(&f, src, dst, 1000, 80);
-	std::string data(100, 'y');
-	struct reasm_segment s = {};
-	s.payload = reinterpret_cast<const uint8_t *>(data.data());
-	s.seq = 0;
-	s.flags = REASM_TCP_SYN;
-	ASSERT_EQ(reasm_assemble(rig.asm_, &f, &s, 1), 0);
-	s.flags = 0;
-	s.len = 100;
-	s.seq = 1001; /* 1000 bytes never seen */
-	ASSERT_EQ(reasm_assemble(rig.asm_, &f, &s, 2), 0);
-	reasm_flush_all(rig.asm_);
-	ASSERT_EQ(rig.rec.completed(), 1u);
-	const struct reasm_stream_totals &done = rig.rec.streams()[0]->totals;
+	OneStream st;
+	ASSERT_EQ(st.send(0, 0, REASM_TCP_SYN), 0);
+	ASSERT_EQ(st.send(1001, 100, 0, 2), 0); /* 1000 bytes never seen */
+	reasm_flush_all(st.rig.asm_);
+	ASSERT_EQ(st.rig.rec.completed(), 1u);
+	const struct reasm_stream_totals &done = st.completed();
 	EXPECT_EQ(done.received_bytes, 100u);
 	EXPECT_EQ(done.delivered_bytes, 100u);
 	EXPECT_EQ(done.skipped_bytes, 1000u);
 	std::string why;
-	EXPECT_TRUE(rig.bytes_conserved(&why)) << why;
+	EXPECT_TRUE(st.rig.bytes_conserved(&why)) << why;
 }

@@ -374,6 +374,18 @@ files_close(struct sink_stream *st)
 /* jsonl:FILE and the console                                           */
 /* ------------------------------------------------------------------ */
 
+/* Bytes of the stream's positive skips, all causes. */
+static uint64_t
+skipped_total(const struct sink_stream *st)
+{
+	uint64_t skipped = 0;
+	unsigned int c;
+
+	for (c = 0; c < REASM_SKIP_CAUSE_MAX; c++)
+		skipped += st->skipped[c];
+	return skipped;
+}
+
 static void
 jsonl_write(struct sink_stream *st, const struct reasm_stream_totals *t, const char *sha_hex)
 {
@@ -381,12 +393,10 @@ jsonl_write(struct sink_stream *st, const struct reasm_stream_totals *t, const c
 	struct sinks_worker *w = &s->workers[st->worker];
 	char buf[1024], src[40], dst[40];
 	struct line l = {buf, sizeof(buf), 0, false};
-	uint64_t skipped = 0;
+	uint64_t skipped = skipped_total(st);
 	unsigned int c;
 	ssize_t n;
 
-	for (c = 0; c < REASM_SKIP_CAUSE_MAX; c++)
-		skipped += st->skipped[c];
 	sinks_format_addr(st->flow.family, st->flow.src_addr, src);
 	sinks_format_addr(st->flow.family, st->flow.dst_addr, dst);
 	append(&l,
@@ -533,11 +543,8 @@ static void
 check_totals(const struct sink_stream *st, const struct reasm_stream_totals *t)
 {
 	struct sinks_worker *w = &st->s->workers[st->worker];
-	uint64_t skipped = 0;
-	unsigned int c;
+	uint64_t skipped = skipped_total(st);
 
-	for (c = 0; c < REASM_SKIP_CAUSE_MAX; c++)
-		skipped += st->skipped[c];
 	counter_add(&w->received, t->received_bytes);
 	counter_add(&w->overlap, t->overlap_bytes);
 	counter_add(&w->discarded, t->discarded_bytes);

@@ -213,7 +213,7 @@ do_conns(const char *cmd, const char *params, struct rte_tel_data *d)
 		rte_tel_data_start_dict(c);
 		rte_tel_data_add_dict_string(c, "flow", flow);
 		tel_add_u64(c, "pages", ctx.top[i].pages);
-		tel_add_u64(c, "buffered_bytes", ctx.top[i].buffered_bytes);
+		tel_add_u64(c, "buffered_bytes", ctx.top[i].totals.buffered_bytes);
 		tel_add_u64(c, "last_seen_ns", ctx.top[i].last_seen);
 		tel_add_u64(c, "received_bytes", ctx.top[i].totals.received_bytes);
 		tel_add_u64(c, "delivered_bytes", ctx.top[i].totals.delivered_bytes);

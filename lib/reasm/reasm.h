@@ -509,9 +509,9 @@ uint32_t reasm_assembler_pages_in_use(const struct reasm_assembler *a);
 struct reasm_conn_info {
 	struct reasm_flow flow;
 	uint32_t pages;          /**< pages it holds */
-	uint32_t buffered_bytes; /**< bytes in those pages */
 	uint64_t last_seen;      /**< ns, last packet */
-	struct reasm_stream_totals totals; /**< its accounting (as reasm_pool_stream_totals()) */
+	/** Its accounting, as reasm_pool_stream_totals(): totals.buffered_bytes is in those pages. */
+	struct reasm_stream_totals totals;
 };
 
 /**

@@ -250,23 +250,22 @@ close_connection(struct reasm_assembler *a, struct reasm_conn *conn, enum reasm_
 {
 	struct reasm_stream_totals totals;
 	struct reasm_page *page, *next;
+	uint64_t discarded = 0;
 
-	/* Pages still held past the FIN/RST are discarded, before complete() sees the totals. */
-	reasm_conn_totals(a->pool, conn, &totals);
-	if (totals.buffered_bytes > 0) {
-		count_discarded(a, conn, totals.buffered_bytes);
-		totals.discarded_bytes += totals.buffered_bytes;
-		totals.buffered_bytes = 0;
-	}
-	a->pool->ops->complete(conn->stream, &totals);
-	ctr_add(a, why, 1);
+	/* Pages still held past the FIN/RST are discarded first, so the totals show it. */
 	for (page = conn->first; page != NULL; page = next) {
 		next = page->next;
+		discarded += page->len;
 		owner_pages_sub(page);
 		page_put(page);
 	}
 	conn->first = conn->last = NULL;
 	conn->npages = 0;
+	if (discarded > 0)
+		count_discarded(a, conn, discarded);
+	reasm_conn_totals(a->pool, conn, &totals);
+	a->pool->ops->complete(conn->stream, &totals);
+	ctr_add(a, why, 1);
 	reasm_pool_remove(a->pool, conn);
 }
 
@@ -769,7 +768,6 @@ reasm_assembler_top_conns(struct reasm_assembler *a, struct reasm_conn_info *out
 		info.pages = conn->npages;
 		info.last_seen = conn->last_seen;
 		reasm_conn_totals(a->pool, conn, &info.totals);
-		info.buffered_bytes = (uint32_t)info.totals.buffered_bytes;
 		conn_unlock(a, conn);
 		top_insert(out, &n, max, &info);
 	}

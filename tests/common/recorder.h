@@ -99,8 +99,6 @@ public:
 	 * Call it when no thread is assembling.
 	 */
 	bool bytes_conserved(std::string *why = nullptr) const;
-	/* The per-stream half of bytes_conserved(). */
-	bool streams_conserved(uint64_t received_expected, std::string *why) const;
 
 	/* True when the page mempool is full again (no page leaked). */
 	bool pages_all_free() const;
@@ -112,6 +110,10 @@ public:
 	struct rte_mempool *pages = nullptr;
 	struct reasm_assembler *asm_ = nullptr;
 	std::vector<struct reasm_assembler *> extra;
+
+private:
+	/* The per-stream half of bytes_conserved(). */
+	bool streams_conserved(uint64_t received_expected, std::string *why) const;
 };
 
 /* Bytes of all records concatenated. */

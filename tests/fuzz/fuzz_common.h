@@ -666,17 +666,18 @@ fuzz_check_top(struct fuzz_rig *rig)
 		FUZZ_CHECK(info[i].pages > 0, "top_conns entry %u with 0 pages", i);
 		FUZZ_CHECK(i == 0 || info[i - 1].pages >= info[i].pages,
 			   "top_conns not sorted at %u", i);
-		FUZZ_CHECK(info[i].buffered_bytes <= info[i].pages * (uint64_t)REASM_PAGE_BYTES,
-			   "top_conns entry %u: %u bytes in %u pages", i, info[i].buffered_bytes,
-			   info[i].pages);
-		FUZZ_CHECK(info[i].totals.buffered_bytes == info[i].buffered_bytes &&
-				   info[i].totals.received_bytes ==
-					   info[i].totals.delivered_bytes + info[i].totals.overlap_bytes +
-						   info[i].totals.buffered_bytes +
-						   info[i].totals.discarded_bytes,
+		FUZZ_CHECK(info[i].totals.buffered_bytes <=
+				   info[i].pages * (uint64_t)REASM_PAGE_BYTES,
+			   "top_conns entry %u: %llu bytes in %u pages", i,
+			   (unsigned long long)info[i].totals.buffered_bytes, info[i].pages);
+		FUZZ_CHECK(info[i].totals.received_bytes ==
+				   info[i].totals.delivered_bytes + info[i].totals.overlap_bytes +
+					   info[i].totals.buffered_bytes +
+					   info[i].totals.discarded_bytes &&
+			   info[i].totals.received_bytes >= info[i].totals.delivered_bytes,
 			   "top_conns entry %u: totals do not add up", i);
 		pages += info[i].pages;
-		bytes += info[i].buffered_bytes;
+		bytes += info[i].totals.buffered_bytes;
 	}
 	for (i = 0; i < rig->na; i++) {
 		reasm_assembler_stats(rig->a[i], &st);

@@ -10,8 +10,9 @@ import re
 
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 header = open(os.path.join(root, "lib/reasm/reasm.h")).read()
-rows = re.findall(r'X\((\w+), "([^"]*)"\)', header)
-table = ["| counter | meaning |", "|---|---|"] + ["| `%s` | %s |" % r for r in rows]
+rows = re.findall(r'X\((\w+), (\w+), "([^"]*)"\)', header)
+table = ["| counter | class | meaning |", "|---|---|---|"] + [
+    "| `%s` | %s | %s |" % (name, cls.lower(), desc) for name, cls, desc in rows]
 path = os.path.join(root, "docs/counters.md")
 doc = open(path).read()
 start, end = "<!-- counters -->", "<!-- /counters -->"

@@ -106,7 +106,7 @@ print_summary(const struct app *app)
 {
 	struct reasm_stats sum = {0}, st;
 	struct sinks_totals acc = {0};
-	uint64_t skipped = 0, drops = 0;
+	uint64_t skipped, drops;
 	unsigned int i, c;
 
 	for (i = 0; i < app->n_workers; i++) {
@@ -122,10 +122,8 @@ print_summary(const struct app *app)
 		       i, app->workers[i].lcore, app->workers[i].rx_pkts, t.streams,
 		       st.v[REASM_CTR_delivered_bytes]);
 	}
-	for (c = REASM_CTR_skipped_bytes_page_limit; c <= REASM_CTR_skipped_bytes_flush_all; c++)
-		skipped += sum.v[c];
-	for (c = REASM_CTR_drop_not_ip; c <= REASM_CTR_drop_tcp_truncated; c++)
-		drops += sum.v[c];
+	skipped = reasm_stats_class_sum(&sum, REASM_CLASS_SKIP);
+	drops = reasm_stats_class_sum(&sum, REASM_CLASS_DROP);
 	printf("reasm: total: %" PRIu64 " packets, %" PRIu64 " TCP segments, %" PRIu64
 	       " streams, %" PRIu64 " bytes delivered, %" PRIu64 " bytes skipped, %" PRIu64
 	       " starts unseen, %" PRIu64 " packets dropped\n",

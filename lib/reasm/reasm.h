@@ -19,12 +19,13 @@
  * Objects:
  * - a connection pool (struct reasm_pool): the connection table
  *   (rte_hash, keyed by struct reasm_flow), a preallocated connection array,
- *   and the user's stream callbacks (the seed's StreamPool + StreamFactory);
+ *   and the user's stream callbacks (gopacket tcpassembly's StreamPool and
+ *   StreamFactory);
  * - an assembler (struct reasm_assembler): takes segments or mbuf bursts,
  *   buffers out-of-order payload in pages from an rte_mempool, and calls the
- *   stream callbacks (the seed's Assembler);
+ *   stream callbacks (gopacket tcpassembly's Assembler);
  * - a reader (struct reasm_reader): a bounded byte buffer fed by a stream and
- *   read from another thread (the seed's tcpreader.ReaderStream).
+ *   read from another thread (gopacket's tcpreader.ReaderStream).
  *
  * Errors: constructors return NULL and set rte_errno; other functions
  * return a negative errno value. Nothing here calls exit or panics.
@@ -34,6 +35,20 @@
  * page of the assembler (out-of-order data), and are valid only until the
  * reassembled callback returns. Mbufs passed to reasm_assemble_burst()
  * stay owned by the caller, who frees them after the call returns.
+ *
+ * Thread safety: a pool works in one of two modes (enum reasm_pool_mode).
+ * Per-worker (REASM_POOL_SINGLE_WRITER): one assembler, run by one thread,
+ * owns the pool and nothing is locked; other threads may only make, on that
+ * pool and assembler, the calls documented as safe from any thread (counter
+ * snapshots, counts). Shared (REASM_POOL_SHARED, like gopacket tcpassembly's
+ * StreamPool): several assemblers on several threads use one pool; a
+ * reader-writer lock guards the connection table, a spinlock each
+ * connection (so one stream's callbacks never overlap) and a spinlock the
+ * pool's idle and paged lists. In both modes each assembler is fed and
+ * flushed by one thread at a time, the stream callbacks run on the thread
+ * that called the assembler, and creating or freeing a pool or an assembler
+ * is not thread safe with respect to other users of that object. Each
+ * function states its own rule in a "Thread safety" sentence.
  */
 
 #include <stdbool.h>
@@ -62,9 +77,17 @@ struct rte_mempool;
  * after any sequence in the last quarter; otherwise the result is the plain
  * difference t - s of the two values.
  *
- * @return > 0 if t comes after s, < 0 if t comes before s, 0 if equal;
+ * Thread safety: safe from any thread (pure arithmetic on its arguments).
+ *
+ * @param s
+ *   The sequence to measure from.
+ * @param t
+ *   The sequence to measure to.
+ * @return
+ *   > 0 if t comes after s, < 0 if t comes before s, 0 if equal;
  *   the magnitude is the number of sequence numbers between them, e.g.
  *   reasm_seq_diff(4, 8) == 4 and reasm_seq_diff(2^32 - 10, 10) == 20.
+ *   There is no error value.
  */
 static inline int64_t
 reasm_seq_diff(uint32_t s, uint32_t t)
@@ -79,7 +102,18 @@ reasm_seq_diff(uint32_t s, uint32_t t)
 	return b - a;
 }
 
-/** @return sequence @p s advanced by @p n (which may be negative), mod 2^32. */
+/**
+ * Advance a sequence (gopacket's Sequence.Add).
+ *
+ * Thread safety: safe from any thread (pure arithmetic on its arguments).
+ *
+ * @param s
+ *   The sequence to advance.
+ * @param n
+ *   How far to advance it; may be negative.
+ * @return
+ *   Sequence @p s advanced by @p n, mod 2^32. There is no error value.
+ */
 static inline uint32_t
 reasm_seq_add(uint32_t s, int64_t n)
 {
@@ -97,7 +131,8 @@ enum reasm_family {
 };
 
 /**
- * One direction of a TCP connection: the seed's (netFlow, transportFlow).
+ * One direction of a TCP connection: gopacket's (netFlow, tcpFlow) pair,
+ * as given to StreamFactory.New.
  *
  * Used as the rte_hash key, so every byte counts: build it with
  * reasm_flow_ipv4() or reasm_flow_ipv6(), which zero the padding and
@@ -114,26 +149,75 @@ struct reasm_flow {
 	uint8_t dst_addr[16];   /**< IPv4 uses the first 4 bytes */
 };
 
-/** Fill @p flow for an IPv4 direction; addresses are 4 bytes, network order. */
+/**
+ * Fill @p flow for an IPv4 direction; addresses are 4 bytes, network order.
+ *
+ * Thread safety: safe from any thread (writes only @p flow).
+ *
+ * @param[out] flow
+ *   The key to fill; every byte of it is written.
+ * @param src_addr
+ *   Source IPv4 address, 4 bytes in network byte order.
+ * @param dst_addr
+ *   Destination IPv4 address, 4 bytes in network byte order.
+ * @param src_port
+ *   Source TCP port, host byte order.
+ * @param dst_port
+ *   Destination TCP port, host byte order.
+ */
 void reasm_flow_ipv4(struct reasm_flow *flow, const void *src_addr, const void *dst_addr,
 		     uint16_t src_port, uint16_t dst_port);
 
-/** Fill @p flow for an IPv6 direction; addresses are 16 bytes, network order. */
+/**
+ * Fill @p flow for an IPv6 direction; addresses are 16 bytes, network order.
+ *
+ * Thread safety: safe from any thread (writes only @p flow).
+ *
+ * @param[out] flow
+ *   The key to fill; every byte of it is written.
+ * @param src_addr
+ *   Source IPv6 address, 16 bytes in network byte order.
+ * @param dst_addr
+ *   Destination IPv6 address, 16 bytes in network byte order.
+ * @param src_port
+ *   Source TCP port, host byte order.
+ * @param dst_port
+ *   Destination TCP port, host byte order.
+ */
 void reasm_flow_ipv6(struct reasm_flow *flow, const void *src_addr, const void *dst_addr,
 		     uint16_t src_port, uint16_t dst_port);
 
 /**
  * Write "src:port -> dst:port" (IPv6 in brackets) into @p buf.
- * @return the length snprintf would have written.
+ *
+ * Thread safety: safe from any thread (reads only @p flow, writes only
+ * @p buf).
+ *
+ * @param flow
+ *   The key to format; not NULL.
+ * @param[out] buf
+ *   Where the NUL-terminated text goes (truncated to @p size - 1
+ *   characters); may be NULL when @p size is 0.
+ * @param size
+ *   Size of @p buf in bytes.
+ * @return
+ *   The length snprintf would have written (the text's full length, not
+ *   counting the NUL, even if it was truncated); negative only if snprintf
+ *   fails.
  */
 int reasm_flow_format(const struct reasm_flow *flow, char *buf, size_t size);
 
-/** TCP flags the assembler looks at. */
+/** TCP flags the assembler looks at (bits of struct reasm_segment.flags): FIN. */
 #define REASM_TCP_FIN 0x01
+/** SYN: these bytes start the stream. */
 #define REASM_TCP_SYN 0x02
+/** RST: like FIN, these bytes end the stream. */
 #define REASM_TCP_RST 0x04
 
-/** One TCP segment for reasm_assemble() (the seed's layers.TCP subset). */
+/**
+ * One TCP segment for reasm_assemble(): the part of gopacket's layers.TCP
+ * that tcpassembly reads.
+ */
 struct reasm_segment {
 	uint32_t seq;           /**< sequence number, host byte order */
 	uint8_t flags;          /**< REASM_TCP_* bits */
@@ -150,14 +234,25 @@ enum reasm_skip_cause {
 	REASM_SKIP_NO_PAGE,         /**< the page mempool was empty */
 	REASM_SKIP_FLUSH,           /**< reasm_flush_older_than() gave up waiting */
 	REASM_SKIP_FLUSH_ALL,       /**< reasm_flush_all() gave up waiting */
+	/** Number of causes (not a cause). */
 	REASM_SKIP_CAUSE_MAX,
 };
 
-/** @return a short stable name for @p cause ("page_limit", ...). */
+/**
+ * Name a skip cause.
+ *
+ * Thread safety: safe from any thread (reads a constant table).
+ *
+ * @param cause
+ *   The cause, as in struct reasm_record.skip_cause.
+ * @return
+ *   A short stable name for @p cause ("page_limit", ...), in static storage;
+ *   "unknown" if @p cause is out of range (never NULL).
+ */
 const char *reasm_skip_cause_name(enum reasm_skip_cause cause);
 
 /**
- * One piece of reassembled stream (the seed's Reassembly).
+ * One piece of reassembled stream (gopacket tcpassembly's Reassembly).
  *
  * @c bytes is borrowed: valid only until the reassembled callback returns;
  * copy what you need to keep. Records of one call are in stream order and
@@ -209,7 +304,7 @@ struct reasm_stream_totals {
 };
 
 /**
- * User callbacks (the seed's StreamFactory and Stream).
+ * User callbacks (gopacket tcpassembly's StreamFactory and Stream).
  *
  * For every stream, in order: one open(), zero or more reassembled(),
  * exactly one complete(), after which the stream is forgotten. All
@@ -219,24 +314,57 @@ struct reasm_stream_totals {
  */
 struct reasm_stream_ops {
 	/**
-	 * A new stream direction was seen (the seed's StreamFactory.New).
-	 * @param factory_ctx  reasm_pool_conf.factory_ctx
-	 * @param flow         the direction's key; valid during the call only
-	 * @param priv         a zeroed per-stream area of stream_priv_size
-	 *                     bytes (NULL if 0), valid until complete() returns
-	 * @return the stream context given to the two other callbacks
-	 *   (any value, NULL included).
+	 * A new stream direction was seen (gopacket's StreamFactory.New).
+	 *
+	 * Thread safety: runs on the thread of the assembler given the segment
+	 * that opens the direction; in shared mode that may be any assembler
+	 * of the pool, and open() runs with the pool's table write-locked, so
+	 * calls of open() never overlap but every assembler's lookups wait for
+	 * it: keep it short.
+	 *
+	 * @param factory_ctx
+	 *   reasm_pool_conf.factory_ctx
+	 * @param flow
+	 *   The direction's key; valid during the call only.
+	 * @param priv
+	 *   A zeroed per-stream area of stream_priv_size bytes (NULL if 0),
+	 *   valid until complete() returns.
+	 * @return
+	 *   The stream context given to the two other callbacks
+	 *   (any value, NULL included); there is no error value.
 	 */
 	void *(*open)(void *factory_ctx, const struct reasm_flow *flow, void *priv);
 	/**
-	 * Data in stream order (the seed's Stream.Reassembled). One assembler
+	 * Data in stream order (gopacket's Stream.Reassembled). One assembler
 	 * call delivers its records in one call, or in several consecutive calls
 	 * of at most REASM_MAX_RECORDS_PER_CALL records each.
+	 *
+	 * Thread safety: calls for one stream never overlap (in shared mode
+	 * they run under the connection's lock); in shared mode, calls for
+	 * different streams may run at the same time on different assemblers'
+	 * threads.
+	 *
+	 * @param stream
+	 *   What open() returned for this stream.
+	 * @param records
+	 *   @p n records in stream order; they and their bytes are valid during
+	 *   the call only.
+	 * @param n
+	 *   Number of records, 1 to REASM_MAX_RECORDS_PER_CALL.
 	 */
 	void (*reassembled)(void *stream, const struct reasm_record *records, unsigned int n);
 	/**
-	 * No more data will come (FIN/RST seen, flushed, or table torn down).
-	 * @param totals  the stream's accounting (buffered_bytes is 0): its
+	 * No more data will come (FIN/RST seen, flushed, or table torn down)
+	 * (gopacket's Stream.ReassemblyComplete).
+	 *
+	 * Thread safety: as reassembled(): never concurrent with another
+	 * callback of the same stream; in shared mode, complete() calls of
+	 * different streams may run at the same time on different threads.
+	 *
+	 * @param stream
+	 *   What open() returned for this stream; not used by reasm afterwards.
+	 * @param totals
+	 *   The stream's accounting (buffered_bytes is 0): its
 	 *   delivered_bytes equals the sum of the lengths of every record given
 	 *   to reassembled(). Valid during the call only.
 	 */
@@ -251,9 +379,9 @@ enum reasm_pool_mode {
 	/** One assembler, one thread: no locks at all (the fast default). */
 	REASM_POOL_SINGLE_WRITER = 0,
 	/**
-	 * Several assemblers on several threads (the seed's concurrency-safe
-	 * StreamPool): a reader-writer lock on the table, a lock per
-	 * connection, a lock on the idle list.
+	 * Several assemblers on several threads (gopacket tcpassembly's
+	 * StreamPool, which is safe for concurrency): a reader-writer lock on
+	 * the table, a lock per connection, a lock on the idle list.
 	 */
 	REASM_POOL_SHARED,
 };
@@ -263,6 +391,7 @@ struct reasm_pool_conf {
 	const char *name;          /**< unique among rte_hash tables; required */
 	int socket_id;             /**< NUMA socket, or SOCKET_ID_ANY */
 	uint32_t max_conns;        /**< hard cap on stream directions (>= 8) */
+	/** REASM_POOL_SINGLE_WRITER (per-worker) or REASM_POOL_SHARED */
 	enum reasm_pool_mode mode;
 	const struct reasm_stream_ops *ops; /**< required, with all three callbacks */
 	void *factory_ctx;         /**< passed to ops->open */
@@ -279,7 +408,16 @@ struct reasm_pool;
  * would open another one is dropped and counted (table_full_pkts,
  * table_full_bytes); open connections are not evicted.
  *
- * @return the pool, or NULL with rte_errno set: EINVAL (bad parameter),
+ * Thread safety: may be called from any thread once the EAL is initialised
+ * (rte_hash and rte_malloc lock what they share); the new pool may be used
+ * by other threads, in either mode, only once this call has returned.
+ *
+ * @param conf
+ *   The pool's parameters, read during the call; the pool keeps the @c ops
+ *   pointer (the callbacks must stay valid until the pool is freed) and
+ *   @c factory_ctx.
+ * @return
+ *   The pool, or NULL with rte_errno set: EINVAL (bad parameter),
  *   EEXIST (name in use), ENOMEM.
  */
 struct reasm_pool *reasm_pool_create(const struct reasm_pool_conf *conf);
@@ -288,19 +426,48 @@ struct reasm_pool *reasm_pool_create(const struct reasm_pool_conf *conf);
  * Free the pool. Connections still open are dropped without callbacks:
  * call reasm_flush_all() on its assemblers first. Assemblers using the
  * pool must be freed first. NULL is a no-op.
+ *
+ * Thread safety: not thread safe with respect to any other use of @p pool:
+ * in both modes, no thread may use the pool (or one of its assemblers)
+ * during or after the call.
+ *
+ * @param pool
+ *   The pool to free, or NULL.
  */
 void reasm_pool_free(struct reasm_pool *pool);
 
-/** @return the number of open stream directions. Safe from any thread. */
+/**
+ * Count the open stream directions.
+ *
+ * Thread safety: safe from any thread in both modes (one relaxed atomic
+ * load; the count may change right after).
+ *
+ * @param pool
+ *   The pool; not NULL.
+ * @return
+ *   The number of open stream directions. There is no error value.
+ */
 uint32_t reasm_pool_count(const struct reasm_pool *pool);
 
 /**
  * The accounting of the open stream direction @p flow (see struct
- * reasm_stream_totals). Reads state the assembler writes: call it on the
- * thread of the pool's assembler (single-writer mode), or from any thread in
- * shared mode (the connection is locked while read). O(pages it holds).
- * @return 0 with @p out filled, -ENOENT if no such direction is open,
- *   -EINVAL if an argument is NULL.
+ * reasm_stream_totals). O(pages it holds).
+ *
+ * Thread safety: it reads state the assembler writes: call it on the
+ * thread of the pool's assembler (single-writer mode), or from any thread
+ * in shared mode (the table is read-locked for the lookup and the
+ * connection is locked while read). Not from a callback of @p pool.
+ *
+ * @param pool
+ *   The pool holding the direction.
+ * @param flow
+ *   The direction's key.
+ * @param[out] out
+ *   Filled with the direction's accounting on success.
+ * @return
+ *   - 0 with @p out filled;
+ *   - -ENOENT if no such direction is open;
+ *   - -EINVAL if an argument is NULL.
  */
 int reasm_pool_stream_totals(struct reasm_pool *pool, const struct reasm_flow *flow,
 			     struct reasm_stream_totals *out);
@@ -310,54 +477,84 @@ int reasm_pool_stream_totals(struct reasm_pool *pool, const struct reasm_flow *f
 /* ------------------------------------------------------------------ */
 
 /**
- * Every counter of an assembler, as X(name, description). One line adds a
- * counter, its name and its telemetry key.
+ * What a counter counts; counters of one class add up (e.g. every DROP
+ * counter together is the number of frames dropped before the assembler).
+ * See reasm_counter_class() and reasm_stats_class_sum().
+ */
+enum reasm_counter_class {
+	REASM_CLASS_TRAFFIC = 0,   /**< volume: packets, segments, bytes in and out */
+	REASM_CLASS_DROP,          /**< frames not assembled, one counter per reason */
+	REASM_CLASS_ANOMALY,       /**< malformed frames still assembled (as gopacket does) */
+	REASM_CLASS_IGNORED,       /**< segments gopacket's rules ignore */
+	REASM_CLASS_TABLE_FULL,    /**< segments refused because the table was full */
+	REASM_CLASS_CONN,          /**< stream directions opened and closed */
+	REASM_CLASS_NOT_DELIVERED, /**< received bytes never delivered: overlaps, discards */
+	REASM_CLASS_SKIP,          /**< bytes skipped (holes given up), one counter per cause */
+	REASM_CLASS_EVENT,         /**< other events: unseen starts, page shortages */
+	REASM_CLASS_GAUGE,         /**< current levels, not totals: they go down too */
+	/** Number of classes (not a class). */
+	REASM_CLASS_MAX,
+};
+
+/**
+ * Every counter of an assembler, as an X-macro: X(name, class, description).
+ *
+ * - name: the counter's enum value is REASM_CTR_ followed by it, and
+ *   reasm_counter_name() gives it as a string (also the telemetry key);
+ * - class: its enum reasm_counter_class, without the REASM_CLASS_ prefix
+ *   (reasm_counter_class());
+ * - description: one line of text (reasm_counter_desc()).
+ *
+ * One line adds a counter, its name, its class and its telemetry key. The
+ * list's order is the order of enum reasm_counter and of struct reasm_stats.v.
  */
 #define REASM_COUNTERS(X) \
-	X(pkts, "mbufs given to reasm_assemble_burst") \
-	X(pkts_tcp, "packets that parsed as TCP and reached the assembler") \
-	X(drop_not_ip, "frames whose ethertype is not IPv4, IPv6 or VLAN") \
-	X(drop_l2_truncated, "frames shorter than their Ethernet/VLAN header") \
-	X(drop_ipv4_truncated, "IPv4 header cut by the end of the frame") \
-	X(drop_ipv4_bad_header, "IPv4 IHL < 5, total length < 20 or < IHL*4, or malformed options") \
-	X(drop_ipv4_fragment, "IPv4 fragments (not reassembled, as in gopacket)") \
-	X(drop_ipv6_truncated, "IPv6 header cut by the end of the frame") \
-	X(drop_ipv6_bad_header, "IPv6 length 0 without a jumbo option, malformed hop-by-hop/destination options, routing type other than 0") \
-	X(drop_ipv6_ext_truncated, "extension header (IPv6, or after IPv4) runs off the frame, or AH under 12 bytes") \
-	X(drop_ipv6_fragment, "IPv6 fragments (not reassembled, as in gopacket)") \
-	X(drop_not_tcp, "IP packets whose transport is not TCP") \
-	X(drop_tcp_truncated, "TCP header shorter than 20 bytes") \
-	X(tcp_bad_offset, "TCP data offset < 5 or past the packet: flags kept, payload ignored (as gopacket)") \
-	X(frame_cut, "chained frames whose segments hold less than pkt_len, or over 256 KiB: parsed cut") \
-	X(ip_len_past_frame, "IP length claims more than the frame holds (payload cut, still assembled)") \
-	X(segs, "segments given to the assembler") \
-	X(segs_ignored_empty, "segments without payload, SYN, FIN or RST (ignored)") \
-	X(segs_no_conn, "FIN/RST without payload for an unknown stream (ignored)") \
-	X(table_full_pkts, "segments dropped because the connection table was full") \
-	X(table_full_bytes, "payload bytes of those segments") \
-	X(conns_opened, "stream directions opened") \
-	X(conns_closed_fin, "streams completed by FIN or RST") \
-	X(conns_closed_flush, "streams completed by a flush") \
-	X(payload_bytes, "TCP payload bytes received") \
-	X(delivered_bytes, "bytes handed to reassembled callbacks") \
-	X(delivered_records, "records handed to reassembled callbacks") \
-	X(overlap_bytes, "received bytes trimmed because already delivered") \
-	X(discarded_on_close_bytes, "buffered bytes freed when a stream completed before them") \
-	X(skips_start_unknown, "records with skip -1 (stream start not seen)") \
-	X(skipped_bytes_page_limit, "bytes skipped because max_pages_per_conn was reached") \
-	X(skipped_bytes_total_limit, "bytes skipped because max_pages_total was reached") \
-	X(skipped_bytes_no_page, "bytes skipped because the page mempool was empty") \
-	X(skipped_bytes_flush, "bytes skipped by reasm_flush_older_than") \
-	X(skipped_bytes_flush_all, "bytes skipped by reasm_flush_all") \
-	X(pages_alloc_failed, "page requests the mempool could not serve") \
-	X(pages_in_use, "pages holding out-of-order data now (gauge)") \
-	X(buffered_bytes, "out-of-order bytes held in pages now (gauge)")
+	X(pkts, TRAFFIC, "mbufs given to reasm_assemble_burst") \
+	X(pkts_tcp, TRAFFIC, "packets that parsed as TCP and reached the assembler") \
+	X(drop_not_ip, DROP, "frames whose ethertype is not IPv4, IPv6 or VLAN") \
+	X(drop_l2_truncated, DROP, "frames shorter than their Ethernet/VLAN header") \
+	X(drop_ipv4_truncated, DROP, "IPv4 header cut by the end of the frame") \
+	X(drop_ipv4_bad_header, DROP, "IPv4 IHL < 5, total length < 20 or < IHL*4, or malformed options") \
+	X(drop_ipv4_fragment, DROP, "IPv4 fragments (not reassembled, as in gopacket)") \
+	X(drop_ipv6_truncated, DROP, "IPv6 header cut by the end of the frame") \
+	X(drop_ipv6_bad_header, DROP, "IPv6 length 0 without a jumbo option, malformed hop-by-hop/destination options, routing type other than 0") \
+	X(drop_ipv6_ext_truncated, DROP, "extension header (IPv6, or after IPv4) runs off the frame, or AH under 12 bytes") \
+	X(drop_ipv6_fragment, DROP, "IPv6 fragments (not reassembled, as in gopacket)") \
+	X(drop_not_tcp, DROP, "IP packets whose transport is not TCP") \
+	X(drop_tcp_truncated, DROP, "TCP header shorter than 20 bytes") \
+	X(tcp_bad_offset, ANOMALY, "TCP data offset < 5 or past the packet: flags kept, payload ignored (as gopacket)") \
+	X(frame_cut, ANOMALY, "chained frames whose segments hold less than pkt_len, or over 256 KiB: parsed cut") \
+	X(ip_len_past_frame, ANOMALY, "IP length claims more than the frame holds (payload cut, still assembled)") \
+	X(segs, TRAFFIC, "segments given to the assembler") \
+	X(segs_ignored_empty, IGNORED, "segments without payload, SYN, FIN or RST (ignored)") \
+	X(segs_no_conn, IGNORED, "FIN/RST without payload for an unknown stream (ignored)") \
+	X(table_full_pkts, TABLE_FULL, "segments dropped because the connection table was full") \
+	X(table_full_bytes, TABLE_FULL, "payload bytes of those segments") \
+	X(conns_opened, CONN, "stream directions opened") \
+	X(conns_closed_fin, CONN, "streams completed by FIN or RST") \
+	X(conns_closed_flush, CONN, "streams completed by a flush") \
+	X(payload_bytes, TRAFFIC, "TCP payload bytes received") \
+	X(delivered_bytes, TRAFFIC, "bytes handed to reassembled callbacks") \
+	X(delivered_records, TRAFFIC, "records handed to reassembled callbacks") \
+	X(overlap_bytes, NOT_DELIVERED, "received bytes trimmed because already delivered") \
+	X(discarded_on_close_bytes, NOT_DELIVERED, "buffered bytes freed when a stream completed before them") \
+	X(skips_start_unknown, EVENT, "records with skip -1 (stream start not seen)") \
+	X(skipped_bytes_page_limit, SKIP, "bytes skipped because max_pages_per_conn was reached") \
+	X(skipped_bytes_total_limit, SKIP, "bytes skipped because max_pages_total was reached") \
+	X(skipped_bytes_no_page, SKIP, "bytes skipped because the page mempool was empty") \
+	X(skipped_bytes_flush, SKIP, "bytes skipped by reasm_flush_older_than") \
+	X(skipped_bytes_flush_all, SKIP, "bytes skipped by reasm_flush_all") \
+	X(pages_alloc_failed, EVENT, "page requests the mempool could not serve") \
+	X(pages_in_use, GAUGE, "pages holding out-of-order data now (gauge)") \
+	X(buffered_bytes, GAUGE, "out-of-order bytes held in pages now (gauge)")
 
 /** Index of each counter in struct reasm_stats.v. */
 enum reasm_counter {
-#define REASM_COUNTER_ENUM(name, desc) REASM_CTR_##name,
+/** Expands one REASM_COUNTERS() entry to its enumerator (undefined right after). */
+#define REASM_COUNTER_ENUM(name, cls, desc) REASM_CTR_##name,
 	REASM_COUNTERS(REASM_COUNTER_ENUM)
 #undef REASM_COUNTER_ENUM
+	/** Number of counters (not a counter). */
 	REASM_CTR_MAX
 };
 
@@ -366,11 +563,72 @@ struct reasm_stats {
 	uint64_t v[REASM_CTR_MAX]; /**< indexed by enum reasm_counter */
 };
 
-/** @return the counter's name ("pkts", ...) or NULL if out of range. */
+/**
+ * Name a counter.
+ *
+ * Thread safety: safe from any thread (reads a constant table).
+ *
+ * @param counter
+ *   An enum reasm_counter value.
+ * @return
+ *   The counter's name ("pkts", ...), in static storage, or NULL if out of
+ *   range.
+ */
 const char *reasm_counter_name(unsigned int counter);
 
-/** @return the counter's one-line description, or NULL if out of range. */
+/**
+ * Describe a counter.
+ *
+ * Thread safety: safe from any thread (reads a constant table).
+ *
+ * @param counter
+ *   An enum reasm_counter value.
+ * @return
+ *   The counter's one-line description, in static storage, or NULL if out
+ *   of range.
+ */
 const char *reasm_counter_desc(unsigned int counter);
+
+/**
+ * The class of a counter.
+ *
+ * Thread safety: safe from any thread (reads a constant table).
+ *
+ * @param counter
+ *   An enum reasm_counter value.
+ * @return
+ *   The counter's class, or REASM_CLASS_MAX if out of range.
+ */
+enum reasm_counter_class reasm_counter_class(unsigned int counter);
+
+/**
+ * Name a counter class.
+ *
+ * Thread safety: safe from any thread (reads a constant table).
+ *
+ * @param cls
+ *   The class.
+ * @return
+ *   The class's name ("drop", ...), in static storage, or NULL if out of
+ *   range.
+ */
+const char *reasm_counter_class_name(enum reasm_counter_class cls);
+
+/**
+ * Add up the counters of one class in a snapshot.
+ *
+ * Thread safety: safe from any thread (reads @p stats and constant tables);
+ * take the snapshot first with reasm_assembler_stats().
+ *
+ * @param stats
+ *   A snapshot from reasm_assembler_stats().
+ * @param cls
+ *   The class whose counters to add up.
+ * @return
+ *   The sum of the counters of class @p cls in @p stats (0 if out of range,
+ *   or if @p stats is NULL).
+ */
+uint64_t reasm_stats_class_sum(const struct reasm_stats *stats, enum reasm_counter_class cls);
 
 /* ------------------------------------------------------------------ */
 /* Pages                                                                 */
@@ -379,13 +637,37 @@ const char *reasm_counter_desc(unsigned int counter);
 /** Out-of-order bytes held by one page, as in gopacket. */
 #define REASM_PAGE_BYTES 1900
 
-/** @return the mempool element size a page needs. */
+/**
+ * The mempool element size a page needs.
+ *
+ * Thread safety: safe from any thread (a constant).
+ *
+ * @return
+ *   The mempool element size a page needs, in bytes.
+ */
 size_t reasm_page_size(void);
 
 /**
  * Create a mempool of @p n_pages pages for one or more assemblers
  * (rte_mempool_create with a per-lcore cache of @p cache_size).
- * @return the mempool, or NULL with rte_errno set (see rte_mempool_create).
+ *
+ * Thread safety: may be called from any thread once the EAL is initialised
+ * (as rte_mempool_create); the mempool it makes is multi-producer and
+ * multi-consumer, so assemblers on several threads, in either pool mode,
+ * may share it.
+ *
+ * @param name
+ *   Name of the mempool, unique among memzones.
+ * @param n_pages
+ *   Number of pages in the mempool.
+ * @param cache_size
+ *   Pages in each lcore's cache (0 for none; see rte_mempool_create).
+ * @param socket_id
+ *   NUMA socket to allocate on, or SOCKET_ID_ANY.
+ * @return
+ *   The mempool, or NULL with rte_errno set (see rte_mempool_create):
+ *   e.g. EINVAL (cache_size too large), ENOSPC (no memzone left), EEXIST
+ *   (name in use), ENOMEM.
  */
 struct rte_mempool *reasm_page_pool_create(const char *name, unsigned int n_pages,
 					   unsigned int cache_size, int socket_id);
@@ -394,22 +676,22 @@ struct rte_mempool *reasm_page_pool_create(const char *name, unsigned int n_page
 /* The assembler                                                        */
 /* ------------------------------------------------------------------ */
 
-/** Parameters of reasm_assembler_create() (the seed's AssemblerOptions and more). */
+/** Parameters of reasm_assembler_create() (gopacket's AssemblerOptions, and more). */
 struct reasm_assembler_conf {
 	struct reasm_pool *pool;        /**< required; shared mode if several assemblers use it */
 	struct rte_mempool *page_pool;  /**< required; from reasm_page_pool_create() */
 	/**
-	 * Upper limit on pages this assembler holds (the seed's
-	 * MaxBufferedPagesTotal). Once reached, every connection that gets an
-	 * out-of-order segment skips ahead by one page. 0 = unlimited (bounded
-	 * by the mempool).
+	 * Upper limit on pages this assembler holds (gopacket's
+	 * AssemblerOptions.MaxBufferedPagesTotal). Once reached, every
+	 * connection that gets an out-of-order segment skips ahead by one page.
+	 * 0 = unlimited (bounded by the mempool).
 	 */
 	uint32_t max_pages_total;
 	/**
-	 * Upper limit on pages one stream direction holds (the seed's
-	 * MaxBufferedPagesPerConnection). When reached, the stream skips
-	 * ahead to its lowest buffered page plus whatever is contiguous with it.
-	 * 0 = unlimited.
+	 * Upper limit on pages one stream direction holds (gopacket's
+	 * AssemblerOptions.MaxBufferedPagesPerConnection). When reached, the
+	 * stream skips ahead to its lowest buffered page plus whatever is
+	 * contiguous with it. 0 = unlimited.
 	 */
 	uint32_t max_pages_per_conn;
 	int socket_id;                  /**< NUMA socket for the assembler itself */
@@ -422,7 +704,17 @@ struct reasm_assembler;
  * number of assemblers may use it from different threads; otherwise at most
  * one assembler may use it.
  *
- * @return the assembler, or NULL with rte_errno set: EINVAL (NULL pool or
+ * Thread safety: may be called from any thread once the EAL is initialised;
+ * in shared mode, other assemblers of the pool may keep running meanwhile.
+ * Not thread safe against reasm_pool_free() of the pool, nor against another
+ * reasm_assembler_create() on the same single-writer pool (the
+ * one-assembler check is not atomic). The new assembler may be used by
+ * other threads only once this call has returned.
+ *
+ * @param conf
+ *   The assembler's parameters; read during the call only.
+ * @return
+ *   The assembler, or NULL with rte_errno set: EINVAL (NULL @p conf, pool or
  *   page_pool, page_pool elements too small, or a second assembler on a
  *   single-writer pool), ENOMEM.
  */
@@ -432,22 +724,47 @@ struct reasm_assembler *reasm_assembler_create(const struct reasm_assembler_conf
  * Free an assembler. Call reasm_flush_all() first to deliver what it holds;
  * pages still buffered by connections of its pool are returned to their
  * mempool without callbacks. NULL is a no-op.
+ *
+ * Thread safety: not thread safe with respect to any other use of @p a
+ * (its own thread, or reasm_assembler_stats() from another one): stop them
+ * first. In shared mode, the other assemblers of the pool may keep running
+ * meanwhile (it locks each connection whose pages it takes back).
+ *
+ * @param a
+ *   The assembler to free, or NULL.
  */
 void reasm_assembler_free(struct reasm_assembler *a);
 
 /**
- * Assemble one TCP segment of direction @p flow seen at @p ts_ns (the seed's
- * AssembleWithTimestamp). Runs, in order: zero or one open(), zero or more
- * reassembled() (records of this call), zero or one complete().
+ * Assemble one TCP segment of direction @p flow seen at @p ts_ns (gopacket's
+ * Assembler.AssembleWithTimestamp). Runs, in order: zero or one open(), zero
+ * or more reassembled() (records of this call), zero or one complete().
  *
  * The payload is borrowed for the call: in-order bytes are passed to the
  * callback without copying; out-of-order bytes are copied into pages.
  *
- * Not thread safe for one assembler; several assemblers sharing a
- * REASM_POOL_SHARED pool may run concurrently.
+ * Thread safety: not thread safe for one assembler: call it on the
+ * assembler's own thread; in shared mode, several assemblers sharing the
+ * REASM_POOL_SHARED pool may run it concurrently (the table is read-locked
+ * for lookups and write-locked only to open or close a stream; the
+ * connection is locked while it is updated and its callbacks run).
  *
- * @return 0, or -ENOSPC if the segment would open a stream while the
- *   table is full (counted, segment dropped), -EINVAL on NULL arguments.
+ * @param a
+ *   The assembler.
+ * @param flow
+ *   The segment's direction, built with reasm_flow_ipv4() or
+ *   reasm_flow_ipv6().
+ * @param seg
+ *   The segment; its payload may be NULL only if its len is 0.
+ * @param ts_ns
+ *   When the segment was seen, in ns (any clock, as long as the same one is
+ *   given to reasm_flush_older_than()).
+ * @return
+ *   - 0 on success, also for a segment ignored as gopacket ignores it
+ *     (counted in segs_ignored_empty or segs_no_conn);
+ *   - -ENOSPC if the segment would open a stream while the table is full
+ *     (counted, segment dropped);
+ *   - -EINVAL on NULL arguments (a, flow, seg, or a payload with len > 0).
  */
 int reasm_assemble(struct reasm_assembler *a, const struct reasm_flow *flow,
 		   const struct reasm_segment *seg, uint64_t ts_ns);
@@ -465,61 +782,132 @@ int reasm_assemble(struct reasm_assembler *a, const struct reasm_flow *flow,
  * The mbufs stay owned by the caller and are not modified; free them after
  * the call.
  *
- * @param timestamps  per-packet timestamps in ns, or NULL to use @p now_ns
- *                    for every packet
- * @return the number of packets that reached the assembler as TCP segments.
+ * Thread safety: as reasm_assemble(): call it on the assembler's own thread
+ * (it also uses the assembler's scratch buffer); in shared mode, several
+ * assemblers sharing the pool may run it concurrently.
+ *
+ * @param a
+ *   The assembler.
+ * @param pkts
+ *   @p n mbufs, each holding one Ethernet frame.
+ * @param n
+ *   Number of mbufs in @p pkts.
+ * @param timestamps
+ *   Per-packet timestamps in ns, or NULL to use @p now_ns for every packet.
+ * @param now_ns
+ *   Timestamp in ns of every packet when @p timestamps is NULL.
+ * @return
+ *   The number of packets that reached the assembler as TCP segments
+ *   (including any then refused because the table was full, which are
+ *   counted in table_full_pkts). Errors are counted, not returned: 0 also
+ *   when @p a is NULL, or @p pkts is NULL with @p n > 0.
  */
 unsigned int reasm_assemble_burst(struct reasm_assembler *a, struct rte_mbuf *const *pkts,
 				  uint16_t n, const uint64_t *timestamps, uint64_t now_ns);
 
 /**
- * Flush streams waiting for data older than @p t_ns (the seed's
- * FlushOlderThan): for every stream of the pool whose lowest buffered page
- * was seen before @p t_ns, skip to it and deliver it with everything
- * contiguous, repeatedly; then close streams with nothing buffered that
- * have seen no packet since @p t_ns.
+ * Flush streams waiting for data older than @p t_ns (gopacket's
+ * Assembler.FlushOlderThan): for every stream of the pool whose lowest
+ * buffered page was seen before @p t_ns, skip to it and deliver it with
+ * everything contiguous, repeatedly; then close streams with nothing
+ * buffered that have seen no packet since @p t_ns.
  *
  * Visits only streams idle since @p t_ns and streams holding pages, not the
  * whole table.
  *
- * @param[out] closed  if not NULL, the number of streams closed
- * @return the number of streams flushed or closed.
+ * Thread safety: call it on the assembler's own thread (it uses the
+ * assembler's snapshot buffer); in shared mode, other assemblers of the pool
+ * may run (and flush) concurrently: it covers every stream of the pool, not
+ * only those @p a was fed, locking the pool's lists for the snapshot and
+ * each connection while it acts on it.
+ *
+ * @param a
+ *   The assembler whose pool to flush; not NULL.
+ * @param t_ns
+ *   The cut-off time, in ns, on the clock of the segments' timestamps.
+ * @param[out] closed
+ *   If not NULL, the number of streams closed.
+ * @return
+ *   The number of streams flushed or closed. There is no error value.
  */
 unsigned int reasm_flush_older_than(struct reasm_assembler *a, uint64_t t_ns,
 				    unsigned int *closed);
 
 /**
  * Deliver everything buffered, skipping the holes, and close every stream
- * of the pool (the seed's FlushAll).
- * @return the number of streams closed.
+ * of the pool (gopacket's Assembler.FlushAll).
+ *
+ * Thread safety: call it on the assembler's own thread (it uses the
+ * assembler's snapshot buffer); in shared mode, other assemblers of the pool
+ * may run concurrently, and it closes their streams too (a segment they get
+ * afterwards for such a direction opens a new stream).
+ *
+ * @param a
+ *   The assembler whose pool to flush; not NULL.
+ * @return
+ *   The number of streams closed. There is no error value.
  */
 unsigned int reasm_flush_all(struct reasm_assembler *a);
 
 /**
- * Copy the assembler's counters into @p stats. Safe to call from another
- * thread while the assembler runs: each counter is read atomically, the
- * snapshot as a whole is not.
+ * Copy the assembler's counters into @p stats.
+ *
+ * Thread safety: safe from any thread, in both modes, while the assembler
+ * runs: each counter is read with a relaxed atomic load, the snapshot as a
+ * whole is not atomic (a call still running may show in part, or not yet).
+ *
+ * @param a
+ *   The assembler; not NULL.
+ * @param[out] stats
+ *   Filled with every counter, indexed by enum reasm_counter.
  */
 void reasm_assembler_stats(const struct reasm_assembler *a, struct reasm_stats *stats);
 
-/** @return pages this assembler holds now. */
+/**
+ * Count the pages this assembler holds.
+ *
+ * Thread safety: safe from any thread, in both modes (one relaxed atomic
+ * load; in shared mode other assemblers also lower it when they free its
+ * pages).
+ *
+ * @param a
+ *   The assembler; not NULL.
+ * @return
+ *   Pages this assembler holds now. There is no error value.
+ */
 uint32_t reasm_assembler_pages_in_use(const struct reasm_assembler *a);
 
 /** One stream direction holding out-of-order pages (reasm_assembler_top_conns()). */
 struct reasm_conn_info {
+	/** the stream direction */
 	struct reasm_flow flow;
 	uint32_t pages;          /**< pages it holds */
 	uint64_t last_seen;      /**< ns, last packet */
-	/** Its accounting, as reasm_pool_stream_totals(): totals.buffered_bytes is in those pages. */
+	/**
+	 * Its accounting, as reasm_pool_stream_totals(): totals.buffered_bytes
+	 * is in those pages.
+	 */
 	struct reasm_stream_totals totals;
 };
 
 /**
  * The stream directions of @p a's pool holding the most pages, most first.
- * Visits only directions that hold pages. Call it on the assembler's
- * thread (it reads connection state the assembler writes); in shared mode
- * it locks each connection it reads.
- * @return the number of entries written to @p out (at most @p max).
+ * Visits only directions that hold pages.
+ *
+ * Thread safety: call it on the assembler's thread (it uses the assembler's
+ * snapshot buffer and reads connection state the assembler writes); in shared
+ * mode it locks each connection it reads, so other assemblers of the pool may
+ * run meanwhile.
+ *
+ * @param a
+ *   The assembler whose pool to look at.
+ * @param[out] out
+ *   Array of @p max entries, filled from index 0.
+ * @param max
+ *   Number of entries in @p out.
+ * @return
+ *   The number of entries written to @p out (at most @p max); 0 also if
+ *   @p a or @p out is NULL or @p max is 0.
  */
 unsigned int reasm_assembler_top_conns(struct reasm_assembler *a, struct reasm_conn_info *out,
 				       unsigned int max);
@@ -527,22 +915,33 @@ unsigned int reasm_assembler_top_conns(struct reasm_assembler *a, struct reasm_c
 /**
  * Parse an Ethernet frame exactly as reasm_assemble_burst() does and give
  * its direction's key, e.g. to spread frames over workers in software.
- * Counts nothing. Thread safe. A chained mbuf whose headers reach past its
- * first KiB is gathered into a per-thread 256 KiB buffer allocated on the
- * first such frame (and kept for the thread's life).
- * @return 0 with @p flow filled if the frame is a TCP segment the burst
- *   entry point would assemble, -EINVAL otherwise, -ENOMEM if that buffer
- *   could not be allocated.
+ * Counts nothing. A chained mbuf whose headers reach past its first KiB is
+ * gathered into a per-thread 256 KiB buffer allocated on the first such frame
+ * (and kept for the thread's life).
+ *
+ * Thread safety: safe from any thread, concurrently with anything else
+ * (it touches no pool or assembler and uses only the stack and that
+ * per-lcore, thread-local buffer).
+ *
+ * @param m
+ *   The frame; not modified.
+ * @param[out] flow
+ *   Filled with the frame's direction on success.
+ * @return
+ *   - 0 with @p flow filled if the frame is a TCP segment the burst entry
+ *     point would assemble;
+ *   - -EINVAL otherwise (or if an argument is NULL);
+ *   - -ENOMEM if that buffer could not be allocated.
  */
 int reasm_flow_of_mbuf(const struct rte_mbuf *m, struct reasm_flow *flow);
 
 /* ------------------------------------------------------------------ */
-/* Reader adapter (the seed's tcpreader.ReaderStream)                  */
+/* Reader adapter (gopacket's tcpreader.ReaderStream)                  */
 /* ------------------------------------------------------------------ */
 
 /** What reasm_reader_feed() does when the buffer is full. */
 enum reasm_reader_full_policy {
-	/** Wait for the consumer to make room (the seed's behaviour). */
+	/** Wait for the consumer to make room (as tcpreader.ReaderStream does). */
 	REASM_READER_BLOCK = 0,
 	/** Drop what does not fit and report it to the consumer as data lost. */
 	REASM_READER_DROP,
@@ -551,49 +950,120 @@ enum reasm_reader_full_policy {
 /** Parameters of reasm_reader_create(). */
 struct reasm_reader_conf {
 	uint32_t capacity;   /**< buffer size in bytes, > 0 */
-	/** Report skipped data as -REASM_EDATALOST once per gap (the seed's LossErrors). */
+	/**
+	 * Report skipped data as -REASM_EDATALOST once per gap (tcpreader's
+	 * ReaderStreamOptions.LossErrors).
+	 */
 	bool loss_errors;
+	/** what reasm_reader_feed() does when the buffer is full */
 	enum reasm_reader_full_policy full_policy;
 };
 
-/** Error returned once by reasm_reader_read() for a gap (the seed's DataLost). */
+/** Error returned once by reasm_reader_read() for a gap (tcpreader.DataLost). */
 #define REASM_EDATALOST 1001
 
 struct reasm_reader;
 
-/** @return a reader, or NULL with rte_errno = EINVAL or ENOMEM. */
+/**
+ * Create a reader.
+ *
+ * Thread safety: safe from any thread; hand the reader to the producer and
+ * consumer sides only once this call has returned.
+ *
+ * @param conf
+ *   The reader's parameters; read during the call only.
+ * @return
+ *   A reader, or NULL with rte_errno = EINVAL (NULL @p conf, capacity 0 or
+ *   unknown full_policy) or ENOMEM.
+ */
 struct reasm_reader *reasm_reader_create(const struct reasm_reader_conf *conf);
 
-/** Free a reader; neither side may use it any more. NULL is a no-op. */
+/**
+ * Free a reader; neither side may use it any more. NULL is a no-op.
+ *
+ * Thread safety: not thread safe with respect to any other use of @p r:
+ * both sides must be done with it (no feed, read or other call running, or
+ * coming).
+ *
+ * @param r
+ *   The reader to free, or NULL.
+ */
 void reasm_reader_free(struct reasm_reader *r);
 
 /**
  * Producer side: append @p n records (call from a reassembled callback).
- * Thread safe against the consumer. May block under REASM_READER_BLOCK
- * until the consumer reads or closes.
+ * May block under REASM_READER_BLOCK until the consumer reads or closes.
+ *
+ * Thread safety: thread safe against the consumer side (the reader's mutex
+ * guards its state); while it blocks, the calling assembler waits too, and
+ * in shared mode it holds the connection's lock.
+ *
+ * @param r
+ *   The reader; NULL is a no-op.
+ * @param records
+ *   Records as given to reassembled(); their bytes are copied. NULL is a
+ *   no-op.
+ * @param n
+ *   Number of records.
  */
 void reasm_reader_feed(struct reasm_reader *r, const struct reasm_record *records, unsigned int n);
 
-/** Producer side: end of stream (call from the complete callback). */
+/**
+ * Producer side: end of stream (call from the complete callback).
+ *
+ * Thread safety: thread safe against the consumer side (the reader's mutex
+ * guards its state); never blocks.
+ *
+ * @param r
+ *   The reader; NULL is a no-op.
+ */
 void reasm_reader_finish(struct reasm_reader *r);
 
 /**
  * Consumer side: read up to @p size bytes, waiting for data. Empty records
  * are invisible; a read never returns bytes from both sides of a gap.
  *
- * @return bytes read (> 0); 0 at end of stream; -REASM_EDATALOST once for
- *   each record with skip != 0 and bytes, when loss_errors is on;
- *   -EINVAL on bad arguments.
+ * Thread safety: thread safe against the producer side (the reader's mutex
+ * guards its state); meant for one consumer thread.
+ *
+ * @param r
+ *   The reader.
+ * @param[out] buf
+ *   Where the bytes go.
+ * @param size
+ *   Size of @p buf, > 0.
+ * @return
+ *   - bytes read (> 0);
+ *   - 0 at end of stream (finished and drained), or once the reader is closed;
+ *   - -REASM_EDATALOST once for each record with skip != 0 and bytes, when
+ *     loss_errors is on;
+ *   - -EINVAL on bad arguments (NULL @p r or @p buf, @p size 0).
  */
 long reasm_reader_read(struct reasm_reader *r, void *buf, size_t size);
 
 /**
- * Consumer side: stop reading (the seed's Close). Pending and future data
- * is discarded so the producer never blocks again.
+ * Consumer side: stop reading (tcpreader's ReaderStream.Close). Pending and
+ * future data is discarded so the producer never blocks again.
+ *
+ * Thread safety: thread safe against the producer side (the reader's mutex
+ * guards its state); it wakes a blocked reasm_reader_feed() and a blocked
+ * reasm_reader_read().
+ *
+ * @param r
+ *   The reader; NULL is a no-op.
  */
 void reasm_reader_close(struct reasm_reader *r);
 
-/** @return bytes the reader dropped under REASM_READER_DROP. */
+/**
+ * Bytes the reader dropped under REASM_READER_DROP.
+ *
+ * Thread safety: safe from any thread (it takes the reader's mutex).
+ *
+ * @param r
+ *   The reader.
+ * @return
+ *   Bytes the reader dropped under REASM_READER_DROP; 0 if @p r is NULL.
+ */
 uint64_t reasm_reader_dropped(const struct reasm_reader *r);
 
 #ifdef __cplusplus

@@ -21,13 +21,6 @@
 /* ---- counters ------------------------------------------------------- */
 
 static inline void
-ctr_add(struct reasm_assembler *a, enum reasm_counter c, uint64_t n)
-{
-	/* Relaxed atomic stores keep telemetry readers tear-free; one writer. */
-	__atomic_store_n(&a->stats.v[c], a->stats.v[c] + n, __ATOMIC_RELAXED);
-}
-
-static inline void
 ctr_sub(struct reasm_assembler *a, enum reasm_counter c, uint64_t n)
 {
 	__atomic_store_n(&a->stats.v[c], a->stats.v[c] - n, __ATOMIC_RELAXED);
@@ -40,7 +33,7 @@ gauge_add(struct reasm_assembler *a, enum reasm_counter c, uint64_t n)
 	if (a->shared)
 		__atomic_fetch_add(&a->stats.v[c], n, __ATOMIC_RELAXED);
 	else
-		ctr_add(a, c, n);
+		reasm_ctr_add(a, c, n);
 }
 
 static const enum reasm_counter skip_counter[REASM_SKIP_CAUSE_MAX] = {
@@ -112,8 +105,8 @@ push_record(struct reasm_assembler *a, struct reasm_conn *conn, const struct rea
 		b->dead[b->ndead++] = dead;
 	b->pushed++;
 	b->last_end = rec->end;
-	ctr_add(a, REASM_CTR_delivered_records, 1);
-	ctr_add(a, REASM_CTR_delivered_bytes, rec->len);
+	a->tally.delivered_records++;
+	a->tally.delivered_bytes += rec->len;
 }
 
 /*
@@ -158,13 +151,13 @@ set_skip(struct reasm_assembler *a, const struct reasm_conn *conn, uint32_t seq,
 	if (!conn->next_seq_valid) {
 		rec->skip = -1;
 		rec->skip_cause = REASM_SKIP_START_UNKNOWN;
-		ctr_add(a, REASM_CTR_skips_start_unknown, 1);
+		reasm_ctr_add(a, REASM_CTR_skips_start_unknown, 1);
 	} else if ((diff = reasm_seq_diff(conn->next_seq, seq)) > 0) {
 		rec->skip = diff;
 		rec->skip_cause = (uint8_t)cause;
 		reasm_conn_acct(a->pool, conn)->skipped_bytes += (uint64_t)diff;
 		if (skip_counter[cause] != REASM_CTR_MAX)
-			ctr_add(a, skip_counter[cause], (uint64_t)diff);
+			reasm_ctr_add(a, skip_counter[cause], (uint64_t)diff);
 	}
 }
 
@@ -174,7 +167,7 @@ count_overlap(struct reasm_assembler *a, const struct reasm_conn *conn, uint32_t
 {
 	if (likely(bytes == 0))
 		return;
-	ctr_add(a, REASM_CTR_overlap_bytes, bytes);
+	reasm_ctr_add(a, REASM_CTR_overlap_bytes, bytes);
 	reasm_conn_acct(a->pool, conn)->overlap_bytes += bytes;
 }
 
@@ -182,7 +175,7 @@ count_overlap(struct reasm_assembler *a, const struct reasm_conn *conn, uint32_t
 static void
 count_discarded(struct reasm_assembler *a, const struct reasm_conn *conn, uint64_t bytes)
 {
-	ctr_add(a, REASM_CTR_discarded_on_close_bytes, bytes);
+	reasm_ctr_add(a, REASM_CTR_discarded_on_close_bytes, bytes);
 	reasm_conn_acct(a->pool, conn)->discarded_bytes += bytes;
 }
 
@@ -265,7 +258,7 @@ close_connection(struct reasm_assembler *a, struct reasm_conn *conn, enum reasm_
 		count_discarded(a, conn, discarded);
 	reasm_conn_totals(a->pool, conn, &totals);
 	a->pool->ops->complete(conn->stream, &totals);
-	ctr_add(a, why, 1);
+	reasm_ctr_add(a, why, 1);
 	reasm_pool_remove(a->pool, conn);
 }
 
@@ -386,7 +379,7 @@ insert_into_conn(struct reasm_assembler *a, struct reasm_conn *conn,
 	struct reasm_page *first, *last;
 
 	while (!pages_from_segment(a, seg, ts, n, &first, &last)) {
-		ctr_add(a, REASM_CTR_pages_alloc_failed, 1);
+		reasm_ctr_add(a, REASM_CTR_pages_alloc_failed, 1);
 		if (conn->first == NULL) {
 			deliver_without_pages(a, conn, seg, ts);
 			return;
@@ -468,10 +461,10 @@ reasm_assemble_conn(struct reasm_assembler *a, const struct reasm_flow *flow, in
 	struct reasm_conn *conn = NULL;
 	int err = 0;
 
-	ctr_add(a, REASM_CTR_segs, 1);
-	ctr_add(a, REASM_CTR_payload_bytes, seg->len);
+	a->tally.segs++;
+	a->tally.payload_bytes += seg->len;
 	if (!(seg->flags & (REASM_TCP_SYN | REASM_TCP_FIN | REASM_TCP_RST)) && seg->len == 0) {
-		ctr_add(a, REASM_CTR_segs_ignored_empty, 1);
+		reasm_ctr_add(a, REASM_CTR_segs_ignored_empty, 1);
 		return 0;
 	}
 	if (pos_final) {
@@ -487,14 +480,14 @@ reasm_assemble_conn(struct reasm_assembler *a, const struct reasm_flow *flow, in
 			conn = reasm_pool_get(a->pool, flow, create, ts, &err);
 	}
 	if (err == 1)
-		ctr_add(a, REASM_CTR_conns_opened, 1);
+		reasm_ctr_add(a, REASM_CTR_conns_opened, 1);
 	if (conn == NULL) {
 		if (err == -ENOSPC) {
-			ctr_add(a, REASM_CTR_table_full_pkts, 1);
-			ctr_add(a, REASM_CTR_table_full_bytes, seg->len);
+			reasm_ctr_add(a, REASM_CTR_table_full_pkts, 1);
+			reasm_ctr_add(a, REASM_CTR_table_full_bytes, seg->len);
 			return -ENOSPC;
 		}
-		ctr_add(a, REASM_CTR_segs_no_conn, 1);
+		reasm_ctr_add(a, REASM_CTR_segs_no_conn, 1);
 		return 0;
 	}
 	assemble_into(a, conn, seg, ts);
@@ -506,9 +499,13 @@ int
 reasm_assemble(struct reasm_assembler *a, const struct reasm_flow *flow,
 	       const struct reasm_segment *seg, uint64_t ts_ns)
 {
+	int rc;
+
 	if (a == NULL || flow == NULL || seg == NULL || (seg->len > 0 && seg->payload == NULL))
 		return -EINVAL;
-	return reasm_assemble_conn(a, flow, -1, false, seg, ts_ns);
+	rc = reasm_assemble_conn(a, flow, -1, false, seg, ts_ns);
+	reasm_tally_publish(a);
+	return rc;
 }
 
 /* ---- flushing ------------------------------------------------------- */
@@ -578,6 +575,7 @@ reasm_flush_older_than(struct reasm_assembler *a, uint64_t t_ns, unsigned int *c
 		flushes += flush_conn_older_than(a, conn, t_ns, &closes);
 		conn_unlock(a, conn);
 	}
+	reasm_tally_publish(a);
 	if (closed != NULL)
 		*closed = closes;
 	return flushes;
@@ -599,6 +597,7 @@ reasm_flush_all(struct reasm_assembler *a)
 		closes++;
 		conn_unlock(a, conn);
 	}
+	reasm_tally_publish(a);
 	return closes;
 }
 

@@ -353,7 +353,7 @@ table_add(struct reasm_pool *pool, const struct reasm_flow *key, uint64_t ts, in
 	conn = &pool->conns[pos];
 	if (is_shared(pool))
 		rte_spinlock_lock(&conn->lock);
-	pool->count++;
+	__atomic_store_n(&pool->count, pool->count + 1, __ATOMIC_RELAXED); /* read lock-free */
 	pool->generation++;
 	conn_init(pool, conn, key, ts);
 	return conn;
@@ -423,7 +423,7 @@ reasm_pool_remove(struct reasm_pool *pool, struct reasm_conn *conn)
 	if (is_shared(pool))
 		rte_rwlock_write_lock(&pool->table_lock);
 	rte_hash_del_key(pool->table, &conn->key);
-	pool->count--;
+	__atomic_store_n(&pool->count, pool->count - 1, __ATOMIC_RELAXED);
 	pool->generation++;
 	if (is_shared(pool))
 		rte_rwlock_write_unlock(&pool->table_lock);

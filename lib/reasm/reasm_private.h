@@ -138,6 +138,20 @@ struct reasm_batch {
 /** Bytes of the buffer that gathers multi-segment mbufs. */
 #define REASM_SCRATCH_BYTES (256 * 1024)
 
+/**
+ * The counters every segment moves, tallied in plain fields by the
+ * assembler's own thread and published to struct reasm_assembler.stats by
+ * reasm_tally_publish() once per chunk of a burst, per reasm_assemble() call
+ * and per flush (VPP's habit: one store per counter per frame, not per
+ * packet).
+ */
+struct reasm_tally {
+	uint64_t segs;
+	uint64_t payload_bytes;
+	uint64_t delivered_records;
+	uint64_t delivered_bytes;
+};
+
 struct reasm_assembler {
 	struct reasm_pool *pool;
 	struct rte_mempool *page_pool;
@@ -145,11 +159,38 @@ struct reasm_assembler {
 	uint32_t max_pages_per_conn;
 	bool shared;
 	uint32_t pages_used;         /**< pages this assembler holds */
+	struct reasm_tally tally;    /**< not yet in stats */
 	struct reasm_batch batch;
-	struct reasm_stats stats;
+	struct reasm_stats stats;    /**< published: relaxed stores, read from any thread */
 	uint32_t *snapshot;          /**< max_conns indices, for flushes */
 	uint8_t *scratch;            /**< gathers multi-segment mbufs */
 };
+
+/* ---- counters ------------------------------------------------------- */
+
+/* Add to a published counter: one writer (the assembler's thread), readers anywhere. */
+static inline void
+reasm_ctr_add(struct reasm_assembler *a, enum reasm_counter c, uint64_t n)
+{
+	__atomic_store_n(&a->stats.v[c], a->stats.v[c] + n, __ATOMIC_RELAXED);
+}
+
+/* Publish the tally: its counters reach stats, and it starts again from 0. */
+static inline void
+reasm_tally_publish(struct reasm_assembler *a)
+{
+	struct reasm_tally *t = &a->tally;
+
+	if (t->segs != 0) {
+		reasm_ctr_add(a, REASM_CTR_segs, t->segs);
+		reasm_ctr_add(a, REASM_CTR_payload_bytes, t->payload_bytes);
+	}
+	if (t->delivered_records != 0) {
+		reasm_ctr_add(a, REASM_CTR_delivered_records, t->delivered_records);
+		reasm_ctr_add(a, REASM_CTR_delivered_bytes, t->delivered_bytes);
+	}
+	memset(t, 0, sizeof(*t));
+}
 
 /* reasm_pool.c */
 /*

@@ -882,8 +882,7 @@ print_throughput(const char *name, const struct wl_data *w, const struct tp_resu
 	double floor_ns = r->ran[SIDE_FLOOR] ? r->best[SIDE_FLOOR] / pk : 0;
 	double parse_ns = r->ran[SIDE_PARSE] ? r->best[SIDE_PARSE] / pk : 0;
 	double secs = r->best[SIDE_REASM] / 1e9;
-	uint64_t skipped = 0;
-	unsigned int c;
+	uint64_t skipped = reasm_stats_class_sum(&r->st, REASM_CLASS_SKIP);
 	bool ok = !r->ran[SIDE_REASM] || r->c.bytes == w->bytes_sent;
 	/* The library's own counters must agree with what the callbacks saw. */
 	bool counters_ok = !r->ran[SIDE_REASM] ||
@@ -892,8 +891,6 @@ print_throughput(const char *name, const struct wl_data *w, const struct tp_resu
 			    r->st.v[REASM_CTR_payload_bytes] == w->bytes_sent &&
 			    r->st.v[REASM_CTR_pkts] == w->n);
 
-	for (c = REASM_CTR_skipped_bytes_page_limit; c <= REASM_CTR_skipped_bytes_flush_all; c++)
-		skipped += r->st.v[c];
 	if (opt.json) {
 		printf("{\"workload\":\"%s\",\"kind\":\"throughput\",\"packets\":%u,"
 		       "\"tcp_packets\":%u,\"conns\":%u,\"reps\":%u",

@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The reasm authors
+ *
+ * The burst entry point: take the frames of a burst in chunks of up to
+ * RTE_HASH_LOOKUP_BULK_MAX, gather chained mbufs, prefetch ahead, parse each
+ * frame (reasm_parse.c), look the chunk's keys up in bulk, and assemble each
+ * segment in order (reasm_assembler.c). Also reasm_flow_of_mbuf(), which
+ * parses a frame the same way for callers that spread frames themselves.
+ *
+ * Counters: the ones every packet moves are tallied in locals (pkts,
+ * pkts_tcp) or in the assembler's tally (segments, payload and delivered
+ * bytes) and published once per chunk; those of rare events (drops,
+ * anomalies) are stored where they happen.
+ */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_hash.h>
+#include <rte_mbuf.h>
+#include <rte_per_lcore.h>
+#include <rte_prefetch.h>
+
+#include "reasm_private.h"
+
+/*
+ * Copy up to @max bytes of a chained mbuf into @buf, trusting each segment's
+ * data_len rather than the head's pkt_len (some PMDs get the latter wrong).
+ * Returns the bytes copied.
+ */
+static uint32_t
+gather(const struct rte_mbuf *m, uint8_t *buf, uint32_t max)
+{
+	uint32_t n = 0;
+
+	for (; m != NULL && n < max; m = m->next) {
+		uint32_t take = RTE_MIN((uint32_t)rte_pktmbuf_data_len(m), max - n);
+
+		memcpy(buf + n, rte_pktmbuf_mtod(m, const uint8_t *), take);
+		n += take;
+	}
+	return n;
+}
+
+/*
+ * The frame's bytes: the mbuf's own for one segment, gathered otherwise.
+ * *wire is the length the frame claims (pkt_len); a frame whose segments
+ * hold less, or more than the gather buffer, is parsed cut and counted.
+ */
+static const uint8_t *
+frame_bytes(struct reasm_assembler *a, const struct rte_mbuf *m, uint32_t *len, uint32_t *wire)
+{
+	*wire = rte_pktmbuf_pkt_len(m);
+	if (m->nb_segs == 1) {
+		*len = rte_pktmbuf_data_len(m);
+		return rte_pktmbuf_mtod(m, const uint8_t *);
+	}
+	*len = gather(m, a->scratch, REASM_SCRATCH_BYTES);
+	if (*len < *wire)
+		reasm_ctr_add(a, REASM_CTR_frame_cut, 1);
+	return a->scratch;
+}
+
+static void
+count_anomalies(struct reasm_assembler *a, uint32_t anomalies)
+{
+	if (anomalies & ANOMALY_IP_LEN)
+		reasm_ctr_add(a, REASM_CTR_ip_len_past_frame, 1);
+	if (anomalies & ANOMALY_TCP_OFFSET)
+		reasm_ctr_add(a, REASM_CTR_tcp_bad_offset, 1);
+}
+
+#define PREFETCH_MBUF 8
+#define PREFETCH_DATA 4
+
+/* The frame's first two cache lines: Ethernet, IP and TCP headers with options. */
+static inline void
+prefetch_frame(const struct rte_mbuf *m)
+{
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+
+	rte_prefetch0(p);
+	rte_prefetch0(p + RTE_CACHE_LINE_SIZE);
+}
+
+/* Parse up to RTE_HASH_LOOKUP_BULK_MAX frames, look them up, assemble them. */
+static unsigned int
+assemble_chunk(struct reasm_assembler *a, struct rte_mbuf *const *pkts, uint16_t n,
+	       const uint64_t *timestamps, uint64_t now_ns, uint16_t *consumed)
+{
+	struct reasm_parsed parsed[RTE_HASH_LOOKUP_BULK_MAX];
+	const void *keys[RTE_HASH_LOOKUP_BULK_MAX];
+	int32_t positions[RTE_HASH_LOOKUP_BULK_MAX];
+	uint16_t which[RTE_HASH_LOOKUP_BULK_MAX];
+	struct reasm_pool *pool = a->pool;
+	unsigned int ntcp = 0, i;
+	uint64_t generation;
+
+	/* Mbuf headers PREFETCH_MBUF ahead, their frames PREFETCH_DATA ahead. */
+	for (i = 0; i < n && i < PREFETCH_MBUF; i++)
+		rte_prefetch0(pkts[i]);
+	for (i = 0; i < n && i < PREFETCH_DATA; i++)
+		prefetch_frame(pkts[i]);
+	for (i = 0; i < n; i++) {
+		enum reasm_counter drop;
+		uint32_t anomalies, len, wire;
+		const uint8_t *frame;
+
+		if (i + PREFETCH_MBUF < n)
+			rte_prefetch0(pkts[i + PREFETCH_MBUF]);
+		if (i + PREFETCH_DATA < n)
+			prefetch_frame(pkts[i + PREFETCH_DATA]);
+		if (pkts[i]->nb_segs > 1 && ntcp > 0)
+			break; /* the scratch buffer may be in use: finish this chunk first */
+		frame = frame_bytes(a, pkts[i], &len, &wire);
+		drop = reasm_parse_frame(frame, len, wire, &parsed[ntcp], &anomalies);
+		if (unlikely(drop != REASM_CTR_MAX)) {
+			reasm_ctr_add(a, drop, 1);
+			continue;
+		}
+		if (unlikely(anomalies != 0))
+			count_anomalies(a, anomalies);
+		keys[ntcp] = &parsed[ntcp].flow;
+		which[ntcp] = (uint16_t)i;
+		ntcp++;
+		if (pkts[i]->nb_segs > 1) {
+			i++;
+			break; /* assemble it before the scratch buffer is reused */
+		}
+	}
+	*consumed = (uint16_t)i;
+	reasm_ctr_add(a, REASM_CTR_pkts, i);
+	reasm_ctr_add(a, REASM_CTR_pkts_tcp, ntcp);
+
+	if (pool->mode == REASM_POOL_SHARED)
+		rte_rwlock_read_lock(&pool->table_lock);
+	generation = pool->generation;
+	if (ntcp > 0)
+		rte_hash_lookup_bulk(pool->table, keys, ntcp, positions);
+	if (pool->mode == REASM_POOL_SHARED)
+		rte_rwlock_read_unlock(&pool->table_lock);
+	for (i = 0; i < ntcp; i++)
+		if (positions[i] >= 0 && (uint32_t)positions[i] < pool->max_conns) {
+			rte_prefetch0(&pool->conns[positions[i]]);
+			rte_prefetch0((const uint8_t *)&pool->conns[positions[i]] + 64);
+		}
+
+	for (i = 0; i < ntcp; i++) {
+		/* The lookup's answer stands while no key was added or removed since. */
+		bool final = pool->mode == REASM_POOL_SINGLE_WRITER &&
+			     generation == pool->generation;
+		uint64_t ts = timestamps != NULL ? timestamps[which[i]] : now_ns;
+
+		reasm_assemble_conn(a, &parsed[i].flow, positions[i], final, &parsed[i].seg, ts);
+	}
+	reasm_tally_publish(a);
+	return ntcp;
+}
+
+unsigned int
+reasm_assemble_burst(struct reasm_assembler *a, struct rte_mbuf *const *pkts, uint16_t n,
+		     const uint64_t *timestamps, uint64_t now_ns)
+{
+	unsigned int done = 0, tcp = 0;
+
+	if (a == NULL || (pkts == NULL && n > 0))
+		return 0;
+	while (done < n) {
+		uint16_t chunk = (uint16_t)RTE_MIN(n - done, (unsigned int)RTE_HASH_LOOKUP_BULK_MAX);
+		uint16_t consumed;
+
+		tcp += assemble_chunk(a, pkts + done, chunk,
+				      timestamps != NULL ? timestamps + done : NULL, now_ns,
+				      &consumed);
+		done += consumed;
+	}
+	return tcp;
+}
+
+/*
+ * A chained frame whose headers (options may run far, as gopacket reads
+ * them) do not parse from its first KiB is parsed again from all of it, as
+ * the burst path would: in a per-thread buffer taken once, on first need.
+ */
+static RTE_DEFINE_PER_LCORE(uint8_t *, flow_gather_buf);
+
+static const uint8_t *
+gather_whole(const struct rte_mbuf *m, uint32_t *len)
+{
+	uint8_t *buf = RTE_PER_LCORE(flow_gather_buf);
+
+	if (buf == NULL) {
+		buf = malloc(REASM_SCRATCH_BYTES);
+		if (buf == NULL)
+			return NULL;
+		RTE_PER_LCORE(flow_gather_buf) = buf;
+	}
+	*len = gather(m, buf, REASM_SCRATCH_BYTES);
+	return buf;
+}
+
+int
+reasm_flow_of_mbuf(const struct rte_mbuf *m, struct reasm_flow *flow)
+{
+	uint8_t copy[1024];
+	struct reasm_parsed parsed;
+	uint32_t anomalies;
+	const uint8_t *frame;
+	uint32_t len;
+	enum reasm_counter c;
+
+	if (m == NULL || flow == NULL)
+		return -EINVAL;
+	if (m->nb_segs == 1) {
+		len = rte_pktmbuf_data_len(m);
+		frame = rte_pktmbuf_mtod(m, const uint8_t *);
+	} else {
+		/* Headers only, usually: the payload is not needed for the key. */
+		len = gather(m, copy, sizeof(copy));
+		frame = copy;
+	}
+	c = reasm_parse_frame(frame, len, rte_pktmbuf_pkt_len(m), &parsed, &anomalies);
+	if (c != REASM_CTR_MAX && frame == copy && rte_pktmbuf_pkt_len(m) > sizeof(copy)) {
+		frame = gather_whole(m, &len);
+		if (frame == NULL)
+			return -ENOMEM;
+		c = reasm_parse_frame(frame, len, rte_pktmbuf_pkt_len(m), &parsed, &anomalies);
+	}
+	if (c != REASM_CTR_MAX)
+		return -EINVAL;
+	*flow = parsed.flow;
+	return 0;
+}

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause
- * The appliance's output sinks (app/reasm/sinks.c) and SHA-256
- * (app/reasm/sha256.c), driven by direct calls with hand-built records:
- *   - SHA-256: the FIPS 180-2 vectors ("", "abc", the 448-bit message,
- *     1,000,000 x 'a'), and any split of the input giving the same digest;
+ * The appliance's output sinks (app/reasm/sinks.c and sink_*.c), driven by
+ * direct calls with hand-built records:
+ *   - the jsonl sink's SHA-256 (nettle): the FIPS 180-2 vectors ("", "abc",
+ *     the 448-bit message, 1,000,000 x 'a') streamed through it, and any split
+ *     of a stream into records giving the same digest;
  *   - jsonl: the exact line of a stream with skips of every cause, start/end,
  *     first/last seen over several calls, worker, sha256; IPv4 and IPv6,
  *     addresses written like Go's net.IP.String(); no sha256 key without
@@ -30,6 +31,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <list>
 #include <map>
 #include <mutex>
 #include <set>
@@ -38,7 +40,8 @@
 #include <thread>
 #include <vector>
 
-#include "sha256.h"
+#include <nettle/sha2.h>
+
 #include "sinks.h"
 
 namespace fs = std::filesystem;
@@ -94,16 +97,18 @@ void close_stream(void *st, uint64_t overlap = 0, uint64_t discarded = 0)
 	sinks_stream_close(st, &t);
 }
 
+/* SHA-256 in hex with nettle itself: what the sinks' digests are compared with. */
 std::string sha256_of(const std::string &data)
 {
 	struct sha256_ctx ctx;
-	uint8_t digest[SHA256_DIGEST_LEN];
-	char hex[SHA256_HEX_LEN + 1];
+	uint8_t digest[SHA256_DIGEST_SIZE];
+	char hex[2 * SHA256_DIGEST_SIZE + 1];
 
 	sha256_init(&ctx);
-	sha256_update(&ctx, data.data(), data.size());
-	sha256_final(&ctx, digest);
-	sha256_hex(digest, hex);
+	sha256_update(&ctx, data.size(), reinterpret_cast<const uint8_t *>(data.data()));
+	sha256_digest(&ctx, sizeof(digest), digest);
+	for (size_t i = 0; i < sizeof(digest); i++)
+		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
 	return hex;
 }
 
@@ -221,6 +226,13 @@ protected:
 		ASSERT_NE(s_, nullptr);
 	}
 
+	/* Add --sink @p spec to conf_ (the string is kept for the conf's life). */
+	void sink(const std::string &spec)
+	{
+		specs_.push_back(spec);
+		ASSERT_EQ(sinks_conf_add(&conf_, specs_.back().c_str()), 0) << spec;
+	}
+
 	void *open(const reasm_flow &f, unsigned int worker = 0)
 	{
 		size_t size = sinks_stream_priv_size(s_);
@@ -243,6 +255,7 @@ protected:
 
 	fs::path dir_;
 	sinks_conf conf_{};
+	std::list<std::string> specs_;
 	sinks *s_ = nullptr;
 	std::vector<void *> privs_;
 };
@@ -264,70 +277,104 @@ std::string empty_line(const char *src, unsigned sport, const char *dst, unsigne
 /* SHA-256                                                              */
 /* ------------------------------------------------------------------ */
 
-TEST(Sha256, EmptyString)
+/*
+ * The SHA-256 the jsonl sink writes for each message, streamed as one stream
+ * direction per message; each message is a list of records, delivered in
+ * data calls of up to 64 records.
+ */
+class Sha256Sink : public SinksTest {
+protected:
+	std::vector<std::string> digests(const std::vector<std::vector<std::string>> &messages)
+	{
+		fs::path out = dir_ / "sha.jsonl";
+
+		sink("jsonl:" + out.string());
+		conf_.sha256 = true;
+		create();
+		for (size_t i = 0; i < messages.size(); i++) {
+			void *st = open(flow4("10.0.0.1", (uint16_t)(i + 1), "10.0.0.2", 80));
+			std::vector<reasm_record> recs;
+			for (const std::string &piece : messages[i])
+				recs.push_back(rec(piece));
+			for (size_t j = 0; j < recs.size(); j += 64)
+				feed(st, recs.data() + j,
+				     (unsigned int)std::min<size_t>(64, recs.size() - j));
+			close_stream(st);
+		}
+		EXPECT_EQ(sinks_finish(s_), 0);
+		std::vector<std::string> out_hex;
+		for (const std::string &line : read_lines(out)) {
+			size_t at = line.find("\"sha256\":\"");
+			EXPECT_NE(at, std::string::npos) << line;
+			out_hex.push_back(at == std::string::npos ? "" : line.substr(at + 10, 64));
+		}
+		return out_hex;
+	}
+};
+
+TEST_F(Sha256Sink, EmptyString)
 {
-	EXPECT_EQ(sha256_of(""),
-		  "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	EXPECT_EQ(digests({{}}),
+		  std::vector<std::string>{
+			  "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"});
 }
 
-TEST(Sha256, Abc)
+TEST_F(Sha256Sink, Abc)
 {
-	EXPECT_EQ(sha256_of("abc"),
-		  "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	EXPECT_EQ(digests({{"abc"}, {"a", "", "bc"}}),
+		  std::vector<std::string>(
+			  2, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
 }
 
-TEST(Sha256, TwoBlockMessage448Bits)
+TEST_F(Sha256Sink, TwoBlockMessage448Bits)
 {
-	EXPECT_EQ(sha256_of("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
-		  "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+	EXPECT_EQ(digests({{"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"}}),
+		  std::vector<std::string>{
+			  "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"});
 }
 
-TEST(Sha256, MillionA)
+TEST_F(Sha256Sink, MillionA)
 {
-	const char *expect = "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0";
+	const std::string expect =
+		"cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0";
 
-	EXPECT_EQ(sha256_of(std::string(1000000, 'a')), expect);
-
-	/* The same bytes in uneven pieces, crossing block boundaries every way. */
-	struct sha256_ctx ctx;
-	uint8_t digest[SHA256_DIGEST_LEN];
-	char hex[SHA256_HEX_LEN + 1];
-	std::string a(200, 'a');
+	/* Whole, and in uneven records crossing block boundaries every way. */
+	std::vector<std::string> uneven;
 	size_t done = 0, piece = 0;
-
-	sha256_init(&ctx);
 	while (done < 1000000) {
 		size_t n = std::min<size_t>(piece % 131, 1000000 - done);
-
-		sha256_update(&ctx, a.data(), n);
+		uneven.push_back(std::string(n, 'a'));
 		done += n;
 		piece++;
 	}
-	sha256_final(&ctx, digest);
-	sha256_hex(digest, hex);
-	EXPECT_STREQ(hex, expect);
+	EXPECT_EQ(digests({{std::string(1000000, 'a')}, uneven}),
+		  std::vector<std::string>(2, expect));
 }
 
-TEST(Sha256, PaddingBoundaries)
+TEST_F(Sha256Sink, PaddingBoundaries)
 {
-	/* 55, 56 and 64 bytes: one or two padding blocks; split == whole. */
-	for (size_t len : {55u, 56u, 63u, 64u, 65u, 119u, 120u}) {
+	/* 55, 56 and 64 bytes: one or two padding blocks; split == whole == nettle's. */
+	std::vector<std::vector<std::string>> messages;
+	const std::vector<size_t> lens = {55u, 56u, 63u, 64u, 65u, 119u, 120u};
+	for (size_t len : lens) {
 		std::string msg(len, 'x');
-		struct sha256_ctx ctx;
-		uint8_t d1[SHA256_DIGEST_LEN], d2[SHA256_DIGEST_LEN];
-
-		sha256_init(&ctx);
-		sha256_update(&ctx, msg.data(), len);
-		sha256_final(&ctx, d1);
-		sha256_init(&ctx);
+		std::vector<std::string> bytes;
 		for (char c : msg)
-			sha256_update(&ctx, &c, 1);
-		sha256_update(&ctx, nullptr, 0);
-		sha256_final(&ctx, d2);
-		EXPECT_EQ(memcmp(d1, d2, sizeof(d1)), 0) << len;
+			bytes.push_back(std::string(1, c));
+		bytes.push_back("");
+		messages.push_back({msg});
+		messages.push_back(bytes);
+	}
+	messages.push_back({std::string(55, 'a')});
+	messages.push_back({std::string(56, 'a')});
+	std::vector<std::string> got = digests(messages);
+	ASSERT_EQ(got.size(), messages.size());
+	for (size_t i = 0; i < lens.size(); i++) {
+		EXPECT_EQ(got[2 * i], got[2 * i + 1]) << lens[i];
+		EXPECT_EQ(got[2 * i], sha256_of(std::string(lens[i], 'x'))) << lens[i];
 	}
 	/* Known: 56 x 'a' is not the 448-bit vector but must differ from 55. */
-	EXPECT_NE(sha256_of(std::string(55, 'a')), sha256_of(std::string(56, 'a')));
+	EXPECT_NE(got[got.size() - 2], got[got.size() - 1]);
 }
 
 /* ------------------------------------------------------------------ */
@@ -338,7 +385,7 @@ TEST_F(SinksTest, JsonlLineWithEveryCause)
 {
 	fs::path out = dir_ / "streams.jsonl";
 
-	conf_.jsonl_path = out.c_str();
+	sink("jsonl:" + out.string());
 	conf_.sha256 = true;
 	conf_.n_workers = 3;
 	create();
@@ -387,7 +434,7 @@ TEST_F(SinksTest, JsonlStartEndFlagsAndNoShaKey)
 {
 	fs::path out = dir_ / "streams.jsonl";
 
-	conf_.jsonl_path = out.c_str();
+	sink("jsonl:" + out.string());
 	create();
 
 	std::string x = "x";
@@ -436,7 +483,7 @@ TEST_F(SinksTest, JsonlIpv6AddressesLikeGo)
 	};
 	fs::path out = dir_ / "v6.jsonl";
 
-	conf_.jsonl_path = out.c_str();
+	sink("jsonl:" + out.string());
 	create();
 	for (const auto &c : cases)
 		stream(flow6(c.in, 443, "2001:db8::2", 51000), {});
@@ -454,7 +501,7 @@ TEST_F(SinksTest, JsonlTruncatedAtCreate)
 	fs::path out = dir_ / "old.jsonl";
 
 	std::ofstream(out) << "stale line\n";
-	conf_.jsonl_path = out.c_str();
+	sink("jsonl:" + out.string());
 	create();
 	EXPECT_EQ(read_file(out), "");
 	stream(flow4("1.1.1.1", 1, "2.2.2.2", 2), {});
@@ -469,7 +516,7 @@ TEST_F(SinksTest, JsonlFourWritersNeverInterleave)
 	static constexpr unsigned int workers = 4, per_worker = 3000;
 	fs::path out = dir_ / "mt.jsonl";
 
-	conf_.jsonl_path = out.c_str();
+	sink("jsonl:" + out.string());
 	conf_.sha256 = true;
 	conf_.n_workers = workers;
 	create();
@@ -554,7 +601,7 @@ TEST_F(SinksTest, FailedWritesAreCountedAndFinishFails)
 {
 	if (access("/dev/full", W_OK) != 0)
 		GTEST_SKIP() << "no /dev/full";
-	conf_.jsonl_path = "/dev/full";
+	sink("jsonl:/dev/full");
 	create();
 	stream(flow4("1.1.1.1", 1, "2.2.2.2", 2), {});
 	stream(flow4("1.1.1.1", 3, "2.2.2.2", 4), {});
@@ -575,7 +622,7 @@ TEST_F(SinksTest, FilesNamesIpv4AndIpv6)
 {
 	fs::path out = dir_ / "flows";
 
-	conf_.files_dir = out.c_str();
+	sink("files:" + out.string());
 	create(); /* creates the missing directory */
 	ASSERT_TRUE(fs::is_directory(out));
 
@@ -594,7 +641,7 @@ TEST_F(SinksTest, FilesNamesIpv4AndIpv6)
 
 TEST_F(SinksTest, FilesReusedTupleGetsSuffix)
 {
-	conf_.files_dir = dir_.c_str();
+	sink("files:" + dir_.string());
 	create();
 
 	std::string a = "first", b = "second", c = "third";
@@ -613,7 +660,7 @@ TEST_F(SinksTest, FilesReusedTupleGetsSuffix)
 
 TEST_F(SinksTest, FilesAppendAcrossCallsWithoutZeroFill)
 {
-	conf_.files_dir = dir_.c_str();
+	sink("files:" + dir_.string());
 	create();
 
 	std::string a = "abc", b = "", c = "def", d = "ghij";
@@ -632,7 +679,7 @@ TEST_F(SinksTest, FilesAppendAcrossCallsWithoutZeroFill)
 
 TEST_F(SinksTest, FilesNoFileForStreamWithoutBytes)
 {
-	conf_.files_dir = dir_.c_str();
+	sink("files:" + dir_.string());
 	create();
 	std::string empty;
 	stream(flow4("1.1.1.1", 1, "2.2.2.2", 2), {rec(empty, 0, REASM_SKIP_NONE, 0, true, true)});
@@ -645,7 +692,7 @@ TEST_F(SinksTest, FilesMoreStreamsThanFdCap)
 {
 	const unsigned int workers = 2, per_worker = 300, rounds = 4;
 
-	conf_.files_dir = dir_.c_str();
+	sink("files:" + dir_.string());
 	conf_.n_workers = workers;
 	create();
 
@@ -687,7 +734,7 @@ TEST_F(SinksTest, FilesExistingFileIsNotOverwritten)
 {
 	std::string base = "001.002.003.004.00001-005.006.007.008.00002";
 	std::ofstream(dir_ / base) << "earlier run";
-	conf_.files_dir = dir_.c_str();
+	sink("files:" + dir_.string());
 	create();
 	std::string a = "new";
 	stream(flow4("1.2.3.4", 1, "5.6.7.8", 2), {rec(a)});
@@ -710,20 +757,25 @@ TEST_F(SinksTest, UnusablePathsFailCreate)
 	std::string jsonl_dir = (dir_ / "adir").string();
 
 	::testing::internal::CaptureStderr();
-	sinks_conf c{};
-	c.quiet = true;
-	c.n_workers = 1;
-	c.files_dir = missing_parent.c_str(); /* only one level is created */
+	/* A conf with the one --sink @p spec. */
+	auto only = [](const std::string &spec, unsigned int workers = 1) {
+		static std::list<std::string> keep;
+		sinks_conf c{};
+		c.quiet = true;
+		c.n_workers = workers;
+		keep.push_back(spec);
+		EXPECT_EQ(sinks_conf_add(&c, keep.back().c_str()), 0) << spec;
+		return c;
+	};
+	sinks_conf c = only("files:" + missing_parent); /* only one level is created */
 	EXPECT_EQ(sinks_create(&c), nullptr);
-	c.files_dir = file_as_dir.c_str();
+	c = only("files:" + file_as_dir);
 	EXPECT_EQ(sinks_create(&c), nullptr);
-	c.files_dir = nullptr;
-	c.jsonl_path = jsonl_missing.c_str();
+	c = only("jsonl:" + jsonl_missing);
 	EXPECT_EQ(sinks_create(&c), nullptr);
-	c.jsonl_path = jsonl_dir.c_str();
+	c = only("jsonl:" + jsonl_dir);
 	EXPECT_EQ(sinks_create(&c), nullptr);
-	c.jsonl_path = nullptr;
-	c.n_workers = 0;
+	c = only("count", 0);
 	EXPECT_EQ(sinks_create(&c), nullptr);
 	std::string err = ::testing::internal::GetCapturedStderr();
 
@@ -770,7 +822,7 @@ TEST_F(SinksTest, ConsoleLinePerStream)
 
 TEST_F(SinksTest, CountSinkTotalsPerWorker)
 {
-	conf_.count = true;
+	sink("count");
 	conf_.n_workers = 3;
 	create();
 	/* Count only and quiet: the per-stream state is small (no flow copy needed). */
@@ -812,7 +864,7 @@ TEST_F(SinksTest, CountSinkTotalsPerWorker)
 TEST_F(SinksTest, JsonlCarriesTheStreamAccounting)
 {
 	std::string out = (dir_ / "acct.jsonl").string();
-	conf_.jsonl_path = out.c_str();
+	sink("jsonl:" + out);
 	conf_.quiet = true;
 	conf_.n_workers = 1;
 	create();
@@ -846,9 +898,8 @@ TEST_F(SinksTest, UnbalancedStreamsAreCounted)
 		SCOPED_TRACE(count_only ? "count sink, quiet" : "console sink");
 		std::string out = (dir_ / (count_only ? "c.jsonl" : "d.jsonl")).string();
 		conf_ = sinks_conf{};
-		conf_.count = count_only;
+		sink(count_only ? "count" : "jsonl:" + out);
 		conf_.quiet = count_only;
-		conf_.jsonl_path = count_only ? nullptr : out.c_str();
 		conf_.n_workers = 2;
 		create();
 		std::string a(100, 'a');

@@ -18,6 +18,8 @@
 #include <stdint.h>
 
 #include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
 
 #include <reasm.h>
 
@@ -27,6 +29,7 @@
 #define APP_MAX_WORKERS RTE_MAX_LCORE
 #define APP_MAX_PORTS RTE_MAX_ETHPORTS
 #define APP_TOP_CONNS 16
+#define MAX_BURST 512 /* most packets per receive burst (--burst) */
 
 /* Items on a worker's ring are mbuf pointers or, with bit 0 set, markers. */
 #define MARKER_BIT 1u
@@ -42,7 +45,7 @@ enum ctrl_req_type {
 };
 
 /** One worker's mailbox slot: the control plane writes, the worker answers. */
-struct ctrl_slot {
+struct __rte_cache_aligned ctrl_slot {
 	volatile uint32_t seq_posted; /* bumped by the control plane */
 	volatile uint32_t seq_done;   /* set to seq_posted by the worker */
 	enum ctrl_req_type type;
@@ -52,18 +55,20 @@ struct ctrl_slot {
 	struct reasm_conn_info top[APP_TOP_CONNS];
 };
 
-struct port_info {
+struct __rte_cache_aligned port_info {
 	uint16_t port_id;
 	bool rss;            /* hardware RSS: one queue per worker */
 	bool drains;         /* a capture replay that ends (net_pcap rx_pcap, no infinite_rx) */
 	bool drained;
 	bool pcap_timestamps; /* net_pcap: the dynfield holds capture time in µs */
 	uint16_t n_rxq;
+	struct rte_mempool *own_mbufs; /* infinite_rx replay of large frames, else NULL */
 	char name[RTE_ETH_NAME_MAX_LEN];
 	char driver[64];
 };
 
-struct worker {
+/* Per-lcore state, each on cache lines of its own (no false sharing). */
+struct __rte_cache_aligned worker {
 	unsigned int id;
 	unsigned int lcore;
 	struct reasm_pool *pool;
@@ -109,18 +114,39 @@ app_now_ns(void)
 	return g_app.epoch_ns + (uint64_t)((double)d * 1e9 / (double)g_app.tsc_hz);
 }
 
+/* Capture time (net_pcap: µs in the timestamp dynfield), else @p now. */
+static inline uint64_t
+app_frame_time(const struct app *app, const struct rte_mbuf *m, uint64_t now)
+{
+	if (app->ts_dynfield >= 0 && (m->ol_flags & app->ts_dynflag) &&
+	    m->port < RTE_MAX_ETHPORTS && app->ports[0].port_id <= m->port)
+		return *RTE_MBUF_DYNFIELD(m, app->ts_dynfield, const uint64_t *) * 1000;
+	return now;
+}
+
 /* ports.c */
 int ports_setup(struct app *app);
 void ports_stop(struct app *app);
-
-/* ports.c */
 const uint8_t *ports_rss_key(void);
+
+/** What every port received and lost, summed (rte_eth_stats_get). */
+struct ports_totals {
+	uint64_t ipackets; /**< frames received */
+	uint64_t imissed;  /**< dropped by the NIC/kernel before reaching reasm */
+	uint64_t nombuf;   /**< dropped for want of an mbuf */
+	uint64_t ierrors;  /**< receive errors */
+};
+/** Sum the stats of every port of @p app into @p out. Thread safe (ethdev stats). */
+void ports_totals(const struct app *app, struct ports_totals *out);
 
 /* worker.c */
 int workers_create(struct app *app); /* assigns worker lcores */
 int workers_setup(struct app *app);  /* pools, assemblers, rings */
 void workers_free(struct app *app);
 int worker_main(void *arg);
+
+/* distributor.c */
+/** Spread the non-RSS ports' frames over the workers until the replays end or a signal. */
 int distributor_main(struct app *app);
 
 /* ctrl.c */

@@ -69,10 +69,12 @@ static int
 mbufs_create(struct app *app)
 {
 	app->mbufs = rte_pktmbuf_pool_create("reasm_mbufs", app->opt.mbufs, 256, 0,
-					     RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
+					     (uint16_t)(app->opt.mbuf_size + RTE_PKTMBUF_HEADROOM),
+					     rte_socket_id());
 	if (app->mbufs == NULL) {
-		fprintf(stderr, "reasm: cannot create %u mbufs: %s (try --mbufs or -m)\n",
-			app->opt.mbufs, rte_strerror(rte_errno));
+		fprintf(stderr, "reasm: cannot create %u mbufs of %u bytes: %s (try --mbufs, "
+				"--mbuf-size or -m)\n",
+			app->opt.mbufs, app->opt.mbuf_size, rte_strerror(rte_errno));
 		return -1;
 	}
 	return 0;
@@ -82,23 +84,14 @@ mbufs_create(struct app *app)
 static void
 print_port_summary(const struct app *app)
 {
-	uint64_t ipackets = 0, imissed = 0, nombuf = 0, ierrors = 0;
-	unsigned int i;
+	struct ports_totals pt;
 
-	for (i = 0; i < app->n_ports; i++) {
-		struct rte_eth_stats es;
-
-		if (rte_eth_stats_get(app->ports[i].port_id, &es) != 0)
-			continue;
-		ipackets += es.ipackets;
-		imissed += es.imissed;
-		nombuf += es.rx_nombuf;
-		ierrors += es.ierrors;
-	}
+	ports_totals(app, &pt);
 	printf("reasm: ports: %" PRIu64 " received, %" PRIu64 " missed (NIC drops), %" PRIu64
 	       " without mbuf, %" PRIu64 " errors; RX lcore: %" PRIu64 " spread, %" PRIu64
 	       " dropped for a full worker ring\n",
-	       ipackets, imissed, nombuf, ierrors, app->dist_pkts, app->dist_ring_full);
+	       pt.ipackets, pt.imissed, pt.nombuf, pt.ierrors, app->dist_pkts,
+	       app->dist_ring_full);
 }
 
 static void

@@ -15,6 +15,7 @@
 #define DEFAULT_MAX_CONNS 65536
 #define DEFAULT_PAGES 16384
 #define DEFAULT_MBUFS 16383
+#define DEFAULT_MBUF_SIZE 2048
 #define DEFAULT_BURST 32
 #define DEFAULT_RING_SIZE 4096
 
@@ -34,11 +35,12 @@ usage(FILE *f)
 		"  --max-conns N                stream directions per worker (default %d)\n"
 		"  --pages N                    page mempool size per worker (default %d)\n"
 		"  --mbufs N                    packet mbuf pool size (default %d)\n"
+		"  --mbuf-size BYTES            frame bytes one mbuf holds, 1024..65000 (default %d)\n"
 		"  --burst N                    packets per receive burst, 1..512 (default %d)\n"
 		"  --ring-size N                RX lcore to worker ring size, power of 2 (default %d)\n"
 		"  --help                       this text\n",
 		DEFAULT_TIMEOUT_MS, DEFAULT_FLUSH_INTERVAL_MS, DEFAULT_MAX_CONNS, DEFAULT_PAGES,
-		DEFAULT_MBUFS, DEFAULT_BURST, DEFAULT_RING_SIZE);
+		DEFAULT_MBUFS, DEFAULT_MBUF_SIZE, DEFAULT_BURST, DEFAULT_RING_SIZE);
 }
 
 /* A whole non-negative decimal number within [min, max], or -1. */
@@ -79,25 +81,6 @@ parse_u32(const char *opt, const char *s, uint64_t min, uint64_t max, uint32_t *
 	return 0;
 }
 
-static int
-parse_sink(const char *spec, struct sinks_conf *sinks)
-{
-	if (strcmp(spec, "count") == 0) {
-		sinks->count = true;
-		return 0;
-	}
-	if (strncmp(spec, "files:", 6) == 0 && spec[6] != '\0') {
-		sinks->files_dir = spec + 6;
-		return 0;
-	}
-	if (strncmp(spec, "jsonl:", 6) == 0 && spec[6] != '\0') {
-		sinks->jsonl_path = spec + 6;
-		return 0;
-	}
-	fprintf(stderr, "reasm: --sink '%s': expected count, files:DIR or jsonl:FILE\n", spec);
-	return -1;
-}
-
 enum {
 	OPT_SINK = 256,
 	OPT_SHA256,
@@ -109,6 +92,7 @@ enum {
 	OPT_MAX_CONNS,
 	OPT_PAGES,
 	OPT_MBUFS,
+	OPT_MBUF_SIZE,
 	OPT_BURST,
 	OPT_RING_SIZE,
 	OPT_HELP,
@@ -125,6 +109,7 @@ static const struct option long_options[] = {
 	{"max-conns", required_argument, NULL, OPT_MAX_CONNS},
 	{"pages", required_argument, NULL, OPT_PAGES},
 	{"mbufs", required_argument, NULL, OPT_MBUFS},
+	{"mbuf-size", required_argument, NULL, OPT_MBUF_SIZE},
 	{"burst", required_argument, NULL, OPT_BURST},
 	{"ring-size", required_argument, NULL, OPT_RING_SIZE},
 	{"help", no_argument, NULL, OPT_HELP},
@@ -138,7 +123,7 @@ parse_one(int c, const char *arg, struct app_options *opt)
 
 	switch (c) {
 	case OPT_SINK:
-		return parse_sink(arg, &opt->sinks);
+		return sinks_conf_add(&opt->sinks, arg);
 	case OPT_SHA256:
 		opt->sinks.sha256 = true;
 		return 0;
@@ -159,6 +144,8 @@ parse_one(int c, const char *arg, struct app_options *opt)
 		return parse_u32("pages", arg, 64, 1u << 26, &opt->pages);
 	case OPT_MBUFS:
 		return parse_u32("mbufs", arg, 1024, 1u << 24, &opt->mbufs);
+	case OPT_MBUF_SIZE:
+		return parse_u32("mbuf-size", arg, 1024, 65000, &opt->mbuf_size);
 	case OPT_BURST:
 		return parse_u32("burst", arg, 1, 512, &opt->burst);
 	case OPT_RING_SIZE:
@@ -186,6 +173,7 @@ options_parse(int argc, char **argv, struct app_options *opt)
 	opt->max_conns = DEFAULT_MAX_CONNS;
 	opt->pages = DEFAULT_PAGES;
 	opt->mbufs = DEFAULT_MBUFS;
+	opt->mbuf_size = DEFAULT_MBUF_SIZE;
 	opt->burst = DEFAULT_BURST;
 	opt->ring_size = DEFAULT_RING_SIZE;
 
@@ -210,8 +198,8 @@ options_parse(int argc, char **argv, struct app_options *opt)
 		usage(stderr);
 		return -1;
 	}
-	if (!opt->sinks.count && opt->sinks.files_dir == NULL && opt->sinks.jsonl_path == NULL)
-		opt->sinks.count = true;
+	if (opt->sinks.n_specs == 0)
+		sinks_conf_add(&opt->sinks, "count");
 	if (opt->pages_total > opt->pages) {
 		fprintf(stderr, "reasm: --pages-total %u exceeds the page mempool (--pages %u)\n",
 			opt->pages_total, opt->pages);
@@ -229,13 +217,11 @@ options_print(const struct app_options *opt, unsigned int n_workers)
 	       opt->pages_total, opt->pages_total ? "" : " (mempool-bounded)",
 	       opt->pages_per_conn, opt->pages_per_conn ? "" : " (unlimited)");
 	printf("reasm: timeout %" PRIu64 " ms%s, flush-interval %" PRIu64 " ms, burst %u, "
-	       "mbufs %u, ring-size %u\n",
+	       "mbufs %u of %u bytes, ring-size %u\n",
 	       opt->timeout_ms, opt->timeout_ms ? "" : " (flush only at the end)",
-	       opt->flush_interval_ms, opt->burst, opt->mbufs, opt->ring_size);
-	printf("reasm: sinks:%s%s%s%s%s%s%s\n", opt->sinks.count ? " count" : "",
-	       opt->sinks.files_dir ? " files:" : "",
-	       opt->sinks.files_dir ? opt->sinks.files_dir : "",
-	       opt->sinks.jsonl_path ? " jsonl:" : "",
-	       opt->sinks.jsonl_path ? opt->sinks.jsonl_path : "",
-	       opt->sinks.sha256 ? " (sha256)" : "", opt->sinks.quiet ? " (quiet)" : "");
+	       opt->flush_interval_ms, opt->burst, opt->mbufs, opt->mbuf_size, opt->ring_size);
+	printf("reasm: sinks:");
+	for (unsigned int i = 0; i < opt->sinks.n_specs; i++)
+		printf(" %s", opt->sinks.specs[i]);
+	printf("%s%s\n", opt->sinks.sha256 ? " (sha256)" : "", opt->sinks.quiet ? " (quiet)" : "");
 }

@@ -20,6 +20,7 @@ struct app_options {
 	uint32_t max_conns;         /**< --max-conns, stream directions per worker */
 	uint32_t pages;             /**< --pages, page mempool size per worker */
 	uint32_t mbufs;             /**< --mbufs, packet mempool size */
+	uint32_t mbuf_size;         /**< --mbuf-size, frame bytes one mbuf holds (data room) */
 	uint32_t burst;             /**< --burst, packets per rx burst */
 	uint32_t ring_size;         /**< --ring-size, distributor -> worker rings */
 };

@@ -7,8 +7,12 @@
  * net_null, net_ring, ...) keep the queues they have and are polled by the
  * main lcore, which spreads frames with the same symmetric hash in software.
  */
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <pcap/pcap.h>
 
 #include <rte_bus.h>
 #include <rte_dev.h>
@@ -46,6 +50,116 @@ port_drains(const struct rte_eth_dev_info *info)
 	return strstr(args, "rx_pcap=") != NULL && strstr(args, "infinite_rx=1") == NULL;
 }
 
+/* ---- infinite_rx replays of large frames ------------------------------ */
+
+/*
+ * net_pcap with infinite_rx=1 copies every frame of its rx_pcap files into
+ * one mbuf at queue set-up and refuses a frame larger than one mbuf
+ * ("Multiseg mbufs are not supported in infinite_rx mode"). Such a port gets
+ * a mempool of its own, whose mbufs hold the files' largest frame, sized for
+ * the frames it keeps plus what is in flight to the workers.
+ */
+struct replay_size {
+	uint64_t frames;
+	uint32_t max_len;
+};
+
+/* Add the frames of the capture @p path to @p size; -1 after a message. */
+static int
+replay_file_size(const char *path, struct replay_size *size)
+{
+	char err[PCAP_ERRBUF_SIZE];
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	pcap_t *pc = pcap_open_offline(path, err);
+
+	if (pc == NULL) {
+		fprintf(stderr, "reasm: %s: %s\n", path, err);
+		return -1;
+	}
+	while (pcap_next_ex(pc, &h, &data) == 1) {
+		size->frames++;
+		if (h->caplen > size->max_len)
+			size->max_len = h->caplen;
+	}
+	pcap_close(pc);
+	return 0;
+}
+
+/* The frames of every rx_pcap= of devargs @p args. */
+static int
+replay_size(const char *args, struct replay_size *size)
+{
+	char *copy = strdup(args), *save = NULL, *kv;
+	int rc = 0;
+
+	if (copy == NULL)
+		return -1;
+	memset(size, 0, sizeof(*size));
+	for (kv = strtok_r(copy, ",", &save); kv != NULL && rc == 0;
+	     kv = strtok_r(NULL, ",", &save))
+		if (strncmp(kv, "rx_pcap=", 8) == 0)
+			rc = replay_file_size(kv + 8, size);
+	free(copy);
+	return rc;
+}
+
+static bool
+port_replays_forever(const struct rte_eth_dev_info *info, const char **args)
+{
+	const struct rte_devargs *da = rte_dev_devargs(info->device);
+
+	*args = da != NULL ? da->args : NULL;
+	return strcmp(info->driver_name, "net_pcap") == 0 && *args != NULL &&
+	       strstr(*args, "rx_pcap=") != NULL && strstr(*args, "infinite_rx=1") != NULL;
+}
+
+/* Give @p p a mempool of its own if its infinite_rx files hold frames too large for ours. */
+static int
+replay_pool_setup(struct app *app, struct port_info *p, const struct rte_eth_dev_info *info)
+{
+	uint32_t room = rte_pktmbuf_data_room_size(app->mbufs) - RTE_PKTMBUF_HEADROOM;
+	struct replay_size size;
+	char name[RTE_MEMPOOL_NAMESIZE];
+	const char *args;
+	uint64_t n;
+
+	if (!port_replays_forever(info, &args))
+		return 0;
+	if (replay_size(args, &size) < 0)
+		return -1;
+	if (size.max_len <= room)
+		return 0;
+	if (size.max_len > UINT16_MAX - RTE_PKTMBUF_HEADROOM) {
+		fprintf(stderr, "reasm: port %u (%s): a frame of %u bytes cannot fit in one mbuf, "
+				"which infinite_rx=1 needs: replay it without infinite_rx\n",
+			p->port_id, p->name, size.max_len);
+		return -1;
+	}
+	/* The PMD keeps every frame; the workers' rings hold more in flight. */
+	n = size.frames + (uint64_t)app->n_workers * app->opt.ring_size + 4 * MAX_BURST + 1024;
+	snprintf(name, sizeof(name), "reasm_replay%u", p->port_id);
+	p->own_mbufs = rte_pktmbuf_pool_create(name, (unsigned int)n, 256, 0,
+					       (uint16_t)(RTE_ALIGN_CEIL(size.max_len, 64) +
+							  RTE_PKTMBUF_HEADROOM),
+					       rte_eth_dev_socket_id(p->port_id));
+	if (p->own_mbufs == NULL) {
+		fprintf(stderr, "reasm: port %u (%s): infinite_rx replay of %" PRIu64
+				" frames up to %u bytes needs %" PRIu64 " mbufs of that size: %s "
+				"(give more memory, -m, or replay without infinite_rx)\n",
+			p->port_id, p->name, size.frames, size.max_len, n,
+			rte_strerror(rte_errno));
+		return -1;
+	}
+	printf("reasm: port %u (%s): infinite_rx replay of %" PRIu64 " frames up to %u bytes "
+	       "(more than --mbuf-size %u): a pool of its own, %" PRIu64 " mbufs (%.1f MiB)\n",
+	       p->port_id, p->name, size.frames, size.max_len, room, n,
+	       n * (double)(size.max_len + RTE_PKTMBUF_HEADROOM + 192) / (1 << 20));
+	return 0;
+}
+
+/* ---- configuration ----------------------------------------------------- */
+
 static int
 port_configure(struct app *app, struct port_info *p, const struct rte_eth_dev_info *info)
 {
@@ -77,7 +191,8 @@ port_configure(struct app *app, struct port_info *p, const struct rte_eth_dev_in
 	}
 	for (q = 0; q < p->n_rxq; q++) {
 		rc = rte_eth_rx_queue_setup(p->port_id, q, RX_DESC,
-					    rte_eth_dev_socket_id(p->port_id), NULL, app->mbufs);
+					    rte_eth_dev_socket_id(p->port_id), NULL,
+					    p->own_mbufs != NULL ? p->own_mbufs : app->mbufs);
 		if (rc < 0) {
 			fprintf(stderr, "reasm: port %u (%s): RX queue %u: %s\n", p->port_id,
 				p->name, q, rte_strerror(-rc));
@@ -114,7 +229,7 @@ port_setup(struct app *app, uint16_t port_id, struct port_info *p)
 	snprintf(p->driver, sizeof(p->driver), "%s", info.driver_name);
 	p->drains = port_drains(&info);
 	p->pcap_timestamps = strcmp(info.driver_name, "net_pcap") == 0;
-	if (port_configure(app, p, &info) < 0)
+	if (replay_pool_setup(app, p, &info) < 0 || port_configure(app, p, &info) < 0)
 		return -1;
 	rc = rte_eth_dev_start(port_id);
 	if (rc < 0) {
@@ -167,5 +282,25 @@ ports_stop(struct app *app)
 	for (i = 0; i < app->n_ports; i++) {
 		rte_eth_dev_stop(app->ports[i].port_id);
 		rte_eth_dev_close(app->ports[i].port_id);
+		rte_mempool_free(app->ports[i].own_mbufs);
+		app->ports[i].own_mbufs = NULL;
+	}
+}
+
+void
+ports_totals(const struct app *app, struct ports_totals *out)
+{
+	unsigned int i;
+
+	memset(out, 0, sizeof(*out));
+	for (i = 0; i < app->n_ports; i++) {
+		struct rte_eth_stats es;
+
+		if (rte_eth_stats_get(app->ports[i].port_id, &es) != 0)
+			continue;
+		out->ipackets += es.ipackets;
+		out->imissed += es.imissed;
+		out->nombuf += es.rx_nombuf;
+		out->ierrors += es.ierrors;
 	}
 }

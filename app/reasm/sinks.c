@@ -1,128 +1,161 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * Copyright(c) 2026 The reasm authors
  *
- * Output sinks of the reasm appliance (see sinks.h).
+ * The sinks' dispatch (see sinks.h): the table of sinks, their
+ * configuration, the per-stream area, the calls to every configured sink,
+ * per-worker totals and the per-stream conservation check. The sinks
+ * themselves are in sink_*.c (struct sink_ops, sink.h).
  *
- * Per-stream state (struct sink_stream) lives in the pool's preallocated
- * per-stream area, so the data path allocates nothing; the files sink
- * only calls open(2). Per-worker totals are written by their worker with
- * relaxed atomic stores and read from any thread with relaxed loads.
- *
- * files:DIR details:
- *   - a direction's file is created by its first non-empty record, so a
- *     direction that delivers no byte leaves no file;
- *   - files are never overwritten: the name is taken with O_CREAT|O_EXCL
- *     and, if it exists (the 4-tuple was reused in this run, or a file of
- *     an earlier run is there), "-2", "-3", ... is appended;
- *   - bytes are appended as delivered; skipped ranges are NOT zero-filled,
- *     so a file is the concatenation of the delivered records and file
- *     offsets are not sequence offsets once a stream skipped;
- *   - each worker keeps at most SINKS_FILES_MAX_OPEN files open; a stream
- *     that finds the budget spent opens its file (O_APPEND), writes and
- *     closes it on every data call;
- *   - if a file cannot be created, the error is counted once and the rest
- *     of that direction's data is dropped.
+ * Per-stream state lives in the pool's preallocated per-stream area, so the
+ * data path allocates nothing:
+ *   [struct sink_stream][SHA-256 context, with --sha256][each sink's own state]
+ * Per-worker totals are written by their worker with relaxed atomic stores
+ * and read from any thread with relaxed loads.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
-#include "sha256.h"
-#include "sinks.h"
+#include "sink.h"
 
-/** Files a worker keeps open at once for the files sink. */
-#define SINKS_FILES_MAX_OPEN 64
-
-/** Records gathered into one writev() by the files sink. */
-#define SINKS_IOV_BATCH 64
-
-/** file_suffix values of struct sink_stream. */
-#define SUFFIX_NONE 0u          /* no file yet */
-#define SUFFIX_FAILED UINT32_MAX /* creation failed: data dropped */
-#define SUFFIX_MAX 1000000u      /* gives up after "-999999" */
+/* The sinks --sink may name. The console is not among them: --quiet turns it off. */
+static const struct sink_ops *const sink_table[] = {
+	&sink_count_ops,
+	&sink_files_ops,
+	&sink_jsonl_ops,
+};
 
 /* One worker's counters, alone on its cache line(s). */
 struct sinks_worker {
-	uint64_t streams;      /* written with relaxed atomic stores */
+	uint64_t streams; /* written with relaxed atomic stores */
 	uint64_t bytes;
 	uint64_t write_errors;
-	uint64_t unbalanced;   /* streams whose totals disagree with what the sinks got */
-	uint64_t received;     /* sums of the completed streams' totals */
+	uint64_t unbalanced; /* streams whose totals disagree with what the sinks got */
+	uint64_t received;   /* sums of the completed streams' totals */
 	uint64_t overlap;
 	uint64_t discarded;
-	unsigned int open_files; /* files sink fds held by this worker's streams */
 	bool unbalanced_printed;
-	bool files_err_printed;
-	bool jsonl_err_printed;
+	bool error_printed[SINK_MAX + 1]; /* by sink index */
 } __attribute__((aligned(64)));
 
 struct sinks {
-	bool detail;           /* per-stream accounting needed (anything but count+quiet) */
-	bool console;
+	bool detail; /* per-stream accounting needed (anything but count + quiet) */
 	bool sha256;
 	bool finished;
 	int finish_rc;
-	int dir_fd;            /* files:DIR, or -1 */
-	int jsonl_fd;          /* jsonl:FILE (O_APPEND), or -1 */
-	char *files_dir;
-	char *jsonl_path;
 	unsigned int n_workers;
 	struct sinks_worker *workers;
+	uint32_t sha_off;   /* offset of the SHA-256 context in the per-stream area */
+	uint32_t priv_size; /* bytes of the per-stream area */
+	unsigned int n;
+	struct sink sink[SINK_MAX + 1]; /* --sink order, then the console */
 };
 
-/*
- * Per-stream state, in the pool's per-stream area (168 bytes, 272 with the
- * SHA-256 context).
- */
-struct sink_stream {
-	struct sinks *s;
-	struct reasm_flow flow;
-	uint64_t bytes;
-	uint64_t records;
-	uint64_t skips;          /* records with skip > 0 */
-	uint64_t skip_unknown;   /* records with skip == -1 */
-	/* bytes of positive skips by cause; [REASM_SKIP_NONE] collects skips with no valid cause */
-	uint64_t skipped[REASM_SKIP_CAUSE_MAX];
-	uint64_t first_seen;
-	uint64_t last_seen;
-	uint32_t worker;
-	uint32_t file_suffix;    /* SUFFIX_NONE, SUFFIX_FAILED, 1 = bare name, n = "-n" */
-	int32_t fd;              /* files sink fd held open, or -1 */
-	bool start;
-	bool end;
-	struct sha256_ctx sha[]; /* present with --sha256 only */
-};
-
-
 /* ------------------------------------------------------------------ */
-/* Small helpers                                                        */
+/* Configuration                                                        */
 /* ------------------------------------------------------------------ */
 
-/* Owner-thread increment of a counter other threads read. */
-static inline void
-counter_add(uint64_t *c, uint64_t n)
+/* The sink a --sink value names, and where its argument starts (NULL if none). */
+static const struct sink_ops *
+sink_lookup(const char *spec, const char **arg)
 {
-	__atomic_store_n(c, *c + n, __ATOMIC_RELAXED);
+	const char *colon = strchr(spec, ':');
+	size_t len = colon != NULL ? (size_t)(colon - spec) : strlen(spec);
+	unsigned int i;
+
+	*arg = colon != NULL ? colon + 1 : NULL;
+	for (i = 0; i < sizeof(sink_table) / sizeof(sink_table[0]); i++)
+		if (strlen(sink_table[i]->name) == len &&
+		    strncmp(sink_table[i]->name, spec, len) == 0)
+			return sink_table[i];
+	return NULL;
 }
 
-/* A bounded string builder: append() stops at the end, ok tells. */
-struct line {
-	char *buf;
-	size_t size;
-	size_t len;
-	bool overflow;
-};
+int
+sinks_conf_add(struct sinks_conf *conf, const char *spec)
+{
+	const char *arg;
+	const struct sink_ops *ops = sink_lookup(spec, &arg);
+	bool has_arg = arg != NULL && *arg != '\0';
 
-static void __attribute__((format(printf, 2, 3)))
-append(struct line *l, const char *fmt, ...)
+	if (ops == NULL || (ops->arg == SINK_ARG_REQUIRED) != has_arg || (arg && !has_arg)) {
+		fprintf(stderr, "reasm: --sink '%s': expected count, files:DIR or jsonl:FILE\n",
+			spec);
+		return -1;
+	}
+	if (conf->n_specs == SINKS_MAX) {
+		fprintf(stderr, "reasm: --sink '%s': at most %u sinks\n", spec, SINKS_MAX);
+		return -1;
+	}
+	conf->specs[conf->n_specs++] = spec;
+	return 0;
+}
+
+const char *
+sinks_conf_arg(const struct sinks_conf *conf, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < conf->n_specs; i++) {
+		const char *arg;
+		const struct sink_ops *ops = sink_lookup(conf->specs[i], &arg);
+
+		if (ops != NULL && strcmp(ops->name, name) == 0)
+			return arg != NULL ? arg : "";
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Helpers for the sinks (sink.h)                                       */
+/* ------------------------------------------------------------------ */
+
+unsigned int
+sink_n_workers(const struct sink *k)
+{
+	return k->sinks->n_workers;
+}
+
+void
+sink_write_error(struct sink *k, unsigned int worker, const char *path, const char *file,
+		 int err)
+{
+	struct sinks_worker *w = &k->sinks->workers[worker];
+
+	sink_counter_add(&w->write_errors, 1);
+	if (w->error_printed[k->index])
+		return;
+	w->error_printed[k->index] = true;
+	fprintf(stderr, "reasm: %s sink: %s%s%s: %s (further errors of this worker only counted)\n",
+		k->ops->name, path, file ? "/" : "", file ? file : "", strerror(err));
+}
+
+int
+sink_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ENOSPC;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+void
+sink_line_append(struct sink_line *l, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -139,332 +172,20 @@ append(struct line *l, const char *fmt, ...)
 	l->len += (size_t)n;
 }
 
-/*
- * An address as Go's net.IP.String() writes it: IPv4 and IPv4-mapped IPv6
- * in dotted decimal; other IPv6 in lowercase hex groups with the first
- * longest run of two or more zero groups written "::". @p buf has 40 bytes.
- */
-void
-sinks_format_addr(uint8_t family, const uint8_t *a, char *buf)
-{
-	static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-	int z0 = -1, z1 = -1, i;
-	char *p = buf;
-
-	if (family == REASM_FAMILY_IPV6 && memcmp(a, v4_mapped, sizeof(v4_mapped)) == 0)
-		a += 12;
-	else if (family == REASM_FAMILY_IPV6)
-		goto v6;
-	snprintf(buf, 40, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
-	return;
-v6:
-	for (i = 0; i < 16; i += 2) {
-		int j = i;
-
-		while (j < 16 && a[j] == 0 && a[j + 1] == 0)
-			j += 2;
-		if (j > i && j - i > z1 - z0) {
-			z0 = i;
-			z1 = j;
-			i = j;
-		}
-	}
-	if (z1 - z0 <= 2)
-		z0 = z1 = -1;
-	for (i = 0; i < 16; i += 2) {
-		if (i == z0) {
-			*p++ = ':';
-			*p++ = ':';
-			i = z1;
-			if (i >= 16)
-				break;
-		} else if (i > 0) {
-			*p++ = ':';
-		}
-		p += sprintf(p, "%x", (unsigned int)a[i] << 8 | a[i + 1]);
-	}
-	*p = '\0';
-}
-
-/* One end of a files-sink name: "SSS.SSS.SSS.SSS.PPPPP" or 8 hex groups + port. */
-static void
-append_file_endpoint(struct line *l, uint8_t family, const uint8_t *a, uint16_t port)
-{
-	int i;
-
-	if (family == REASM_FAMILY_IPV6) {
-		for (i = 0; i < 16; i += 2)
-			append(l, "%04x.", (unsigned int)a[i] << 8 | a[i + 1]);
-	} else {
-		for (i = 0; i < 4; i++)
-			append(l, "%03u.", a[i]);
-	}
-	append(l, "%05u", port);
-}
-
-/* The file name of @p st with suffix @p suffix (1 = none). */
-static void
-file_name(const struct sink_stream *st, uint32_t suffix, char *buf, size_t size)
-{
-	struct line l = {buf, size, 0, false};
-
-	append_file_endpoint(&l, st->flow.family, st->flow.src_addr, st->flow.src_port);
-	append(&l, "-");
-	append_file_endpoint(&l, st->flow.family, st->flow.dst_addr, st->flow.dst_port);
-	if (suffix > 1)
-		append(&l, "-%" PRIu32, suffix);
-}
-
-/* Write all of @p iov; -errno on failure. May modify @p iov. */
-static int
-writev_all(int fd, struct iovec *iov, int cnt)
-{
-	while (cnt > 0) {
-		ssize_t n = writev(fd, iov, cnt);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
-		while (cnt > 0 && (size_t)n >= iov->iov_len) {
-			n -= (ssize_t)iov->iov_len;
-			iov++;
-			cnt--;
-		}
-		if (cnt > 0) {
-			iov->iov_base = (char *)iov->iov_base + n;
-			iov->iov_len -= (size_t)n;
-		}
-	}
-	return 0;
-}
-
-/* Count a write error of worker @p w; print the first one of each output. */
-static void
-write_error(struct sinks_worker *w, bool *printed, const char *what, const char *dir,
-	    const char *name, int err)
-{
-	counter_add(&w->write_errors, 1);
-	if (*printed)
-		return;
-	*printed = true;
-	fprintf(stderr, "reasm: %s sink: %s%s%s: %s (further errors of this worker only counted)\n",
-		what, dir, name ? "/" : "", name ? name : "", strerror(err));
-}
-
-/* ------------------------------------------------------------------ */
-/* files:DIR                                                            */
-/* ------------------------------------------------------------------ */
-
-/* Create the stream's file under a free name; the fd or -errno. */
-static int
-files_create(struct sinks *s, struct sink_stream *st, char *name, size_t size)
-{
-	uint32_t suffix;
-
-	for (suffix = 1; suffix < SUFFIX_MAX; suffix++) {
-		int fd;
-
-		file_name(st, suffix, name, size);
-		fd = openat(s->dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC,
-			    0644);
-		if (fd >= 0) {
-			st->file_suffix = suffix;
-			return fd;
-		}
-		if (errno == EINTR) {
-			suffix--;
-			continue;
-		}
-		if (errno != EEXIST)
-			return -errno;
-	}
-	return -EEXIST;
-}
-
-static void
-files_write(struct sink_stream *st, const struct reasm_record *records, unsigned int n)
-{
-	struct sinks *s = st->s;
-	struct sinks_worker *w = &s->workers[st->worker];
-	struct iovec iov[SINKS_IOV_BATCH];
-	char name[160];
-	bool transient = false;
-	unsigned int i = 0;
-	int fd = st->fd;
-	int rc = 0;
-
-	if (st->file_suffix == SUFFIX_FAILED)
-		return;
-	while (i < n && records[i].len == 0)
-		i++;
-	if (i == n)
-		return;
-	name[0] = '\0';
-	if (fd < 0) {
-		if (st->file_suffix == SUFFIX_NONE) {
-			fd = files_create(s, st, name, sizeof(name));
-			if (fd < 0) {
-				st->file_suffix = SUFFIX_FAILED;
-				write_error(w, &w->files_err_printed, "files", s->files_dir,
-					    name, -fd);
-				return;
-			}
-		} else {
-			file_name(st, st->file_suffix, name, sizeof(name));
-			do
-				fd = openat(s->dir_fd, name,
-					    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-			while (fd < 0 && errno == EINTR);
-			if (fd < 0) {
-				write_error(w, &w->files_err_printed, "files", s->files_dir,
-					    name, errno);
-				return;
-			}
-		}
-		if (w->open_files < SINKS_FILES_MAX_OPEN) {
-			w->open_files++;
-			st->fd = fd;
-		} else {
-			transient = true;
-		}
-	}
-	while (i < n && rc == 0) {
-		int cnt = 0;
-
-		for (; i < n && cnt < SINKS_IOV_BATCH; i++) {
-			if (records[i].len == 0)
-				continue;
-			iov[cnt].iov_base = (void *)(uintptr_t)records[i].bytes;
-			iov[cnt].iov_len = records[i].len;
-			cnt++;
-		}
-		rc = writev_all(fd, iov, cnt);
-	}
-	if (transient && close(fd) < 0 && rc == 0)
-		rc = -errno;
-	if (rc < 0) {
-		if (name[0] == '\0')
-			file_name(st, st->file_suffix, name, sizeof(name));
-		write_error(w, &w->files_err_printed, "files", s->files_dir, name, -rc);
-	}
-}
-
-static void
-files_close(struct sink_stream *st)
-{
-	struct sinks *s = st->s;
-	struct sinks_worker *w = &s->workers[st->worker];
-	char name[160];
-
-	if (st->fd < 0)
-		return;
-	w->open_files--;
-	if (close(st->fd) < 0 && errno != EINTR) {
-		file_name(st, st->file_suffix, name, sizeof(name));
-		write_error(w, &w->files_err_printed, "files", s->files_dir, name, errno);
-	}
-	st->fd = -1;
-}
-
-/* ------------------------------------------------------------------ */
-/* jsonl:FILE and the console                                           */
-/* ------------------------------------------------------------------ */
-
-/* Bytes of the stream's positive skips, all causes. */
-static uint64_t
-skipped_total(const struct sink_stream *st)
-{
-	uint64_t skipped = 0;
-	unsigned int c;
-
-	for (c = 0; c < REASM_SKIP_CAUSE_MAX; c++)
-		skipped += st->skipped[c];
-	return skipped;
-}
-
-static void
-jsonl_write(struct sink_stream *st, const struct reasm_stream_totals *t, const char *sha_hex)
-{
-	struct sinks *s = st->s;
-	struct sinks_worker *w = &s->workers[st->worker];
-	char buf[1024], src[40], dst[40];
-	struct line l = {buf, sizeof(buf), 0, false};
-	uint64_t skipped = skipped_total(st);
-	unsigned int c;
-	ssize_t n;
-
-	sinks_format_addr(st->flow.family, st->flow.src_addr, src);
-	sinks_format_addr(st->flow.family, st->flow.dst_addr, dst);
-	append(&l,
-	       "{\"src\":\"%s\",\"sport\":%u,\"dst\":\"%s\",\"dport\":%u,\"bytes\":%" PRIu64
-	       ",\"records\":%" PRIu64 ",\"skips\":%" PRIu64 ",\"skip_unknown\":%" PRIu64
-	       ",\"skipped_bytes\":%" PRIu64 ",\"skipped_by_cause\":{",
-	       src, st->flow.src_port, dst, st->flow.dst_port, st->bytes, st->records,
-	       st->skips, st->skip_unknown, skipped);
-	for (c = REASM_SKIP_NONE + 1; c < REASM_SKIP_CAUSE_MAX; c++)
-		append(&l, "%s\"%s\":%" PRIu64, c > REASM_SKIP_NONE + 1 ? "," : "",
-		       reasm_skip_cause_name((enum reasm_skip_cause)c), st->skipped[c]);
-	append(&l, "},\"start\":%s,\"end\":%s,\"first_seen\":%" PRIu64 ",\"last_seen\":%" PRIu64
-	       ",\"worker\":%" PRIu32,
-	       st->start ? "true" : "false", st->end ? "true" : "false", st->first_seen,
-	       st->last_seen, st->worker);
-	append(&l, ",\"received\":%" PRIu64 ",\"overlap\":%" PRIu64 ",\"discarded\":%" PRIu64,
-	       t->received_bytes, t->overlap_bytes, t->discarded_bytes);
-	if (sha_hex != NULL)
-		append(&l, ",\"sha256\":\"%s\"", sha_hex);
-	append(&l, "}\n");
-	if (l.overflow) { /* cannot happen: the longest line is under 700 bytes */
-		write_error(w, &w->jsonl_err_printed, "jsonl", s->jsonl_path, NULL, EOVERFLOW);
-		return;
-	}
-	/* One write(2) on an O_APPEND fd: lines of different workers never interleave. */
-	do
-		n = write(s->jsonl_fd, buf, l.len);
-	while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)l.len)
-		write_error(w, &w->jsonl_err_printed, "jsonl", s->jsonl_path, NULL,
-			    n < 0 ? errno : ENOSPC);
-}
-
-static void
-console_write(const struct sink_stream *st, const char *sha_hex)
-{
-	char buf[512], src[40], dst[40];
-	struct line l = {buf, sizeof(buf), 0, false};
-	bool v6 = st->flow.family == REASM_FAMILY_IPV6;
-	ssize_t n;
-
-	sinks_format_addr(st->flow.family, st->flow.src_addr, src);
-	sinks_format_addr(st->flow.family, st->flow.dst_addr, dst);
-	append(&l, "%s%s%s:%u -> %s%s%s:%u  bytes=%" PRIu64 " records=%" PRIu64 " skips=%" PRIu64
-	       "%s%s",
-	       v6 ? "[" : "", src, v6 ? "]" : "", st->flow.src_port, v6 ? "[" : "", dst,
-	       v6 ? "]" : "", st->flow.dst_port, st->bytes, st->records, st->skips,
-	       st->start ? " start" : "", st->end ? " end" : "");
-	if (sha_hex != NULL)
-		append(&l, " sha256=%s", sha_hex);
-	append(&l, "\n");
-	if (l.overflow)
-		return;
-	/* One write(2): lines of different workers never interleave. */
-	do
-		n = write(STDOUT_FILENO, buf, l.len);
-	while (n < 0 && errno == EINTR);
-}
-
 /* ------------------------------------------------------------------ */
 /* Stream callbacks                                                     */
 /* ------------------------------------------------------------------ */
 
+static inline void *
+sink_priv(const struct sink *k, struct sink_stream *st)
+{
+	return (uint8_t *)st + k->priv_off;
+}
+
 uint32_t
 sinks_stream_priv_size(const struct sinks *s)
 {
-	return (uint32_t)(sizeof(struct sink_stream) +
-			  (s->sha256 ? sizeof(struct sha256_ctx) : 0));
+	return s->priv_size;
 }
 
 void *
@@ -472,16 +193,56 @@ sinks_stream_open(struct sinks *s, unsigned int worker, const struct reasm_flow 
 		  void *priv)
 {
 	struct sink_stream *st = priv;
+	unsigned int i;
 
 	st->s = s;
 	st->worker = worker < s->n_workers ? worker : s->n_workers - 1;
-	st->fd = -1;
 	if (!s->detail)
 		return st;
 	st->flow = *flow;
-	if (s->sha256)
+	if (s->sha256) {
+		st->sha = (struct sha256_ctx *)((uint8_t *)priv + s->sha_off);
 		sha256_init(st->sha);
+	}
+	for (i = 0; i < s->n; i++)
+		if (s->sink[i].ops->stream_open != NULL)
+			s->sink[i].ops->stream_open(&s->sink[i], st, sink_priv(&s->sink[i], st));
 	return st;
+}
+
+/* The stream's skips, times, flags and hash, from @p n records. Returns the bytes. */
+static uint64_t
+account_records(struct sink_stream *st, const struct reasm_record *records, unsigned int n)
+{
+	uint64_t bytes = 0;
+	unsigned int i;
+
+	if (st->records == 0)
+		st->first_seen = records[0].seen;
+	st->records += n;
+	for (i = 0; i < n; i++) {
+		const struct reasm_record *r = &records[i];
+
+		/* Earliest and latest packet time: buffered data keeps its own. */
+		if (r->seen < st->first_seen)
+			st->first_seen = r->seen;
+		if (r->seen > st->last_seen)
+			st->last_seen = r->seen;
+		bytes += r->len;
+		if (r->skip > 0) {
+			st->skips++;
+			st->skipped[r->skip_cause < REASM_SKIP_CAUSE_MAX ? r->skip_cause
+									 : REASM_SKIP_NONE] +=
+				(uint64_t)r->skip;
+		} else if (r->skip == -1) {
+			st->skip_unknown++;
+		}
+		st->start |= r->start;
+		st->end |= r->end;
+		if (st->sha != NULL && r->len > 0)
+			sha256_update(st->sha, r->len, r->bytes);
+	}
+	return bytes;
 }
 
 void
@@ -497,41 +258,30 @@ sinks_stream_data(void *stream, const struct reasm_record *records, unsigned int
 		for (i = 0; i < n; i++)
 			bytes += records[i].len;
 		st->bytes += bytes;
-		counter_add(&s->workers[st->worker].bytes, bytes);
+		sink_counter_add(&s->workers[st->worker].bytes, bytes);
 		return;
 	}
 	if (n == 0)
 		return;
-	if (st->records == 0)
-		st->first_seen = records[0].seen;
-	st->records += n;
-	for (i = 0; i < n; i++) {
-		const struct reasm_record *r = &records[i];
-
-		/* Earliest and latest packet time: buffered data keeps its own. */
-		if (r->seen < st->first_seen)
-			st->first_seen = r->seen;
-		if (r->seen > st->last_seen)
-			st->last_seen = r->seen;
-
-		bytes += r->len;
-		if (r->skip > 0) {
-			st->skips++;
-			st->skipped[r->skip_cause < REASM_SKIP_CAUSE_MAX ? r->skip_cause
-									 : REASM_SKIP_NONE] +=
-				(uint64_t)r->skip;
-		} else if (r->skip == -1) {
-			st->skip_unknown++;
-		}
-		st->start |= r->start;
-		st->end |= r->end;
-		if (s->sha256 && r->len > 0)
-			sha256_update(st->sha, r->bytes, r->len);
-	}
+	bytes = account_records(st, records, n);
 	st->bytes += bytes;
-	counter_add(&s->workers[st->worker].bytes, bytes);
-	if (s->dir_fd >= 0)
-		files_write(st, records, n);
+	sink_counter_add(&s->workers[st->worker].bytes, bytes);
+	for (i = 0; i < s->n; i++)
+		if (s->sink[i].ops->data != NULL)
+			s->sink[i].ops->data(&s->sink[i], st, sink_priv(&s->sink[i], st), records,
+					     n);
+}
+
+/* Bytes of the stream's positive skips, all causes. */
+static uint64_t
+skipped_total(const struct sink_stream *st)
+{
+	uint64_t skipped = 0;
+	unsigned int c;
+
+	for (c = 0; c < REASM_SKIP_CAUSE_MAX; c++)
+		skipped += st->skipped[c];
+	return skipped;
 }
 
 /*
@@ -540,19 +290,19 @@ sinks_stream_data(void *stream, const struct reasm_record *records, unsigned int
  * in streams_unbalanced and said once per worker.
  */
 static void
-check_totals(const struct sink_stream *st, const struct reasm_stream_totals *t)
+check_totals(const struct sink_stream *st, const struct reasm_stream_totals *t,
+	     uint64_t skipped)
 {
 	struct sinks_worker *w = &st->s->workers[st->worker];
-	uint64_t skipped = skipped_total(st);
 
-	counter_add(&w->received, t->received_bytes);
-	counter_add(&w->overlap, t->overlap_bytes);
-	counter_add(&w->discarded, t->discarded_bytes);
+	sink_counter_add(&w->received, t->received_bytes);
+	sink_counter_add(&w->overlap, t->overlap_bytes);
+	sink_counter_add(&w->discarded, t->discarded_bytes);
 	if (t->delivered_bytes == st->bytes && (!st->s->detail || t->skipped_bytes == skipped) &&
 	    t->received_bytes == t->delivered_bytes + t->overlap_bytes + t->discarded_bytes +
 					 t->buffered_bytes)
 		return;
-	counter_add(&w->unbalanced, 1);
+	sink_counter_add(&w->unbalanced, 1);
 	if (w->unbalanced_printed)
 		return;
 	w->unbalanced_printed = true;
@@ -564,34 +314,47 @@ check_totals(const struct sink_stream *st, const struct reasm_stream_totals *t)
 		t->discarded_bytes, t->skipped_bytes, skipped);
 }
 
+/* The stream's SHA-256 in hex into @p hex (SINK_SHA256_HEX_LEN + 1 bytes). */
+static void
+sha256_hex(struct sha256_ctx *ctx, char *hex)
+{
+	static const char digits[] = "0123456789abcdef";
+	uint8_t digest[SHA256_DIGEST_SIZE];
+	unsigned int i;
+
+	sha256_digest(ctx, sizeof(digest), digest);
+	for (i = 0; i < sizeof(digest); i++) {
+		hex[2 * i] = digits[digest[i] >> 4];
+		hex[2 * i + 1] = digits[digest[i] & 0xf];
+	}
+	hex[SINK_SHA256_HEX_LEN] = '\0';
+}
+
 void
 sinks_stream_close(void *stream, const struct reasm_stream_totals *totals)
 {
 	struct sink_stream *st = stream;
 	struct sinks *s = st->s;
-	char hex[SHA256_HEX_LEN + 1];
-	const char *sha_hex = NULL;
+	char hex[SINK_SHA256_HEX_LEN + 1];
+	struct sink_close_info info = {totals, NULL, skipped_total(st)};
+	unsigned int i;
 
-	check_totals(st, totals);
+	check_totals(st, totals, info.skipped);
 	if (s->detail) {
-		if (s->sha256) {
-			uint8_t digest[SHA256_DIGEST_LEN];
-
-			sha256_final(st->sha, digest);
-			sha256_hex(digest, hex);
-			sha_hex = hex;
+		if (st->sha != NULL) {
+			sha256_hex(st->sha, hex);
+			info.sha_hex = hex;
 		}
-		files_close(st);
-		if (s->jsonl_fd >= 0)
-			jsonl_write(st, totals, sha_hex);
-		if (s->console)
-			console_write(st, sha_hex);
+		for (i = 0; i < s->n; i++)
+			if (s->sink[i].ops->stream_close != NULL)
+				s->sink[i].ops->stream_close(&s->sink[i], st,
+							     sink_priv(&s->sink[i], st), &info);
 	}
-	counter_add(&s->workers[st->worker].streams, 1);
+	sink_counter_add(&s->workers[st->worker].streams, 1);
 }
 
 /* ------------------------------------------------------------------ */
-/* Life cycle                                                           */
+/* Totals                                                               */
 /* ------------------------------------------------------------------ */
 
 void
@@ -624,24 +387,56 @@ sinks_worker_totals(const struct sinks *s, unsigned int worker, struct sinks_tot
 	out->discarded = __atomic_load_n(&w->discarded, __ATOMIC_RELAXED);
 }
 
-static int
-open_files_dir(struct sinks *s, const char *dir)
+/* ------------------------------------------------------------------ */
+/* Life cycle                                                           */
+/* ------------------------------------------------------------------ */
+
+static uint32_t
+align8(uint32_t n)
 {
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-		fprintf(stderr, "reasm: files sink: cannot create directory %s: %s\n", dir,
-			strerror(errno));
-		return -1;
+	return (n + 7u) & ~7u;
+}
+
+/* Add sink @p ops with argument @p arg (copied), and open it. */
+static int
+sink_add(struct sinks *s, const struct sink_ops *ops, const char *arg)
+{
+	struct sink *k = &s->sink[s->n];
+
+	k->ops = ops;
+	k->sinks = s;
+	k->index = s->n++;
+	if (arg != NULL) {
+		k->arg = strdup(arg);
+		if (k->arg == NULL) {
+			fprintf(stderr, "reasm: sinks: out of memory\n");
+			return -1;
+		}
 	}
-	s->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (s->dir_fd < 0) {
-		fprintf(stderr, "reasm: files sink: %s: %s\n", dir, strerror(errno));
-		return -1;
+	k->priv_off = s->priv_size;
+	s->priv_size = align8(s->priv_size + ops->stream_priv_size);
+	s->detail |= ops->per_stream_detail;
+	return ops->open(k);
+}
+
+static int
+sinks_add_all(struct sinks *s, const struct sinks_conf *conf)
+{
+	unsigned int i;
+
+	for (i = 0; i < conf->n_specs; i++) {
+		const char *arg;
+		const struct sink_ops *ops = sink_lookup(conf->specs[i], &arg);
+
+		if (ops == NULL) {
+			fprintf(stderr, "reasm: sinks: unknown sink '%s'\n", conf->specs[i]);
+			return -1;
+		}
+		if (sink_add(s, ops, arg) < 0)
+			return -1;
 	}
-	if (faccessat(s->dir_fd, ".", W_OK | X_OK, AT_EACCESS) < 0) {
-		fprintf(stderr, "reasm: files sink: %s is not writable: %s\n", dir,
-			strerror(errno));
+	if (!conf->quiet && sink_add(s, &sink_console_ops, NULL) < 0)
 		return -1;
-	}
 	return 0;
 }
 
@@ -655,48 +450,27 @@ sinks_create(const struct sinks_conf *conf)
 		return NULL;
 	}
 	s = calloc(1, sizeof(*s));
-	if (s == NULL)
-		goto nomem;
-	s->dir_fd = -1;
-	s->jsonl_fd = -1;
+	if (s == NULL ||
+	    posix_memalign((void **)&s->workers, 64, sizeof(*s->workers) * conf->n_workers)) {
+		fprintf(stderr, "reasm: sinks: out of memory\n");
+		free(s);
+		return NULL;
+	}
+	memset(s->workers, 0, sizeof(*s->workers) * conf->n_workers);
 	s->n_workers = conf->n_workers;
 	s->sha256 = conf->sha256;
-	s->console = !conf->quiet;
-	s->detail = conf->files_dir != NULL || conf->jsonl_path != NULL || conf->sha256 ||
-		    s->console;
-	if (posix_memalign((void **)&s->workers, 64, sizeof(*s->workers) * s->n_workers) != 0) {
-		s->workers = NULL;
-		goto nomem;
+	s->detail = conf->sha256;
+	s->priv_size = align8(sizeof(struct sink_stream));
+	if (s->sha256) {
+		s->sha_off = s->priv_size;
+		s->priv_size = align8(s->priv_size + sizeof(struct sha256_ctx));
 	}
-	memset(s->workers, 0, sizeof(*s->workers) * s->n_workers);
-	if (conf->files_dir != NULL) {
-		s->files_dir = strdup(conf->files_dir);
-		if (s->files_dir == NULL)
-			goto nomem;
-		if (open_files_dir(s, s->files_dir) < 0)
-			goto fail;
-	}
-	if (conf->jsonl_path != NULL) {
-		s->jsonl_path = strdup(conf->jsonl_path);
-		if (s->jsonl_path == NULL)
-			goto nomem;
-		s->jsonl_fd = open(s->jsonl_path,
-				   O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
-		if (s->jsonl_fd < 0) {
-			fprintf(stderr, "reasm: jsonl sink: %s: %s\n", s->jsonl_path,
-				strerror(errno));
-			goto fail;
-		}
+	if (sinks_add_all(s, conf) < 0) {
+		s->finished = true; /* nothing to report at free */
+		sinks_free(s);
+		return NULL;
 	}
 	return s;
-nomem:
-	fprintf(stderr, "reasm: sinks: out of memory\n");
-	if (s == NULL)
-		return NULL;
-fail:
-	s->finished = true; /* nothing to report at free */
-	sinks_free(s);
-	return NULL;
 }
 
 int
@@ -715,18 +489,9 @@ sinks_finish(struct sinks *s)
 		fprintf(stderr, "reasm: sinks: %" PRIu64 " failed writes\n", errors);
 		rc = -1;
 	}
-	if (s->jsonl_fd >= 0) {
-		if (close(s->jsonl_fd) < 0 && errno != EINTR) {
-			fprintf(stderr, "reasm: jsonl sink: %s: %s\n", s->jsonl_path,
-				strerror(errno));
+	for (i = 0; i < s->n; i++)
+		if (s->sink[i].ops->finish != NULL && s->sink[i].ops->finish(&s->sink[i]) < 0)
 			rc = -1;
-		}
-		s->jsonl_fd = -1;
-	}
-	if (s->dir_fd >= 0) {
-		close(s->dir_fd);
-		s->dir_fd = -1;
-	}
 	s->finish_rc = rc;
 	return rc;
 }
@@ -734,16 +499,17 @@ sinks_finish(struct sinks *s)
 void
 sinks_free(struct sinks *s)
 {
+	unsigned int i;
+
 	if (s == NULL)
 		return;
 	if (!s->finished)
 		sinks_finish(s);
-	if (s->jsonl_fd >= 0)
-		close(s->jsonl_fd);
-	if (s->dir_fd >= 0)
-		close(s->dir_fd);
+	for (i = 0; i < s->n; i++) {
+		if (s->sink[i].ops->free != NULL)
+			s->sink[i].ops->free(&s->sink[i]);
+		free(s->sink[i].arg);
+	}
 	free(s->workers);
-	free(s->files_dir);
-	free(s->jsonl_path);
 	free(s);
 }

@@ -2,17 +2,16 @@
  * Copyright(c) 2026 The reasm authors
  *
  * Output sinks of the reasm appliance. Every stream direction the library
- * reports goes to every configured sink:
- *   count        counters only (benchmarks);
- *   files:DIR    one file per stream direction, tcpflow-style names
- *                "SSS.SSS.SSS.SSS.PPPPP-DDD.DDD.DDD.DDD.QQQQQ" (IPv6: eight
- *                4-hex-digit groups joined by '.'), "-2", "-3"... appended
- *                when the name exists; created by the first delivered byte;
- *                bytes appended as delivered, skipped ranges NOT zero-filled;
- *   jsonl:FILE   one JSON object per stream direction when it completes,
- *                with its accounting (received, overlap, discarded).
- * The console gets one line per completed stream unless quiet. Whatever the
- * sinks, per-worker totals are kept (sinks_worker_totals()).
+ * reports goes to every configured sink (--sink NAME[:ARG], repeatable):
+ *   count        counters only (benchmarks);                   sink_count.c
+ *   files:DIR    one file per stream direction, tcpflow-style;  sink_files.c
+ *   jsonl:FILE   one JSON object per stream direction when it
+ *                completes, with its accounting;                sink_jsonl.c
+ * and, unless --quiet, the console: one line per completed stream
+ * (sink_console.c). Whatever the sinks, per-worker totals are kept and every
+ * completed stream's accounting is checked against what the sinks got
+ * (sinks_worker_totals()). Each sink is a struct sink_ops (sink.h); this
+ * file is the dispatch's interface to the rest of the appliance.
  *
  * Threads: sinks_stream_* are called from worker lcores, each stream always
  * from the same worker; nothing is shared between workers but the output
@@ -31,15 +30,31 @@
 extern "C" {
 #endif
 
+/** Most --sink options. */
+#define SINKS_MAX 8
+
 /** Sink configuration, from the command line. */
 struct sinks_conf {
-	bool count;             /**< --sink count */
-	const char *files_dir;  /**< --sink files:DIR, or NULL */
-	const char *jsonl_path; /**< --sink jsonl:FILE, or NULL */
+	/** --sink values in order ("count", "files:DIR", "jsonl:FILE"); not copied */
+	const char *specs[SINKS_MAX];
+	unsigned int n_specs;
 	bool sha256;            /**< --sha256: hash delivered bytes per stream */
 	bool quiet;             /**< --quiet: no per-stream console line */
 	unsigned int n_workers;
 };
+
+/**
+ * Add the --sink value @p spec to @p conf after checking it names a sink and
+ * has the argument that sink needs.
+ * @return 0, or -1 after printing why to stderr (the caller exits with 2).
+ */
+int sinks_conf_add(struct sinks_conf *conf, const char *spec);
+
+/**
+ * The argument of the first --sink named @p name in @p conf: what follows
+ * "NAME:", "" for a sink given without one, NULL if there is no such sink.
+ */
+const char *sinks_conf_arg(const struct sinks_conf *conf, const char *name);
 
 /** Totals of what the sinks saw, per worker (summed by the caller). */
 struct sinks_totals {
@@ -60,8 +75,8 @@ struct sinks_totals {
 struct sinks;
 
 /**
- * Open the sinks: create/truncate the jsonl file, check the files directory
- * exists and is writable (created if missing).
+ * Open the sinks in --sink order: create/truncate a jsonl file, check a files
+ * directory exists and is writable (created if missing).
  * @return the sinks, or NULL after printing why to stderr (bad path...).
  */
 struct sinks *sinks_create(const struct sinks_conf *conf);
@@ -98,13 +113,6 @@ void sinks_worker_totals(const struct sinks *s, unsigned int worker, struct sink
  *   Later calls return the same value.
  */
 int sinks_finish(struct sinks *s);
-
-/**
- * Write an address of @p family (enum reasm_family) as Go's net.IP.String()
- * does (IPv4 and IPv4-mapped IPv6 dotted, other IPv6 compressed hex), so
- * output compares with gopacket's. @p buf holds at least 40 bytes.
- */
-void sinks_format_addr(uint8_t family, const uint8_t *addr, char *buf);
 
 /** Free everything. NULL is a no-op. */
 void sinks_free(struct sinks *s);

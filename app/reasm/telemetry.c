@@ -66,7 +66,8 @@ do_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	struct reasm_stats sum = {0}, st;
 	struct sinks_totals t, tsum = {0};
-	uint64_t rx_pkts = 0, open = 0, ipackets = 0, imissed = 0, nombuf = 0, ierrors = 0;
+	struct ports_totals pt;
+	uint64_t rx_pkts = 0, open = 0;
 	unsigned int i;
 
 	for (i = 0; i < g_app.n_workers; i++) {
@@ -79,22 +80,13 @@ do_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 		rx_pkts += __atomic_load_n(&w->rx_pkts, __ATOMIC_RELAXED);
 		open += reasm_pool_count(w->pool);
 	}
-	for (i = 0; i < g_app.n_ports; i++) {
-		struct rte_eth_stats es;
-
-		if (rte_eth_stats_get(g_app.ports[i].port_id, &es) == 0) {
-			ipackets += es.ipackets;
-			imissed += es.imissed;
-			nombuf += es.rx_nombuf;
-			ierrors += es.ierrors;
-		}
-	}
+	ports_totals(&g_app, &pt);
 	rte_tel_data_start_dict(d);
 	tel_add_u64(d, "workers", g_app.n_workers);
-	tel_add_u64(d, "port_rx_pkts", ipackets);
-	tel_add_u64(d, "port_rx_missed", imissed);
-	tel_add_u64(d, "port_rx_nombuf", nombuf);
-	tel_add_u64(d, "port_rx_errors", ierrors);
+	tel_add_u64(d, "port_rx_pkts", pt.ipackets);
+	tel_add_u64(d, "port_rx_missed", pt.imissed);
+	tel_add_u64(d, "port_rx_nombuf", pt.nombuf);
+	tel_add_u64(d, "port_rx_errors", pt.ierrors);
 	tel_add_u64(d, "dist_pkts", __atomic_load_n(&g_app.dist_pkts, __ATOMIC_RELAXED));
 	tel_add_u64(d, "dist_ring_full", __atomic_load_n(&g_app.dist_ring_full, __ATOMIC_RELAXED));
 	tel_add_u64(d, "rx_pkts", rx_pkts);
@@ -138,6 +130,15 @@ do_lcore(const char *cmd, const char *params, struct rte_tel_data *d)
 	return -EINVAL;
 }
 
+/* A sink's argument for /reasm/config: "" if the sink is not configured. */
+static const char *
+config_sink_arg(const struct app_options *o, const char *name)
+{
+	const char *arg = sinks_conf_arg(&o->sinks, name);
+
+	return arg != NULL ? arg : "";
+}
+
 static int
 do_config(const char *cmd, const char *params, struct rte_tel_data *d)
 {
@@ -157,76 +158,97 @@ do_config(const char *cmd, const char *params, struct rte_tel_data *d)
 	tel_add_u64(d, "burst", o->burst);
 	tel_add_u64(d, "ring_size", o->ring_size);
 	tel_add_u64(d, "sha256", o->sinks.sha256);
-	rte_tel_data_add_dict_string(d, "sink_count", o->sinks.count ? "yes" : "no");
-	rte_tel_data_add_dict_string(d, "sink_files", o->sinks.files_dir ? o->sinks.files_dir : "");
-	rte_tel_data_add_dict_string(d, "sink_jsonl", o->sinks.jsonl_path ? o->sinks.jsonl_path : "");
+	rte_tel_data_add_dict_string(d, "sink_count",
+				     sinks_conf_arg(&o->sinks, "count") ? "yes" : "no");
+	rte_tel_data_add_dict_string(d, "sink_files", config_sink_arg(o, "files"));
+	rte_tel_data_add_dict_string(d, "sink_jsonl", config_sink_arg(o, "jsonl"));
 	return 0;
 }
 
 /* ---- connections: the biggest buffers, through the control plane ---- */
 
+/* Every worker's answer (its APP_TOP_CONNS biggest), merged once all are in. */
+struct top_entry {
+	struct reasm_conn_info info;
+	unsigned int worker;
+};
+
 struct top_ctx {
-	struct reasm_conn_info top[APP_TOP_CONNS];
-	unsigned int worker[APP_TOP_CONNS];
-	unsigned int n;
+	unsigned int n, max;
+	struct top_entry all[]; /* max = APP_TOP_CONNS per worker */
 };
 
 static void
 collect_top(const struct worker *w, const struct ctrl_slot *reply, void *arg)
 {
 	struct top_ctx *ctx = arg;
-	unsigned int i, j;
+	unsigned int i;
 
-	for (i = 0; i < reply->n_top; i++) {
-		const struct reasm_conn_info *c = &reply->top[i];
-
-		if (ctx->n == APP_TOP_CONNS && ctx->top[APP_TOP_CONNS - 1].pages >= c->pages)
-			continue;
-		j = ctx->n < APP_TOP_CONNS ? ctx->n++ : APP_TOP_CONNS - 1;
-		while (j > 0 && ctx->top[j - 1].pages < c->pages) {
-			ctx->top[j] = ctx->top[j - 1];
-			ctx->worker[j] = ctx->worker[j - 1];
-			j--;
-		}
-		ctx->top[j] = *c;
-		ctx->worker[j] = w->id;
+	for (i = 0; i < reply->n_top && ctx->n < ctx->max; i++) {
+		ctx->all[ctx->n].info = reply->top[i];
+		ctx->all[ctx->n].worker = w->id;
+		ctx->n++;
 	}
+}
+
+/* Most pages first; ties by worker, for a stable answer. */
+static int
+top_cmp(const void *a, const void *b)
+{
+	const struct top_entry *x = a, *y = b;
+
+	if (x->info.pages != y->info.pages)
+		return x->info.pages < y->info.pages ? 1 : -1;
+	return x->worker < y->worker ? -1 : x->worker > y->worker;
+}
+
+/* Entry @p rank of /reasm/conns: one stream direction, as a dict. */
+static int
+add_conn(struct rte_tel_data *d, unsigned int rank, const struct top_entry *e)
+{
+	const struct reasm_conn_info *info = &e->info;
+	struct rte_tel_data *c = rte_tel_data_alloc();
+	char flow[128], key[16];
+
+	if (c == NULL)
+		return -ENOMEM;
+	reasm_flow_format(&info->flow, flow, sizeof(flow));
+	rte_tel_data_start_dict(c);
+	rte_tel_data_add_dict_string(c, "flow", flow);
+	tel_add_u64(c, "pages", info->pages);
+	tel_add_u64(c, "buffered_bytes", info->totals.buffered_bytes);
+	tel_add_u64(c, "last_seen_ns", info->last_seen);
+	tel_add_u64(c, "received_bytes", info->totals.received_bytes);
+	tel_add_u64(c, "delivered_bytes", info->totals.delivered_bytes);
+	tel_add_u64(c, "overlap_bytes", info->totals.overlap_bytes);
+	tel_add_u64(c, "skipped_bytes", info->totals.skipped_bytes);
+	tel_add_u64(c, "worker", e->worker);
+	snprintf(key, sizeof(key), "%u", rank);
+	if (rte_tel_data_add_dict_container(d, key, c, 0) != 0) {
+		rte_tel_data_free(c);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 /* A dict keyed by rank ("0" = most pages): telemetry arrays hold only scalars. */
 static int
 do_conns(const char *cmd, const char *params, struct rte_tel_data *d)
 {
-	struct top_ctx ctx;
-	unsigned int i;
+	unsigned int max = g_app.n_workers * APP_TOP_CONNS, i;
+	struct top_ctx *ctx = calloc(1, sizeof(*ctx) + max * sizeof(ctx->all[0]));
+	int rc = 0;
 
-	memset(&ctx, 0, sizeof(ctx));
-	ctrl_request(CTRL_REQ_TOP_CONNS, 0, collect_top, &ctx);
+	if (ctx == NULL)
+		return -ENOMEM;
+	ctx->max = max;
+	ctrl_request(CTRL_REQ_TOP_CONNS, 0, collect_top, ctx);
+	qsort(ctx->all, ctx->n, sizeof(ctx->all[0]), top_cmp);
 	rte_tel_data_start_dict(d);
-	for (i = 0; i < ctx.n; i++) {
-		struct rte_tel_data *c = rte_tel_data_alloc();
-		char flow[128], rank[16];
-
-		if (c == NULL)
-			return -ENOMEM;
-		reasm_flow_format(&ctx.top[i].flow, flow, sizeof(flow));
-		rte_tel_data_start_dict(c);
-		rte_tel_data_add_dict_string(c, "flow", flow);
-		tel_add_u64(c, "pages", ctx.top[i].pages);
-		tel_add_u64(c, "buffered_bytes", ctx.top[i].totals.buffered_bytes);
-		tel_add_u64(c, "last_seen_ns", ctx.top[i].last_seen);
-		tel_add_u64(c, "received_bytes", ctx.top[i].totals.received_bytes);
-		tel_add_u64(c, "delivered_bytes", ctx.top[i].totals.delivered_bytes);
-		tel_add_u64(c, "overlap_bytes", ctx.top[i].totals.overlap_bytes);
-		tel_add_u64(c, "skipped_bytes", ctx.top[i].totals.skipped_bytes);
-		tel_add_u64(c, "worker", ctx.worker[i]);
-		snprintf(rank, sizeof(rank), "%u", i);
-		if (rte_tel_data_add_dict_container(d, rank, c, 0) != 0) {
-			rte_tel_data_free(c);
-			return -ENOMEM;
-		}
-	}
-	return 0;
+	for (i = 0; i < ctx->n && i < APP_TOP_CONNS && rc == 0; i++)
+		rc = add_conn(d, i, &ctx->all[i]);
+	free(ctx);
+	return rc;
 }
 
 /* ---- actions ---------------------------------------------------------- */

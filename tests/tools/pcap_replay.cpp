@@ -54,21 +54,26 @@
 #include <string>
 #include <vector>
 
-#include "reasm.h"
-#include "sha256.h" /* app/reasm: the one SHA-256 of the project */
-#include "sinks.h"  /* app/reasm: sinks_format_addr */
+#include <nettle/sha2.h>
 
-/* The app's C SHA-256, wrapped for this file. */
+#include "addr_format.h" /* app/reasm: Go's net.IP.String() */
+#include "reasm.h"
+
+/* Nettle's SHA-256 (as the appliance's sinks use it), wrapped for this file. */
 class Sha256 {
 public:
 	Sha256() { sha256_init(&ctx_); }
-	void update(const void *p, size_t n) { sha256_update(&ctx_, p, n); }
+	void update(const void *p, size_t n)
+	{
+		sha256_update(&ctx_, n, static_cast<const uint8_t *>(p));
+	}
 	std::string hex()
 	{
-		uint8_t d[SHA256_DIGEST_LEN];
-		char h[SHA256_HEX_LEN + 1];
-		sha256_final(&ctx_, d);
-		sha256_hex(d, h);
+		uint8_t d[SHA256_DIGEST_SIZE];
+		char h[2 * SHA256_DIGEST_SIZE + 1];
+		sha256_digest(&ctx_, sizeof(d), d);
+		for (size_t i = 0; i < sizeof(d); i++)
+			snprintf(h + 2 * i, 3, "%02x", d[i]);
 		return h;
 	}
 
@@ -93,8 +98,8 @@ struct Options {
 /* Addresses as gopacket-ref prints them: the app's Go-compatible formatter. */
 std::string addr_string(const struct reasm_flow *flow, const uint8_t *addr)
 {
-	char buf[48];
-	sinks_format_addr(flow->family, addr, buf);
+	char buf[ADDR_FORMAT_GO_LEN];
+	addr_format_go(flow->family, addr, buf);
 	return buf;
 }
 

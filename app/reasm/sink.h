@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The reasm authors
+ *
+ * The interface between the sinks' dispatch (sinks.c) and each sink
+ * (sink_files.c, sink_jsonl.c, sink_console.c, sink_count.c): a table of
+ * operations per sink, as DPDK's test-pmd has a struct fwd_engine per
+ * forwarding mode. Adding a sink is one file ending in its struct sink_ops
+ * and one line in sinks.c's table.
+ *
+ * Not part of the appliance's interface: the rest of the appliance uses
+ * sinks.h only.
+ */
+#ifndef REASM_APP_SINK_H
+#define REASM_APP_SINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <nettle/sha2.h>
+
+#include <reasm.h>
+
+#include "sinks.h"
+
+/** Hex digits of a SHA-256 digest, without the terminating NUL. */
+#define SINK_SHA256_HEX_LEN (2 * SHA256_DIGEST_SIZE)
+
+/** Most sinks of one kind the per-worker error flags distinguish. */
+#define SINK_MAX SINKS_MAX
+
+/**
+ * What every sink sees of a stream direction, kept by sinks.c in the pool's
+ * per-stream area (so the data path allocates nothing). Each sink's own
+ * per-stream state (struct sink_ops.stream_priv_size bytes) follows it.
+ * With only the count sink and --quiet, only s, worker and bytes are kept.
+ */
+struct sink_stream {
+	struct sinks *s;
+	struct reasm_flow flow;
+	uint64_t bytes;
+	uint64_t records;
+	uint64_t skips;          /**< records with skip > 0 */
+	uint64_t skip_unknown;   /**< records with skip == -1 */
+	/** bytes of positive skips by cause; [REASM_SKIP_NONE] collects skips with no valid cause */
+	uint64_t skipped[REASM_SKIP_CAUSE_MAX];
+	uint64_t first_seen;
+	uint64_t last_seen;
+	uint32_t worker;
+	bool start;
+	bool end;
+	struct sha256_ctx *sha; /**< in the per-stream area with --sha256, else NULL */
+};
+
+/** What a completed stream leaves for the sinks' close operation. */
+struct sink_close_info {
+	const struct reasm_stream_totals *totals; /**< the library's accounting */
+	const char *sha_hex; /**< SHA-256 of the delivered bytes (--sha256), else NULL */
+	uint64_t skipped;    /**< bytes of the stream's positive skips, all causes */
+};
+
+struct sink;
+
+/**
+ * One kind of sink. Every operation but name and open may be NULL. Stream
+ * operations run on worker lcores (each stream always on the same one);
+ * open, finish and free on the main lcore, before the workers start or after
+ * they stop.
+ */
+struct sink_ops {
+	/** The name in --sink NAME[:ARG]: "files", "jsonl", "console", "count". */
+	const char *name;
+	/** The sink needs an argument (files:DIR) or takes none (count). */
+	enum { SINK_ARG_NONE, SINK_ARG_REQUIRED } arg;
+	/** It reads struct sink_stream beyond bytes (records, skips, flow, times). */
+	bool per_stream_detail;
+	/** Bytes of its own per-stream state, after struct sink_stream (8-byte aligned). */
+	uint32_t stream_priv_size;
+	/**
+	 * Open the output (create a file, check a directory) and set k->state.
+	 * @return 0, or -1 after printing to stderr what is wrong, with the path.
+	 */
+	int (*open)(struct sink *k);
+	/** A stream opened; @p priv is its zeroed per-stream state. */
+	void (*stream_open)(struct sink *k, struct sink_stream *st, void *priv);
+	/** Records in stream order (borrowed for the call). */
+	void (*data)(struct sink *k, struct sink_stream *st, void *priv,
+		     const struct reasm_record *records, unsigned int n);
+	/** The stream completed: write what describes it. */
+	void (*stream_close)(struct sink *k, struct sink_stream *st, void *priv,
+			     const struct sink_close_info *info);
+	/**
+	 * Every stream is closed: flush and close the output.
+	 * @return 0, or -1 after printing to stderr what failed.
+	 */
+	int (*finish)(struct sink *k);
+	/** Free k->state (after finish, or after a failed open). */
+	void (*free)(struct sink *k);
+};
+
+/** One configured sink: its operations, argument and state. */
+struct sink {
+	const struct sink_ops *ops;
+	struct sinks *sinks;
+	unsigned int index;  /**< in the --sink order */
+	char *arg;           /**< what follows "NAME:", or NULL */
+	uint32_t priv_off;   /**< offset of its per-stream state in the per-stream area */
+	void *state;         /**< the sink's own */
+};
+
+extern const struct sink_ops sink_files_ops;
+extern const struct sink_ops sink_jsonl_ops;
+extern const struct sink_ops sink_console_ops;
+extern const struct sink_ops sink_count_ops;
+
+/* ---- helpers for sinks (sinks.c) ----------------------------------- */
+
+/** Workers the sinks serve (struct sinks_conf.n_workers). */
+unsigned int sink_n_workers(const struct sink *k);
+
+/**
+ * Count a failed write of worker @p worker in its write_errors, and print the
+ * first one of each sink and worker to stderr: "reasm: NAME sink: PATH[/FILE]:
+ * strerror(err)". @p file may be NULL.
+ */
+void sink_write_error(struct sink *k, unsigned int worker, const char *path, const char *file,
+		      int err);
+
+/** Write all of @p len bytes with one write(2) call as far as possible; -errno on failure. */
+int sink_write_all(int fd, const void *buf, size_t len);
+
+/** A bounded string builder: sink_line_append() stops at the end, overflow tells. */
+struct sink_line {
+	char *buf;
+	size_t size;
+	size_t len;
+	bool overflow;
+};
+
+/** printf into @p l after what it holds. */
+void sink_line_append(struct sink_line *l, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/** Owner-thread increment of a counter other threads read (relaxed store). */
+static inline void
+sink_counter_add(uint64_t *c, uint64_t n)
+{
+	__atomic_store_n(c, *c + n, __ATOMIC_RELAXED);
+}
+
+#endif

@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The reasm authors
+ *
+ * jsonl:FILE -- one JSON object per stream direction when it completes: its
+ * 4-tuple (addresses as Go writes them), bytes, records, skips by cause,
+ * start/end, first/last seen, worker, the library's accounting (received,
+ * overlap, discarded) and, with --sha256, the SHA-256 of the delivered
+ * bytes. The file is truncated at start; each line is one write(2) on an
+ * O_APPEND descriptor, so lines of different workers never interleave.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "addr_format.h"
+#include "sink.h"
+
+struct jsonl_state {
+	int fd;
+};
+
+static void
+append_line(struct sink_line *l, const struct sink_stream *st, const struct sink_close_info *info)
+{
+	const struct reasm_stream_totals *t = info->totals;
+	char src[ADDR_FORMAT_GO_LEN], dst[ADDR_FORMAT_GO_LEN];
+	unsigned int c;
+
+	addr_format_go(st->flow.family, st->flow.src_addr, src);
+	addr_format_go(st->flow.family, st->flow.dst_addr, dst);
+	sink_line_append(l,
+			 "{\"src\":\"%s\",\"sport\":%u,\"dst\":\"%s\",\"dport\":%u,\"bytes\":%" PRIu64
+			 ",\"records\":%" PRIu64 ",\"skips\":%" PRIu64 ",\"skip_unknown\":%" PRIu64
+			 ",\"skipped_bytes\":%" PRIu64 ",\"skipped_by_cause\":{",
+			 src, st->flow.src_port, dst, st->flow.dst_port, st->bytes, st->records,
+			 st->skips, st->skip_unknown, info->skipped);
+	for (c = REASM_SKIP_NONE + 1; c < REASM_SKIP_CAUSE_MAX; c++)
+		sink_line_append(l, "%s\"%s\":%" PRIu64, c > REASM_SKIP_NONE + 1 ? "," : "",
+				 reasm_skip_cause_name((enum reasm_skip_cause)c), st->skipped[c]);
+	sink_line_append(l,
+			 "},\"start\":%s,\"end\":%s,\"first_seen\":%" PRIu64
+			 ",\"last_seen\":%" PRIu64 ",\"worker\":%" PRIu32,
+			 st->start ? "true" : "false", st->end ? "true" : "false", st->first_seen,
+			 st->last_seen, st->worker);
+	sink_line_append(l, ",\"received\":%" PRIu64 ",\"overlap\":%" PRIu64
+			 ",\"discarded\":%" PRIu64,
+			 t->received_bytes, t->overlap_bytes, t->discarded_bytes);
+	if (info->sha_hex != NULL)
+		sink_line_append(l, ",\"sha256\":\"%s\"", info->sha_hex);
+	sink_line_append(l, "}\n");
+}
+
+static void
+jsonl_stream_close(struct sink *k, struct sink_stream *st, void *priv,
+		   const struct sink_close_info *info)
+{
+	struct jsonl_state *js = k->state;
+	char buf[1024];
+	struct sink_line l = {buf, sizeof(buf), 0, false};
+	int rc;
+
+	append_line(&l, st, info);
+	if (l.overflow) { /* cannot happen: the longest line is under 700 bytes */
+		sink_write_error(k, st->worker, k->arg, NULL, EOVERFLOW);
+		return;
+	}
+	rc = sink_write_all(js->fd, buf, l.len);
+	if (rc < 0)
+		sink_write_error(k, st->worker, k->arg, NULL, -rc);
+}
+
+static int
+jsonl_open(struct sink *k)
+{
+	struct jsonl_state *js = calloc(1, sizeof(*js));
+
+	if (js == NULL) {
+		fprintf(stderr, "reasm: jsonl sink: out of memory\n");
+		return -1;
+	}
+	k->state = js;
+	js->fd = open(k->arg, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+	if (js->fd < 0) {
+		fprintf(stderr, "reasm: jsonl sink: %s: %s\n", k->arg, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+jsonl_finish(struct sink *k)
+{
+	struct jsonl_state *js = k->state;
+	int rc = 0;
+
+	if (js->fd >= 0 && close(js->fd) < 0 && errno != EINTR) {
+		fprintf(stderr, "reasm: jsonl sink: %s: %s\n", k->arg, strerror(errno));
+		rc = -1;
+	}
+	js->fd = -1;
+	return rc;
+}
+
+static void
+jsonl_free(struct sink *k)
+{
+	struct jsonl_state *js = k->state;
+
+	if (js == NULL)
+		return;
+	if (js->fd >= 0)
+		close(js->fd);
+	free(js);
+	k->state = NULL;
+}
+
+const struct sink_ops sink_jsonl_ops = {
+	.name = "jsonl",
+	.arg = SINK_ARG_REQUIRED,
+	.per_stream_detail = true,
+	.open = jsonl_open,
+	.stream_close = jsonl_stream_close,
+	.finish = jsonl_finish,
+	.free = jsonl_free,
+};

@@ -25,104 +25,15 @@ import argparse
 import difflib
 import json
 import os
-import struct
-import subprocess
 import sys
 import time
 
-import gtest_report
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "scripts", "lib"))
+from reasmkit import gopacket, gtest, pcap, shared_captures, source_dir  # noqa: E402
 
 SUITE = "CapturesVsGopacket"
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def is_ethernet_pcap(path):
-    """What pcapgo accepts as a classic pcap whose (8-bit) link type is Ethernet."""
-    with open(path, "rb") as f:
-        hdr = f.read(24)
-    if len(hdr) < 24:
-        return False
-    magic = struct.unpack("<I", hdr[:4])[0]
-    if magic in (0xA1B2C3D4, 0xA1B23C4D):
-        order = "<"
-    elif magic in (0xD4C3B2A1, 0x4D3CB2A1):
-        order = ">"
-    else:
-        return False
-    major, minor = struct.unpack(order + "HH", hdr[4:8])
-    linktype = struct.unpack(order + "I", hdr[20:24])[0]
-    return (major, minor) == (2, 4) and linktype & 0xFF == 1
-
-
-def build_reference(source_dir, build_dir, name="gopacket-ref"):
-    """Build tools/gopacket-ref as build_dir/name with Debian's Go packages; returns
-    (path, None) or (None, error text). Tests building at the same time share
-    build_dir/go-cache (Go's cache is safe for that) but must use different names."""
-    exe = os.path.join(build_dir, name)
-    env = dict(os.environ, GO111MODULE="off", GOPATH="/usr/share/gocode",
-               GOCACHE=os.path.join(build_dir, "go-cache"), CGO_ENABLED="0")
-    env.setdefault("HOME", build_dir)
-    cmd = ["go", "build", "-o", exe,
-           os.path.join(source_dir, "tools", "gopacket-ref", "main.go")]
-    try:
-        r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    except FileNotFoundError:
-        return None, ("`go` not found: install golang-go golang-github-google-gopacket-dev "
-                      "golang-golang-x-net-dev golang-golang-x-sys-dev (scripts/test does)")
-    except subprocess.TimeoutExpired:
-        return None, "go build timed out"
-    if r.returncode != 0:
-        return None, "go build failed:\n" + r.stdout + r.stderr
-    return exe, None
-
-
-def run_sections(cmd, files, timeout):
-    """Run cmd FILE... and split its output into {file: [lines]}.
-
-    A file gets a result only when its section is complete ("# end"). If the
-    program dies, the file it was working on is reported as crashed and the
-    program is started again on the files after it.
-    """
-    results, crashed = {}, {}
-    todo = list(files)
-    deadline = time.monotonic() + timeout
-    while todo:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            for f in todo:
-                crashed[f] = "not run: time limit of %ds reached" % timeout
-            break
-        try:
-            r = subprocess.run(cmd + todo, capture_output=True, text=True, timeout=left)
-            out, err, rc = r.stdout, r.stderr, r.returncode
-        except subprocess.TimeoutExpired as e:
-            out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
-            err, rc = "timed out", None
-        current, lines = None, []
-        for line in out.splitlines():
-            if line.startswith("# ") and line != "# end":
-                current, lines = line[2:], []
-            elif line == "# end" and current is not None:
-                results[current] = lines
-                current = None
-            elif current is not None:
-                lines.append(line)
-        done = [f for f in todo if f in results]
-        todo = [f for f in todo if f not in results]
-        if not todo:
-            if rc != 0:
-                for f in done:
-                    crashed.setdefault(f, "exit status %s after its output:\n%s" % (rc, err[-3000:]))
-            break
-        # The first file without a complete section is the one it died on.
-        crashed[todo[0]] = "%s stopped (exit status %s) on this file:\n%s" % (
-            os.path.basename(cmd[0]), rc, err[-3000:])
-        todo = todo[1:]
-        if rc is None:
-            for f in todo:
-                crashed[f] = "not run: time limit of %ds reached" % timeout
-            break
-    return results, crashed
 
 
 def stream_key(line):
@@ -188,14 +99,12 @@ def main():
     args = ap.parse_args()
 
     start = time.monotonic()
-    report = gtest_report.output_path(os.path.join(args.build_dir, "gtest-captures_gopacket.xml"))
-    source_dir = os.environ.get("REASM_SOURCE_DIR", os.path.dirname(HERE))
-    captures = args.captures or os.path.join(source_dir, "..", "shared", "captures", "tcpdump")
-    captures = os.path.normpath(captures)
+    report = gtest.output_path(os.path.join(args.build_dir, "gtest-captures_gopacket.xml"))
+    captures = os.path.normpath(args.captures) if args.captures else shared_captures()
 
     def fail_setup(case, text):
         print("%s: %s" % (case, text), file=sys.stderr)
-        gtest_report.write(report, SUITE, [(case, text)], time.monotonic() - start)
+        gtest.write(report, SUITE, [(case, text)], time.monotonic() - start)
         return 1
 
     if not os.path.isdir(captures):
@@ -203,7 +112,7 @@ def main():
                           "capture folder %s is missing (the shared folder must sit next to "
                           "the repository, as ../shared)" % captures)
     files = sorted(os.path.join(captures, f) for f in os.listdir(captures)
-                   if f.endswith(".pcap") and is_ethernet_pcap(os.path.join(captures, f)))
+                   if f.endswith(".pcap") and pcap.is_ethernet(os.path.join(captures, f)))
     if not files:
         return fail_setup("captures_present", "no Ethernet capture in %s" % captures)
     expected = load_expected(args.expected)
@@ -212,12 +121,12 @@ def main():
             return fail_setup("expected_differences",
                               "%s lists %s, which is not a capture" % (args.expected, name))
 
-    ref_exe, err = build_reference(source_dir, args.build_dir)
+    ref_exe, err = gopacket.build_reference(source_dir(), args.build_dir)
     if err:
         return fail_setup("gopacket_ref_build", err)
 
-    ref, ref_crash = run_sections([ref_exe], files, args.timeout)
-    got, got_crash = run_sections([os.path.abspath(args.replay)], files, args.timeout)
+    ref, ref_crash = gopacket.run_sections([ref_exe], files, args.timeout)
+    got, got_crash = gopacket.run_sections([os.path.abspath(args.replay)], files, args.timeout)
 
     cases = []
     streams = 0
@@ -232,7 +141,7 @@ def main():
             streams += len(ref[path])
         cases.append((name, failure))
     failed = [c for c in cases if c[1] is not None]
-    gtest_report.write(report, SUITE, cases, time.monotonic() - start)
+    gtest.write(report, SUITE, cases, time.monotonic() - start)
     for name, failure in failed:
         print("FAILED %s\n%s\n" % (name, failure))
     passed_expected = sum(1 for name, failure in cases if failure is None and name in expected)

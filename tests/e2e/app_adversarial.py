@@ -40,13 +40,14 @@ import argparse
 import hashlib
 import os
 import random
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 
-import reasm_testlib as tl
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "scripts", "lib"))
+from reasmkit import appliance, frames, gtest, pcap  # noqa: E402
 
 SUITE = "AppAdversarial"
 SEED = 20261127
@@ -100,41 +101,34 @@ def rss_bound(sanitized):
 
 # ---- frames -----------------------------------------------------------------
 
-ETH = tl.MAC_B + tl.MAC_A + b"\x08\x00"
-
-
 def frame(src, sport, dst, dport, seq, flags, payload=b""):
-    """Ethernet/IPv4/TCP frame; src and dst are 4-byte addresses (fast path)."""
-    iph = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40 + len(payload), 0, 0x4000, 64, 6, 0,
-                      src, dst)
-    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, 1, 0x50, flags,
-                      65535, 0, 0)
-    return ETH + iph + tcp + payload
+    """Ethernet/IPv4/TCP frame, ack 1; src and dst are 4-byte addresses (fast path)."""
+    return frames.tcp_frame(src, sport, dst, dport, seq, flags, payload, ack=1)
 
 
 class Writer:
+    """A capture whose frames are 1 us apart, from T0."""
+
     def __init__(self, path):
-        self.f = open(path, "wb")
-        self.f.write(tl.pcap_header())
+        self.w = pcap.Writer(path)
         self.t = T0
         self.n = 0
 
     def add(self, fr):
-        sec, usec = divmod(self.t // 1000, 1000000)
-        self.f.write(struct.pack("<IIII", sec, usec, len(fr), len(fr)) + fr)
+        self.w.add(self.t, fr)
         self.t += 1000
         self.n += 1
 
     def close(self):
-        self.f.close()
+        self.w.close()
 
 
-SRV = tl.ip4("10.200.0.1")
-DATA = tl.TCP_ACK | tl.TCP_PSH
+SRV = frames.ip4("10.200.0.1")
+DATA = frames.TCP_ACK | frames.TCP_PSH
 
 
 def cli_addr(i):
-    return struct.pack("!I", (10 << 24) | (1 << 16) + i)
+    return ((10 << 24) | (1 << 16) + i).to_bytes(4, "big")
 
 
 # ---- running with RSS sampling ------------------------------------------------------
@@ -188,7 +182,7 @@ def run_scenario(report, reasm, name, cap, jsonl, bounds, limits=None):
     """
     bound, idle_peak = bounds
     res, first, peak, samples, secs = run_sampled(reasm, cap, jsonl, limits or LIMIT_ARGS)
-    summary = tl.parse_summary(res.stdout)
+    summary = appliance.parse_summary(res.stdout)
     PEAKS[name] = peak
     growth = (peak - first) if first is not None else None
     note = "%s: %.1fs, %d RSS samples, first %.1f MiB, peak %.1f MiB, growth %s MiB " \
@@ -206,9 +200,9 @@ def run_scenario(report, reasm, name, cap, jsonl, bounds, limits=None):
                      % (peak / 2**20, idle_peak / 2**20, TRAFFIC_SLACK >> 20))
     if summary is None:
         return None, None
-    objs, errors = tl.read_jsonl(jsonl)
+    objs, errors = appliance.read_jsonl(jsonl)
     report.check(name + ".jsonl_valid", not errors, lambda: "\n".join(errors[:20]))
-    why = tl.bytes_conserved_problem(summary, objs)
+    why = appliance.bytes_conserved_problem(summary, objs)
     report.check(name + ".bytes_conserved", why is None, lambda: why)
     return summary, objs
 
@@ -234,13 +228,13 @@ def syn_flood(report, reasm, tmp, bound, rng):
     flood = SYN_FLOOD
     real = []
     for i in range(4):
-        src, sport, isn = tl.ip4("10.9.0.%d" % (i + 1)), 40000 + i, rng.getrandbits(32)
+        src, sport, isn = frames.ip4("10.9.0.%d" % (i + 1)), 40000 + i, rng.getrandbits(32)
         real.append((src, sport, isn, rng.randbytes(200 * 100)))
-        w.add(frame(src, sport, SRV, 80, isn, tl.TCP_SYN))
+        w.add(frame(src, sport, SRV, 80, isn, frames.TCP_SYN))
     off = 0
     for k in range(flood):
         w.add(frame(cli_addr(k // 50000 * 65536 + k % 50000 // 250), 1024 + k % 250 + 250 *
-                    (k // 50000), SRV, 443, k * 7919, tl.TCP_SYN))
+                    (k // 50000), SRV, 443, k * 7919, frames.TCP_SYN))
         if k % 1000 == 999 and off < 200 * 100:
             for src, sport, isn, data in real:
                 w.add(frame(src, sport, SRV, 80, isn + 1 + off, DATA, data[off:off + 100]))
@@ -269,10 +263,10 @@ def syn_flood(report, reasm, tmp, bound, rng):
 def overlap_storm(report, reasm, tmp, bound, rng):
     cap, jsonl = os.path.join(tmp, "ovl.pcap"), os.path.join(tmp, "ovl.jsonl")
     w = Writer(cap)
-    src, isn = tl.ip4("10.8.0.1"), rng.getrandbits(32)
+    src, isn = frames.ip4("10.8.0.1"), rng.getrandbits(32)
     first = rng.randbytes(1000)
     tail = rng.randbytes(500)
-    w.add(frame(src, 5555, SRV, 80, isn, tl.TCP_SYN))
+    w.add(frame(src, 5555, SRV, 80, isn, frames.TCP_SYN))
     w.add(frame(src, 5555, SRV, 80, isn + 1, DATA, first))
     copies = 20000
     for k in range(copies):
@@ -298,7 +292,7 @@ def hole_per_packet(report, reasm, tmp, bound, rng):
     conns, segs = 2000, 20
     isns = [rng.getrandbits(32) for _ in range(conns)]
     for c in range(conns):
-        w.add(frame(cli_addr(c // 250), 2000 + c % 250, SRV, 80, isns[c], tl.TCP_SYN))
+        w.add(frame(cli_addr(c // 250), 2000 + c % 250, SRV, 80, isns[c], frames.TCP_SYN))
     payload = bytes(range(100))
     for k in range(segs):
         for c in range(conns):
@@ -343,7 +337,7 @@ def tiny_mempool(report, reasm, tmp, bound, rng):
     isns = [rng.getrandbits(32) for _ in range(conns)]
     datas = [rng.randbytes(hole + segs * 100) for _ in range(conns)]
     for c in range(conns):
-        w.add(frame(cli_addr(c), 5000 + c, SRV, 80, isns[c], tl.TCP_SYN))
+        w.add(frame(cli_addr(c), 5000 + c, SRV, 80, isns[c], frames.TCP_SYN))
     for k in range(segs):
         for c in range(conns):
             off = hole + 100 * k
@@ -389,16 +383,16 @@ def tiny_mempool(report, reasm, tmp, bound, rng):
 def churn(report, reasm, tmp, bound, rng):
     cap, jsonl = os.path.join(tmp, "churn.pcap"), os.path.join(tmp, "churn.jsonl")
     w = Writer(cap)
-    src = tl.ip4("10.7.0.1")
+    src = frames.ip4("10.7.0.1")
     cycles = 20000
     want = []
     for k in range(cycles):
         isn = rng.getrandbits(32)
         data = b"cycle %06d " % k + rng.randbytes(k % 40)
         want.append(hashlib.sha256(data).hexdigest())
-        w.add(frame(src, 7777, SRV, 80, isn, tl.TCP_SYN))
+        w.add(frame(src, 7777, SRV, 80, isn, frames.TCP_SYN))
         w.add(frame(src, 7777, SRV, 80, isn + 1, DATA, data))
-        w.add(frame(src, 7777, SRV, 80, isn + 1 + len(data), tl.TCP_RST))
+        w.add(frame(src, 7777, SRV, 80, isn + 1 + len(data), frames.TCP_RST))
     w.close()
     summary, objs = run_scenario(report, reasm, "churn", cap, jsonl, bound)
     if summary is None:
@@ -420,7 +414,7 @@ def retransmission_flood(report, reasm, tmp, bound, rng):
     isns = [rng.getrandbits(32) for _ in range(conns)]
     datas = [rng.randbytes(segs * 80) for _ in range(conns)]
     for c in range(conns):
-        w.add(frame(cli_addr(c), 3000 + c, SRV, 80, isns[c], tl.TCP_SYN))
+        w.add(frame(cli_addr(c), 3000 + c, SRV, 80, isns[c], frames.TCP_SYN))
     for k in range(segs):
         for c in range(conns):
             fr = frame(cli_addr(c), 3000 + c, SRV, 80, isns[c] + 1 + 80 * k, DATA,
@@ -451,8 +445,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("reasm", help="the appliance (build/app/reasm)")
     args = ap.parse_args()
-    report = tl.Report(SUITE, "gtest-app_adversarial.xml")
-    reasm = tl.Reasm(args.reasm, "adv")
+    report = gtest.Report(SUITE, "gtest-app_adversarial.xml")
+    reasm = appliance.Reasm(args.reasm, "adv")
     bound = rss_bound(is_sanitized(reasm.exe))
     print("RSS growth bound: %.1f MiB" % (bound / 2**20), flush=True)
     rng = random.Random(SEED)
@@ -462,7 +456,7 @@ def main():
         # 50 ms samples to see its steady state).
         cap = os.path.join(tmp, "idle.pcap")
         w = Writer(cap)
-        udp = tl.udp_frame("10.6.0.1", 53, "10.200.0.1", 53, b"x" * 64)
+        udp = frames.udp_frame("10.6.0.1", 53, "10.200.0.1", 53, b"x" * 64)
         for _ in range(100000):
             w.add(udp)
         w.close()

@@ -27,12 +27,13 @@ import hashlib
 import os
 import random
 import signal
-import struct
 import sys
 import tempfile
 import time
 
-import reasm_testlib as tl
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "scripts", "lib"))
+from reasmkit import appliance, frames, gtest, pcap  # noqa: E402
 
 SUITE = "AppSigterm"
 CONNS = 300
@@ -45,45 +46,33 @@ def generate(path):
     rng = random.Random(SEED)
     sizes = [[rng.randint(40, 120) for _ in range(SEGMENTS // CONNS)] for _ in range(CONNS)]
     payloads = {}
-    frames = 0
     t = 1700000000 * 10**9
-    srv = tl.ip4("10.60.0.1")
-    with open(path, "wb") as f:
-        f.write(tl.pcap_header())
+    srv = frames.ip4("10.60.0.1")
+    with pcap.Writer(path) as w:
         heads, isns = [], []
         for c in range(CONNS):
             sport = 20000 + c
-            cli = tl.ip4("10.50.%d.%d" % (c // 200, c % 200 + 1))
+            cli = frames.ip4("10.50.%d.%d" % (c // 200, c % 200 + 1))
             isn = rng.getrandbits(32)
             payloads[sport] = rng.randbytes(sum(sizes[c]))
             heads.append((sport, cli))
             isns.append(isn)
-            f.write(tl.pcap_record(t, tl.tcp_frame("10.50.%d.%d" % (c // 200, c % 200 + 1),
-                                                   sport, "10.60.0.1", 80, isn, tl.TCP_SYN)))
+            w.add(t, frames.tcp_frame(cli, sport, srv, 80, isn, frames.TCP_SYN))
             t += 1000
-            frames += 1
         offsets = [0] * CONNS
-        eth = tl.MAC_B + tl.MAC_A + b"\x08\x00"
         for k in range(SEGMENTS // CONNS):
             for c in range(CONNS):
                 sport, cli = heads[c]
                 n = sizes[c][k]
                 data = payloads[sport][offsets[c]:offsets[c] + n]
-                seq = (isns[c] + 1 + offsets[c]) & 0xFFFFFFFF
-                iph = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40 + n, 0, 0x4000, 64, 6, 0,
-                                  cli, srv)
-                tcp = struct.pack("!HHIIBBHHH", sport, 80, seq, 1, 0x50,
-                                  tl.TCP_ACK | tl.TCP_PSH, 65535, 0, 0)
-                frame = eth + iph + tcp + data
-                sec, usec = divmod(t // 1000, 1000000)
-                f.write(struct.pack("<IIII", sec, usec, len(frame), len(frame)) + frame)
+                w.add(t, frames.tcp_frame(cli, sport, srv, 80, isns[c] + 1 + offsets[c],
+                                          frames.TCP_ACK | frames.TCP_PSH, data, ack=1))
                 offsets[c] += n
                 t += 1000
-                frames += 1
-    return payloads, frames
+    return payloads, w.count
 
 
-def one_signal(report, reasm, sig, cap, payloads, frames, tmp):
+def one_signal(report, reasm, sig, cap, payloads, nframes, tmp):
     name = signal.Signals(sig).name.lower()
     jsonl = os.path.join(tmp, name + ".jsonl")
     bg = reasm.start(["net_pcap0,rx_pcap=" + cap],
@@ -101,7 +90,7 @@ def one_signal(report, reasm, sig, cap, payloads, frames, tmp):
                 seen = tel.query("/reasm/stats").get("port_rx_pkts", 0)
             except (OSError, ValueError):
                 break
-            if seen * 2 >= frames:
+            if seen * 2 >= nframes:
                 break
             time.sleep(0.02)
         tel.close()
@@ -110,21 +99,21 @@ def one_signal(report, reasm, sig, cap, payloads, frames, tmp):
     finally:
         bg.kill()
 
-    summary = tl.parse_summary(res.stdout)
+    summary = appliance.parse_summary(res.stdout)
     print("%s: sent after %.2fs with %d of %d frames received; reasm took %s packets, "
-          "delivered %s bytes" % (name, time.monotonic() - t0, seen, frames,
+          "delivered %s bytes" % (name, time.monotonic() - t0, seen, nframes,
                                   summary and summary["packets"],
                                   summary and summary["delivered_bytes"]), flush=True)
     finished = "capture replayed to the end" in res.stdout
     report.check(name + ".stopped_mid_replay", not finished and summary is not None and
-                 summary["packets"] < frames,
+                 summary["packets"] < nframes,
                  lambda: "the replay was not interrupted (signal sent after %d of %d frames "
-                 "received): %s" % (seen, frames, res.stdout[-1500:]))
+                 "received): %s" % (seen, nframes, res.stdout[-1500:]))
     report.check(name + ".exit_0", res.rc == 0 and not res.timed_out, lambda: res.describe())
     if not report.check(name + ".summary", summary is not None,
                         lambda: "no summary in stdout:\n" + res.stdout[-2000:]):
         return
-    objs, errors = tl.read_jsonl(jsonl)
+    objs, errors = appliance.read_jsonl(jsonl)
     keys = [(o.get("src"), o.get("sport"), o.get("dst"), o.get("dport")) for o in objs]
     problems = list(errors)
     if len(set(keys)) != len(keys):
@@ -154,7 +143,7 @@ def one_signal(report, reasm, sig, cap, payloads, frames, tmp):
     report.check(name + ".delivered_total", total == summary["delivered_bytes"] and total > 0,
                  lambda: "jsonl bytes %d, summary delivered_bytes %d" % (
                      total, summary["delivered_bytes"]))
-    why = tl.bytes_conserved_problem(summary, objs)
+    why = appliance.bytes_conserved_problem(summary, objs)
     report.check(name + ".bytes_conserved", why is None, lambda: why)
     report.check(name + ".partial", 0 < total < sum(len(p) for p in payloads.values()),
                  lambda: "delivered %d of %d bytes" % (
@@ -165,16 +154,16 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("reasm", help="the appliance (build/app/reasm)")
     args = ap.parse_args()
-    report = tl.Report(SUITE, "gtest-app_sigterm.xml")
-    reasm = tl.Reasm(args.reasm, "sig")
+    report = gtest.Report(SUITE, "gtest-app_sigterm.xml")
+    reasm = appliance.Reasm(args.reasm, "sig")
     with tempfile.TemporaryDirectory(prefix="reasm_e2e_sig_") as tmp:
         cap = os.path.join(tmp, "big.pcap")
         t = time.monotonic()
-        payloads, frames = generate(cap)
+        payloads, nframes = generate(cap)
         print("generated %d frames, %d MB, in %.1fs" % (
-            frames, os.path.getsize(cap) >> 20, time.monotonic() - t), flush=True)
+            nframes, os.path.getsize(cap) >> 20, time.monotonic() - t), flush=True)
         for sig in (signal.SIGTERM, signal.SIGINT):
-            one_signal(report, reasm, sig, cap, payloads, frames, tmp)
+            one_signal(report, reasm, sig, cap, payloads, nframes, tmp)
     return report.finish()
 
 

@@ -42,7 +42,9 @@ import sys
 import tempfile
 import time
 
-import reasm_testlib as tl
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "scripts", "lib"))
+from reasmkit import appliance, frames, gtest, pcap, source_dir  # noqa: E402
 
 SUITE = "AppTelemetry"
 WORKER_LCORES = (1, 2)
@@ -62,14 +64,14 @@ N_HOLED = 20
 
 def library_counters():
     """Counter names, in order, from the X-macro list of lib/reasm/reasm.h."""
-    with open(os.path.join(tl.source_dir(), "lib", "reasm", "reasm.h"), encoding="utf-8") as f:
+    with open(os.path.join(source_dir(), "lib", "reasm", "reasm.h"), encoding="utf-8") as f:
         text = f.read()
     return re.findall(r"^\s*X\((\w+),", text, re.M)
 
 
 def documented_stats_keys():
     """The backticked names of the /reasm/stats row of docs/appliance.md's telemetry table."""
-    with open(os.path.join(tl.source_dir(), "docs", "appliance.md"), encoding="utf-8") as f:
+    with open(os.path.join(source_dir(), "docs", "appliance.md"), encoding="utf-8") as f:
         for line in f:
             if line.startswith("| `/reasm/stats` |"):
                 # Names in parentheses explain (NIC drops, `imissed`); they are not keys.
@@ -79,49 +81,52 @@ def documented_stats_keys():
 
 def busy_capture(path, now_ns):
     """4 complete connections, small frames (infinite_rx needs them under 2 KiB)."""
-    frames, t = [], now_ns
+    recs, t = [], now_ns
+    tcp = frames.tcp_frame
+    SYN, ACK, PSH, FIN = frames.TCP_SYN, frames.TCP_ACK, frames.TCP_PSH, frames.TCP_FIN
     for c in range(4):
         cli, srv = "10.9.0.%d" % (c + 1), "10.9.1.1"
         sport, cisn, sisn = 50000 + c, 1000 * (c + 1), 900000 * (c + 1)
         req, resp = bytes([65 + c]) * 200, bytes([97 + c]) * 300
-        for fr in (tl.tcp_frame(cli, sport, srv, 80, cisn, tl.TCP_SYN),
-                   tl.tcp_frame(srv, 80, cli, sport, sisn, tl.TCP_SYN | tl.TCP_ACK, ack=cisn + 1),
-                   tl.tcp_frame(cli, sport, srv, 80, cisn + 1, tl.TCP_ACK | tl.TCP_PSH, req),
-                   tl.tcp_frame(srv, 80, cli, sport, sisn + 1, tl.TCP_ACK | tl.TCP_PSH, resp),
-                   tl.tcp_frame(cli, sport, srv, 80, cisn + 201, tl.TCP_ACK | tl.TCP_FIN),
-                   tl.tcp_frame(srv, 80, cli, sport, sisn + 301, tl.TCP_ACK | tl.TCP_FIN)):
-            frames.append((t, fr))
+        for fr in (tcp(cli, sport, srv, 80, cisn, SYN),
+                   tcp(srv, 80, cli, sport, sisn, SYN | ACK, ack=cisn + 1),
+                   tcp(cli, sport, srv, 80, cisn + 1, ACK | PSH, req),
+                   tcp(srv, 80, cli, sport, sisn + 1, ACK | PSH, resp),
+                   tcp(cli, sport, srv, 80, cisn + 201, ACK | FIN),
+                   tcp(srv, 80, cli, sport, sisn + 301, ACK | FIN)):
+            recs.append((t, fr))
             t += 1000
-    tl.write_pcap(path, frames)
+    pcap.write(path, recs)
 
 
 def holed_capture(path, now_ns):
     """N_HOLED clients: SYN, then i segments after a hole. Returns the expected conns."""
-    frames, expect, t = [], {}, now_ns
+    recs, expect, t = [], {}, now_ns
     rng = random.Random(5)  # addresses that spread over both workers
     for i in range(1, N_HOLED + 1):
         cli = "10.8.%d.%d" % (rng.randint(0, 255), rng.randint(1, 254))
         sport, isn = rng.randint(1024, 65535), rng.getrandbits(32)
-        frames.append((t, tl.tcp_frame(cli, sport, "10.8.1.1", 80, isn, tl.TCP_SYN)))
+        recs.append((t, frames.tcp_frame(cli, sport, "10.8.1.1", 80, isn, frames.TCP_SYN)))
         t += 1000
         payload = b""
         for k in range(i):
             data = bytes([(i * 7 + k) & 0xFF]) * SEG
-            frames.append((t, tl.tcp_frame(cli, sport, "10.8.1.1", 80, isn + 1 + HOLE + k * SEG,
-                                           tl.TCP_ACK | tl.TCP_PSH, data)))
+            recs.append((t, frames.tcp_frame(cli, sport, "10.8.1.1", 80,
+                                             isn + 1 + HOLE + k * SEG,
+                                             frames.TCP_ACK | frames.TCP_PSH, data)))
             payload += data
             last = t
             t += 1000
         expect["%s:%d -> 10.8.1.1:80" % (cli, sport)] = {
             "pages": i, "buffered_bytes": i * SEG, "last_seen_ns": last,
             "sha256": hashlib.sha256(payload).hexdigest(), "sport": sport}
-    tl.write_pcap(path, frames)
+    pcap.write(path, recs)
     return expect
 
 
 def udp_capture(path, now_ns):
-    tl.write_pcap(path, [(now_ns + k * 1000, tl.udp_frame("10.7.0.1", 5353, "10.7.0.2", 53,
-                                                          b"x" * 60)) for k in range(8)])
+    pcap.write(path, [(now_ns + k * 1000, frames.udp_frame("10.7.0.1", 5353, "10.7.0.2", 53,
+                                                           b"x" * 60)) for k in range(8)])
 
 
 def as_list(conns):
@@ -146,11 +151,11 @@ def wait_for(tel, cond, timeout=15.0):
 def check_exit(report, name, bg, sig, jsonl):
     """Stop reasm with sig: exit 0, a summary, every byte accounted for (also per stream)."""
     res = bg.stop(sig, timeout=30)
-    summary = tl.parse_summary(res.stdout)
+    summary = appliance.parse_summary(res.stdout)
     report.check(name + "_exit_0", res.rc == 0 and not res.timed_out, lambda: res.describe())
     report.check(name + "_summary", summary is not None,
                  lambda: "no summary in stdout:\n" + res.stdout[-2000:])
-    why = tl.bytes_conserved_problem(summary, tl.read_jsonl(jsonl)[0])
+    why = appliance.bytes_conserved_problem(summary, appliance.read_jsonl(jsonl)[0])
     report.check(name + "_bytes_conserved", why is None, lambda: why)
     return res, summary
 
@@ -238,7 +243,7 @@ def run_busy(report, reasm, tmp, counters):
                      fa.get("workers_answered") == 2 and "closed" in fa,
                      lambda: "/reasm/flush_all answered %r" % fa)
 
-        top = subprocess.run([sys.executable, os.path.join(tl.source_dir(), "scripts",
+        top = subprocess.run([sys.executable, os.path.join(source_dir(), "scripts",
                                                            "reasm-top"),
                               "-f", bg.prefix, "-n", "2", "-i", "0.3"],
                              capture_output=True, text=True, timeout=30)
@@ -260,7 +265,7 @@ def run_busy(report, reasm, tmp, counters):
         tel.close()
         res, summary = check_exit(report, "busy_sigterm", bg, signal.SIGTERM, jsonl)
         if summary:
-            objs, errors = tl.read_jsonl(jsonl)
+            objs, errors = appliance.read_jsonl(jsonl)
             report.check("busy_jsonl_matches_summary", not errors and
                          len(objs) == summary["streams"] and
                          sum(o["bytes"] for o in objs) == summary["delivered_bytes"],
@@ -358,7 +363,7 @@ def run_static(report, reasm, tmp, counters):
         report.equal("flush_all_streams_completed", after.get("streams_completed"), N_HOLED)
         report.equal("conns_empty_after_flush_all", as_list(tel.query("/reasm/conns")), [])
 
-        objs, errors = tl.read_jsonl(jsonl)
+        objs, errors = appliance.read_jsonl(jsonl)
         got = sorted((o.get("sport"), o.get("bytes"), o.get("skips"), o.get("skipped_bytes"),
                       o.get("skipped_by_cause", {}).get("flush_all"), o.get("start"),
                       o.get("sha256")) for o in objs)
@@ -381,12 +386,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("reasm", help="the appliance (build/app/reasm)")
     args = ap.parse_args()
-    report = tl.Report(SUITE, "gtest-app_telemetry.xml")
+    report = gtest.Report(SUITE, "gtest-app_telemetry.xml")
     counters = library_counters()
     if not report.check("counter_list", len(counters) > 30,
                         "could not read the counter list of lib/reasm/reasm.h"):
         return report.finish()
-    reasm = tl.Reasm(args.reasm, "tel")
+    reasm = appliance.Reasm(args.reasm, "tel")
     with tempfile.TemporaryDirectory(prefix="reasm_e2e_tel_") as tmp:
         run_busy(report, reasm, tmp, counters)
         run_static(report, reasm, tmp, counters)

@@ -43,10 +43,9 @@ import tempfile
 import threading
 import time
 
-import reasm_testlib as tl
-
-sys.path.insert(0, os.path.join(tl.TESTS_DIR, "gen"))
-import gencap  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "scripts", "lib"))
+from reasmkit import appliance, gencap, gtest, pcap  # noqa: E402
 
 SUITE = "AppTelemetryLoad"
 WORKER_LCORES = (1, 2)
@@ -65,17 +64,17 @@ COMMANDS = ["/reasm/stats", "/reasm/lcore,1", "/reasm/lcore,2", "/reasm/config",
 class FifoWriter(threading.Thread):
     """Feeds a pcap to reasm through a FIFO: the header at once, the records on go."""
 
-    def __init__(self, fifo, pcap):
+    def __init__(self, fifo, path):
         super().__init__(daemon=True)
         self.fifo = fifo
-        hdr, _, recs = tl.read_pcap_records(pcap)
-        self.header = hdr
-        with open(pcap, "rb") as f:
-            self.body = f.read()[24:]
+        cap = pcap.read(path)
+        self.header = cap.header
+        with open(path, "rb") as f:
+            self.body = f.read()[pcap.HEADER_BYTES:]
         # Chunk boundaries on record boundaries (16-byte record header + captured bytes).
         offs, off = [], 0
-        for r in recs:
-            off += 16 + r[2]
+        for r in cap.records:
+            off += pcap.RECORD_HEADER_BYTES + r.caplen
             offs.append(off)
         step = max(1, len(offs) // CHUNKS)
         self.cuts = offs[step - 1::step]
@@ -166,7 +165,7 @@ def well_formed(cmd, val):
 
 
 def load(path):
-    objs, errors = tl.read_jsonl(path)
+    objs, errors = appliance.read_jsonl(path)
     return objs, errors
 
 
@@ -189,12 +188,12 @@ def diff_rows(want, got):
     return "\n".join(text)
 
 
-def run_once(report, reasm, tmp, pcap, name, loaded):
-    """Replay pcap through a FIFO; (summary, jsonl objects, hammer or None)."""
+def run_once(report, reasm, tmp, cap, name, loaded):
+    """Replay the capture cap through a FIFO; (summary, jsonl objects, hammer or None)."""
     fifo = os.path.join(tmp, name + ".fifo")
     os.mkfifo(fifo)
     jsonl = os.path.join(tmp, name + ".jsonl")
-    writer = FifoWriter(fifo, pcap)
+    writer = FifoWriter(fifo, cap)
     writer.start()
     bg = reasm.start(["net_pcap0,rx_pcap=" + fifo], ["--sink", "jsonl:" + jsonl] + OPTS)
     hammer = None
@@ -217,7 +216,7 @@ def run_once(report, reasm, tmp, pcap, name, loaded):
             hammer.join(15)
         tel.close()
         res = bg.stop(None, timeout=5)
-        summary = tl.parse_summary(res.stdout)
+        summary = appliance.parse_summary(res.stdout)
         report.check(name + "_fifo_written", writer.error is None and
                      writer.finished_at is not None, lambda: "writer: %s" % writer.error)
         report.check(name + "_exit_0_summary", res.rc == 0 and summary is not None,
@@ -225,7 +224,7 @@ def run_once(report, reasm, tmp, pcap, name, loaded):
         objs, errors = load(jsonl)
         report.check(name + "_jsonl_well_formed", not errors and objs,
                      lambda: "%d lines, errors: %s" % (len(objs), errors[:5]))
-        why = tl.bytes_conserved_problem(summary, objs)
+        why = appliance.bytes_conserved_problem(summary, objs)
         report.check(name + "_bytes_conserved", why is None, lambda: why)
         if hammer is not None:
             check_hammer(report, name, hammer, writer)
@@ -264,11 +263,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("reasm", help="the appliance (build/app/reasm)")
     args = ap.parse_args()
-    report = tl.Report(SUITE, "gtest-app_telemetry_load.xml")
-    reasm = tl.Reasm(args.reasm, "tload")
+    report = gtest.Report(SUITE, "gtest-app_telemetry_load.xml")
+    reasm = appliance.Reasm(args.reasm, "tload")
     with tempfile.TemporaryDirectory(prefix="reasm_e2e_tload_") as tmp:
-        pcap = os.path.join(tmp, "load.pcap")
-        info = gencap.generate_files(["-o", pcap] + GEN_ARGS)
+        cap = os.path.join(tmp, "load.pcap")
+        info = gencap.generate_files(["-o", cap] + GEN_ARGS)
         expected, errors = load(info["expected"])
         report.check("capture_lossless", not errors and expected and
                      all(e["skips"] == 0 and e["skipped_bytes"] == 0 for e in expected),
@@ -276,8 +275,8 @@ def main():
                      "%d connections, %d packets, %d stream directions, %d bytes" % (
                          info["connections"], info["packets"], len(expected),
                          sum(e["bytes"] for e in expected)))
-        s_quiet, quiet, _ = run_once(report, reasm, tmp, pcap, "quiet", False)
-        s_load, loadd, _ = run_once(report, reasm, tmp, pcap, "loaded", True)
+        s_quiet, quiet, _ = run_once(report, reasm, tmp, cap, "quiet", False)
+        s_load, loadd, _ = run_once(report, reasm, tmp, cap, "loaded", True)
         want_bytes = sum(e["bytes"] for e in expected)
         for name, objs in (("quiet", quiet), ("loaded", loadd)):
             if objs is not None:

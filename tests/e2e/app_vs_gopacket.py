@@ -34,11 +34,13 @@ import argparse
 import json
 from collections import Counter
 import os
-import struct
 import sys
 import tempfile
 
-import reasm_testlib as tl
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "scripts", "lib"))
+from reasmkit import (appliance, gopacket, gtest, pcap, shared_captures,  # noqa: E402
+                      source_dir, tshark)
 
 SUITE = "AppCaptures"
 FIELDS = ("src", "sport", "dst", "dport", "bytes", "sha256", "skips", "skip_unknown",
@@ -64,20 +66,20 @@ def diff_text(want, got, want_name="gopacket", got_name="reasm"):
 
 def big_frame_views(path, tmpdir):
     """Copies of a capture as net_pcap may deliver its >65,535-byte frames, or None."""
-    hdr, order, recs = tl.read_pcap_records(path)
-    if not any(r[2] > NET_PCAP_MAX for r in recs):
+    cap = pcap.read(path)
+    if not any(r.caplen > NET_PCAP_MAX for r in cap.records):
         return None
     views = {}
     for kind in ("cut", "dropped"):
         out = os.path.join(tmpdir, "%s.%s.pcap" % (os.path.basename(path), kind))
-        with open(out, "wb") as f:
-            f.write(hdr)
-            for ts, frac, caplen, wire, data in recs:
-                if caplen > NET_PCAP_MAX:
-                    if kind == "dropped":
-                        continue
-                    data = data[:caplen & 0xFFFF]
-                f.write(struct.pack(order + "IIII", ts, frac, len(data), wire) + data)
+        recs = []
+        for r in cap.records:
+            if r.caplen > NET_PCAP_MAX:
+                if kind == "dropped":
+                    continue
+                r = r._replace(data=r.data[:r.caplen & 0xFFFF])
+            recs.append(r)
+        pcap.write_records(out, cap.header, cap.order, recs)
         views[kind] = out
     return views
 
@@ -88,7 +90,7 @@ def run_app(reasm, path, tmpdir, timeout):
         os.unlink(out)
     res = reasm.run(["net_pcap0,rx_pcap=" + path], ["--sink", "jsonl:" + out] + APP_OPTS,
                     timeout)
-    objs, errors = tl.read_jsonl(out)
+    objs, errors = appliance.read_jsonl(out)
     return res, objs, errors
 
 
@@ -97,7 +99,7 @@ def check_gopacket(report, name, path, ref_lines, res, objs, errors, ref_exe, tm
     if res.rc != 0:
         problems.append("reasm did not exit 0: " + res.describe())
     problems += ["jsonl: " + e for e in errors]
-    summary = tl.parse_summary(res.stdout)
+    summary = appliance.parse_summary(res.stdout)
     if res.rc == 0:
         if summary is None:
             problems.append("no summary line in stdout:\n" + res.stdout[-2000:])
@@ -106,7 +108,7 @@ def check_gopacket(report, name, path, ref_lines, res, objs, errors, ref_exe, tm
                 problems.append("summary says %d streams, the jsonl has %d lines" % (
                     summary["streams"], len(objs)))
             total = sum(o.get("bytes", 0) for o in objs)
-            why = tl.bytes_conserved_problem(summary, objs)
+            why = appliance.bytes_conserved_problem(summary, objs)
             if why is not None:
                 problems.append("bytes not conserved: " + why)
             if summary["delivered_bytes"] != total:
@@ -118,7 +120,7 @@ def check_gopacket(report, name, path, ref_lines, res, objs, errors, ref_exe, tm
         views = big_frame_views(path, tmpdir)
         matched = None
         if views:
-            vref, vcrash = tl.run_sections([ref_exe], list(views.values()), 120)
+            vref, vcrash = gopacket.run_sections([ref_exe], list(views.values()), 120)
             for kind, vpath in views.items():
                 if vpath in vref and project(json.loads(x) for x in vref[vpath]) == got:
                     matched = kind
@@ -138,7 +140,7 @@ def check_tshark(report, name, path, ref_lines, objs):
     keys = FIELDS[:6]
     got = [x for x in project(objs, keys) if x[4] > 0]
     gop = [x for x in project([json.loads(line) for line in ref_lines], keys) if x[4] > 0]
-    dirs, err = tl.tshark_follow(path)
+    dirs, err = tshark.follow(path)
     if err:
         return report.add(name, err)
     ts = [x for x in project(dirs, keys) if x[4] > 0]
@@ -148,8 +150,8 @@ def check_tshark(report, name, path, ref_lines, objs):
         return report.add(name, "reasm differs from tshark AND from gopacket:\n%s\n%s" % (
             diff_text(ts, got, "tshark"), diff_text(gop, got, "gopacket")))
     # tshark alone disagrees: is it its payload dissector?
-    for proto in tl.tshark_payload_dissectors(path):
-        dirs2, err2 = tl.tshark_follow(path, ["--disable-protocol", proto])
+    for proto in tshark.payload_dissectors(path):
+        dirs2, err2 = tshark.follow(path, ["--disable-protocol", proto])
         if err2 is None and [x for x in project(dirs2, keys) if x[4] > 0] == got:
             return report.add(name, None, note=(
                 "tshark's follow output disagrees with gopacket and reasm (%s); with "
@@ -170,19 +172,19 @@ def main():
     args = ap.parse_args()
 
     default_xml = os.path.join(args.build_dir or ".", "gtest-app_captures.xml")
-    report = tl.Report(SUITE, default_xml)
+    report = gtest.Report(SUITE, default_xml)
     build_dir = args.build_dir or os.path.dirname(os.path.abspath(report.path()))
-    captures = args.captures or tl.shared_captures()
+    captures = args.captures or shared_captures()
     if not os.path.isdir(captures):
         report.add("captures_present", "capture folder %s is missing" % captures)
         return report.finish()
     files = sorted(os.path.join(captures, f) for f in os.listdir(captures)
-                   if f.endswith(".pcap") and tl.is_ethernet_pcap(os.path.join(captures, f)))
-    ref_exe, err = tl.build_gopacket_ref(build_dir)
+                   if f.endswith(".pcap") and pcap.is_ethernet(os.path.join(captures, f)))
+    ref_exe, err = gopacket.build_reference(source_dir(), build_dir, "gopacket-ref-e2e")
     if err:
         report.add("gopacket_ref_build", err)
         return report.finish()
-    ref, ref_crash = tl.run_sections([ref_exe], files, 300)
+    ref, ref_crash = gopacket.run_sections([ref_exe], files, 300)
     for f, why in sorted(ref_crash.items()):
         report.add("gopacket." + os.path.basename(f), "gopacket-ref: " + why)
     tcp = [f for f in files if ref.get(f) and not any('"error"' in x for x in ref[f])]
@@ -190,12 +192,12 @@ def main():
                         "only %d Ethernet captures with TCP streams (expected about 70)"
                         % len(tcp)):
         return report.finish()
-    have_tshark = tl.tshark_available()
+    have_tshark = tshark.available()
     report.check("tshark_present", have_tshark,
                  "tshark is not installed (scripts/test installs it: apt-get install tshark "
                  "with DEBIAN_FRONTEND=noninteractive)")
 
-    reasm = tl.Reasm(args.reasm, "cap")
+    reasm = appliance.Reasm(args.reasm, "cap")
     split, workers_seen = [], set()
     with tempfile.TemporaryDirectory(prefix="reasm_e2e_cap_") as tmpdir:
         for path in tcp:

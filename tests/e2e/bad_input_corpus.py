@@ -39,13 +39,14 @@ error (net_pcap counts that error; none in the corpus today).
 Over the whole corpus, "tight", "pages" and "no_page" must reach their limits (cases
 limits_reached.*), so that the test keeps exercising them.
 
-Records are counted with a small reader that follows libpcap 1.10's savefile rules (a record
-longer than the file's snap length is cut to it: still one record; reading stops with an
-error at a cut-off header or record, or at a capture length over the link type's maximum),
-cross-checked against libpcap itself (ctypes) where it loads. A file libpcap cannot open
-never reaches reasm (its vdev would fail to probe): it is left out of the batches and its
-case passes with a note giving libpcap's error (none in the corpus today); so does a file
-whose reading ends in an error, with a note.
+Records are counted with a small reader, reasmkit.pcap.libpcap_count(), that follows
+libpcap 1.10's savefile rules (a record longer than the file's snap length is cut to it:
+still one record; reading stops with an error at a cut-off header or record, or at a
+capture length over the link type's maximum), cross-checked against libpcap itself
+(ctypes) where it loads. A file libpcap cannot open never reaches reasm (its vdev would
+fail to probe): it is left out of the batches and its case passes with a note giving
+libpcap's error (none in the corpus today); so does a file whose reading ends in an
+error, with a note.
 
 One googletest-style <testcase> per capture file, named after it: when a batch fails, its
 files are replayed one at a time in the failing mode to name the culprit(s) (a batch that
@@ -62,12 +63,13 @@ import ctypes.util
 import os
 import re
 import signal
-import struct
 import sys
 import tempfile
 import time
 
-import reasm_testlib as tl
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "scripts", "lib"))
+from reasmkit import appliance, gtest, pcap, shared_captures  # noqa: E402
 
 SUITE = "BadInputCorpus"
 PCAP_MAX_QUEUES = 16        # DPDK net_pcap's RTE_PMD_PCAP_MAX_QUEUES (22.11)
@@ -97,56 +99,7 @@ SANITIZER_RE = re.compile(r"ERROR: \w*Sanitizer|runtime error:|LeakSanitizer|"
                           r"SUMMARY: \w*Sanitizer|AddressSanitizer|UndefinedBehaviorSanitizer")
 
 
-# ---- counting records as libpcap does -------------------------------------------
-
-MAGICS = {0xA1B2C3D4: 16, 0xA1B23C4D: 16, 0xA1B2CD34: 24}  # -> record header size
-
-
-def max_snaplen(linktype):
-    """libpcap's max_snaplen_for_dlt()."""
-    return {231: 128 * 1024 * 1024, 279: 8 * 1024 * 1024, 249: 1024 * 1024}.get(
-        linktype & 0xFFFF, 262144)
-
-
-def count_records(path):
-    """(records, linktype, None, end) or (None, None, why libpcap would refuse it, None).
-
-    end is None when the records fill the file exactly (libpcap: end of file), else why
-    libpcap stops reading with an error (net_pcap counts that in ierrors).
-    """
-    with open(path, "rb") as f:
-        data = f.read()
-    if len(data) < 24:
-        return None, None, "shorter than a pcap file header", None
-    order = hdr_size = None
-    for o in ("<", ">"):
-        magic = struct.unpack(o + "I", data[:4])[0]
-        if magic in MAGICS:
-            order, hdr_size = o, MAGICS[magic]
-    if order is None:
-        return None, None, "not a classic pcap file (magic %s)" % data[:4].hex(), None
-    major, minor, _, _, _, linktype = struct.unpack(order + "HHiIII", data[4:24])
-    if major < 2:
-        return None, None, "archaic pcap format %d.%d" % (major, minor), None
-    maxsnap = max_snaplen(linktype)
-    n, off, end = 0, 24, None
-    while off < len(data):
-        if off + hdr_size > len(data):
-            end = "truncated record header"
-            break
-        _, _, caplen, wire = struct.unpack(order + "IIII", data[off:off + 16])
-        if major == 2 and (minor < 3 or (minor == 3 and caplen > wire)):
-            caplen, wire = wire, caplen
-        if caplen > maxsnap:
-            end = "capture length %d over the maximum %d" % (caplen, maxsnap)
-            break
-        if off + hdr_size + caplen > len(data):
-            end = "truncated record"
-            break
-        n += 1                      # a caplen over snap is cut to snap: still one record
-        off += hdr_size + caplen
-    return n, linktype, None, end
-
+# ---- counting records as libpcap does (pcap.libpcap_count(), cross-checked here) ----
 
 class Libpcap:
     """libpcap through ctypes: what net_pcap sees (None when it does not load)."""
@@ -224,11 +177,11 @@ def check_summary(summary, records, problems):
            c.get("conns_closed_fin", 0) + c.get("conns_closed_flush", 0),
            c.get("conns_opened", 0))
     expect("summary streams vs conns_opened", summary["streams"], c.get("conns_opened", 0))
-    payload, accounted = tl.bytes_accounted(c)
+    payload, accounted = appliance.bytes_accounted(c)
     expect("payload_bytes vs delivered + overlap + buffered + discarded + table_full bytes",
            accounted, payload)
     expect("bytes accounted for, in total and per stream (None: yes)",
-           tl.conservation_problem(summary), None)
+           appliance.conservation_problem(summary), None)
     expect("pages_in_use at the end", c.get("pages_in_use", 0), 0)
     expect("buffered_bytes at the end", c.get("buffered_bytes", 0), 0)
     expect("dist_ring_full", c.get("dist_ring_full", 0), 0)
@@ -247,7 +200,7 @@ def check_common(res, paths, records, problems):
                               res.stdout, re.M))
     if replayed != nv:
         problems.append("%d of %d replay ports replayed to the end" % (replayed, nv))
-    summary = tl.parse_summary(res.stdout)
+    summary = appliance.parse_summary(res.stdout)
     if summary is None:
         problems.append("no summary on stdout")
         return None
@@ -263,7 +216,7 @@ def check_common(res, paths, records, problems):
 def run_free(reasm, paths, records, args, mode):
     """Mode without hold port: the replay ends by itself."""
     res = reasm.run(vdevs_for(paths), MODES[mode], timeout=args.timeout,
-                    lcores=LCORES.get(mode, tl.Reasm.LCORES_2_WORKERS))
+                    lcores=LCORES.get(mode, appliance.Reasm.LCORES_2_WORKERS))
     problems = []
     summary = check_common(res, paths, records, problems)
     return problems, res, summary
@@ -285,7 +238,8 @@ def run_held(reasm, paths, records, read_errors, args, mode):
     vdevs = vdevs_for(paths)
     hold = "net_pcap%d,tx_pcap=/dev/null" % len(vdevs)
     problems = []
-    bg = reasm.start(vdevs + [hold], MODES[mode], LCORES.get(mode, tl.Reasm.LCORES_2_WORKERS))
+    bg = reasm.start(vdevs + [hold], MODES[mode],
+                     LCORES.get(mode, appliance.Reasm.LCORES_2_WORKERS))
     stats = None
     try:
         tel = bg.telemetry(timeout=args.timeout)
@@ -421,8 +375,8 @@ def main():
         if m not in MODES:
             ap.error("unknown mode %r" % m)
 
-    report = tl.Report(SUITE, "gtest-bad_input.xml")
-    captures = args.captures or tl.shared_captures()
+    report = gtest.Report(SUITE, "gtest-bad_input.xml")
+    captures = args.captures or shared_captures()
     if not os.path.isdir(captures):
         report.add("captures_present", "capture folder %s is missing" % captures)
         return report.finish()
@@ -438,7 +392,7 @@ def main():
     refused, records, linktypes, count_bad, read_error = {}, {}, {}, {}, {}
     for f in names:
         path = os.path.join(captures, f)
-        n, lt, why, end = count_records(path)
+        n, lt, why, end = pcap.libpcap_count(path)
         if lp.lib is not None:
             ln, lerr, lend = lp.count(path)
             if lerr is not None:
@@ -447,8 +401,8 @@ def main():
                 continue
             if why is not None or n != ln or (end is None) != (lend is None):
                 count_bad[f] = ("the record counter reads %s records (%s), libpcap %d (%s): "
-                                "fix count_records()" % (n, why or end or "to the end", ln,
-                                                         lend or "to the end"))
+                                "fix reasmkit.pcap.libpcap_count()" % (
+                                    n, why or end or "to the end", ln, lend or "to the end"))
             n, end = ln, lend
         elif why is not None:
             refused[f] = "not a file libpcap reads (%s)" % why
@@ -465,7 +419,7 @@ def main():
               "on" if lp.lib is not None else "libpcap did not load (not checked)"),
           flush=True)
 
-    reasm = tl.Reasm(args.reasm, "bad")
+    reasm = appliance.Reasm(args.reasm, "bad")
     failures = {f: [] for f in names}
     totals = {m: {} for m in modes}
     with tempfile.TemporaryDirectory(prefix="reasm_bad_input_") as tmp:

@@ -35,24 +35,16 @@ import json
 import os
 import re
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 
-SUITE = "E2E"
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE_DIR = os.environ.get("REASM_SOURCE_DIR", os.path.dirname(os.path.dirname(HERE)))
-sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "gen"))
-import gencap  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "scripts", "lib"))
+from reasmkit import appliance, gencap, gopacket, gtest, pcap, source_dir  # noqa: E402
 
-TESTS_DIR = os.path.dirname(HERE)
-if TESTS_DIR not in sys.path:
-    sys.path.insert(0, TESTS_DIR)
-import gtest_report  # noqa: E402
-from captures_vs_gopacket import build_reference  # noqa: E402
-from reasm_testlib import conservation_problem, parse_summary  # noqa: E402
+SUITE = "E2E"
 
 RUN_TIMEOUT = 60
 EAL = ["--no-huge", "-m", "512", "--no-pci"]
@@ -72,23 +64,23 @@ WORKERS = [(1, "(0-1)@(0,1)"), (2, "(0-2)@(0,1)"), (3, "(0-3)@(0,1)")]
 
 
 class Checks:
-    """The checks run so far, as gtest_report.Case objects."""
+    """The checks run so far, as gtest.Case objects."""
 
     def __init__(self):
         self.cases = []
 
     def add(self, name, failure):
-        self.cases.append(gtest_report.Case(name, failure))
+        self.cases.append(gtest.Case(name, failure))
         print("%s %s" % ("FAILED" if failure else "ok    ", name))
         if failure:
             print("  " + failure.replace("\n", "\n  ")[:4000])
 
     def skip(self, name, why):
-        self.cases.append(gtest_report.Case(name, skipped=why))
+        self.cases.append(gtest.Case(name, skipped=why))
         print("skip   %s: %s" % (name, why))
 
     def write(self, path, elapsed):
-        gtest_report.write(path, SUITE, self.cases, elapsed)
+        gtest.write(path, SUITE, self.cases, elapsed)
 
 
 class Reasm:
@@ -116,9 +108,9 @@ class Reasm:
             shutil.rmtree(os.path.join(base, prefix), ignore_errors=True)
         return res
 
-    def replay(self, pcap, jsonl, lcores=None):
+    def replay(self, cap, jsonl, lcores=None):
         eal = ["--lcores", lcores] if lcores else ["-l", "0,1"]
-        eal.append("--vdev=net_pcap0,rx_pcap=" + pcap)
+        eal.append("--vdev=net_pcap0,rx_pcap=" + cap)
         if os.path.exists(jsonl):
             os.unlink(jsonl)
         return self.run(eal, ["--sink", "jsonl:" + jsonl, "--sha256", "--quiet",
@@ -231,8 +223,8 @@ def check_summary(res, info, expected_rows):
             problems.append("total streams %d, gopacket delivers %d" % (st, len(expected_rows)))
         if by != want_bytes:
             problems.append("total bytes delivered %d, gopacket delivers %d" % (by, want_bytes))
-        summary = parse_summary(out)
-        why = conservation_problem(summary) if summary else "no summary"
+        summary = appliance.parse_summary(out)
+        why = appliance.conservation_problem(summary) if summary else "no summary"
         if why is not None:
             problems.append("bytes not conserved: " + why)
     if problems:
@@ -241,19 +233,10 @@ def check_summary(res, info, expected_rows):
 
 
 def pcap_time_range_ns(path):
-    lo = hi = None
-    with open(path, "rb") as f:
-        f.read(24)
-        while True:
-            h = f.read(16)
-            if len(h) < 16:
-                break
-            sec, usec, incl, _ = struct.unpack("<IIII", h)
-            f.seek(incl, 1)
-            t = sec * 1_000_000_000 + usec * 1000
-            lo = t if lo is None else min(lo, t)
-            hi = t if hi is None else max(hi, t)
-    return lo, hi
+    """(earliest, latest) capture time of the records, in ns."""
+    cap = pcap.read(path)
+    times = [cap.ts_ns(r) for r in cap.records]
+    return (min(times), max(times)) if times else (None, None)
 
 
 def strip(rows):
@@ -265,7 +248,7 @@ def build_gopacket_ref(build_dir):
     """tools/gopacket-ref built with Debian's Go packages: (path, None), or (None, why)."""
     if not os.path.isdir("/usr/share/gocode/src/github.com/google/gopacket/tcpassembly"):
         return None, "gopacket is not installed (golang-github-google-gopacket-dev)"
-    return build_reference(SOURCE_DIR, build_dir, "gopacket-ref-gencap")
+    return gopacket.build_reference(source_dir(), build_dir, "gopacket-ref-gencap")
 
 
 def model_vs_gopacket(checks, name, info, gopacket_ref):
@@ -296,9 +279,9 @@ def model_vs_gopacket(checks, name, info, gopacket_ref):
 
 
 def capture_checks(checks, reasm, work, name, gen_args, gopacket_ref):
-    pcap = os.path.join(work, name + ".pcap")
+    cap = os.path.join(work, name + ".pcap")
     try:
-        info = gencap.generate_files(["-o", pcap] + gen_args)
+        info = gencap.generate_files(["-o", cap] + gen_args)
     except Exception as e:  # the generator's self-check or a bug in it
         checks.add(name + "_generator", "gencap.py %s: %s: %s" % (
             " ".join(gen_args), type(e).__name__, e))
@@ -309,11 +292,11 @@ def capture_checks(checks, reasm, work, name, gen_args, gopacket_ref):
     if err:
         checks.add(name + "_matches_gopacket", err)
         return
-    ts_range = pcap_time_range_ns(pcap)
+    ts_range = pcap_time_range_ns(cap)
 
     # a + d: one worker, the issue's command line.
     jsonl = os.path.join(work, name + ".w1.jsonl")
-    res = reasm.replay(pcap, jsonl)
+    res = reasm.replay(cap, jsonl)
     if res["rc"] != 0:
         checks.add(name + "_drain_exit0_summary", describe(res))
         checks.add(name + "_matches_gopacket", "reasm did not exit 0, see %s_drain_exit0_summary"
@@ -338,7 +321,7 @@ def capture_checks(checks, reasm, work, name, gen_args, gopacket_ref):
     for nw, lcores in WORKERS:
         case = "%s_workers%d_same_output" % (name, nw)
         jl = os.path.join(work, "%s.lc%d.jsonl" % (name, nw))
-        r = reasm.replay(pcap, jl, lcores)
+        r = reasm.replay(cap, jl, lcores)
         if r["rc"] != 0:
             checks.add(case, describe(r))
             continue
@@ -374,8 +357,8 @@ def check_spread(rows, nw):
     return "\n".join(problems) or None
 
 
-def option_checks(checks, reasm, work, pcap):
-    vdev = "--vdev=net_pcap0,rx_pcap=" + pcap
+def option_checks(checks, reasm, work, cap):
+    vdev = "--vdev=net_pcap0,rx_pcap=" + cap
     jsonl = os.path.join(work, "opt.jsonl")
     cases = [
         ("unknown_option", [vdev], ["--bogus-option"], "bogus-option"),
@@ -416,7 +399,7 @@ def main():
                     "temporary folder, removed when every check passed)")
     args = ap.parse_args()
     start = time.monotonic()
-    report = gtest_report.output_path("gtest-e2e.xml")
+    report = gtest.output_path("gtest-e2e.xml")
     work = args.work_dir or tempfile.mkdtemp(prefix="reasm-e2e-")
     os.makedirs(work, exist_ok=True)
     checks = Checks()

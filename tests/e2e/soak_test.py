@@ -20,7 +20,9 @@ import subprocess
 import sys
 import tempfile
 
-import reasm_testlib as tl
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "scripts", "lib"))
+from reasmkit import gtest, source_dir  # noqa: E402
 
 SUITE = "Soak"
 
@@ -31,9 +33,9 @@ def main():
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--out")
     opts = ap.parse_args()
-    report = tl.Report(SUITE, "gtest-soak.xml")
+    report = gtest.Report(SUITE, "gtest-soak.xml")
     out = opts.out or tempfile.mkdtemp(prefix="reasm_soak_")
-    script = os.path.join(tl.source_dir(), "scripts", "soak")
+    script = os.path.join(source_dir(), "scripts", "soak")
     cmd = [sys.executable, script, "--seconds", str(opts.seconds), "--out", out,
            "--reasm", opts.reasm]
     r = subprocess.run(cmd, capture_output=True, text=True, errors="replace",

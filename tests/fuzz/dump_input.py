@@ -7,8 +7,13 @@ Decodes the formats described at the top of fuzz_burst.c, fuzz_segments.c and
 fuzz_common.h, reading past the end as zeros exactly as the harnesses do.
 """
 import argparse
+import os
 import struct
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "scripts", "lib"))
+from reasmkit import frames  # noqa: E402
 
 
 class Reader:
@@ -55,30 +60,18 @@ def conf(r):
 
 def describe_frame(fr):
     """A one-line parse of an Ethernet frame (informative, not the library's parser)."""
-    if len(fr) < 14:
+    d = frames.decode(fr)
+    if d is None:
         return "%d bytes (short)" % len(fr)
-    o, t, tags = 12, struct.unpack(">H", fr[12:14])[0], 0
-    while t in (0x8100, 0x88a8) and len(fr) >= o + 6:
-        o += 4
-        tags += 1
-        t = struct.unpack(">H", fr[o:o + 2])[0]
-    o += 2
-    s = "%d bytes, %d tags, type %#06x" % (len(fr), tags, t)
-    if t == 0x0800 and len(fr) >= o + 20:
-        ihl, tot = (fr[o] & 15) * 4, struct.unpack(">H", fr[o + 2:o + 4])[0]
-        s += ", IPv4 ihl %d total %d proto %d frag %#x" % (ihl, tot, fr[o + 9],
-                                                          struct.unpack(">H", fr[o + 6:o + 8])[0])
-        l4 = o + ihl
-    elif t == 0x86dd and len(fr) >= o + 40:
-        s += ", IPv6 plen %d next %d" % (struct.unpack(">H", fr[o + 4:o + 6])[0], fr[o + 6])
-        l4 = o + 40
+    s = "%d bytes, %d tags, type %#06x" % (len(fr), d.tags, d.ethertype)
+    if d.ip == 4:
+        s += ", IPv4 ihl %d total %d proto %d frag %#x" % (d.ihl, d.length, d.proto, d.frag)
+    elif d.ip == 6:
+        s += ", IPv6 plen %d next %d" % (d.length, d.proto)
     else:
         return s
-    if len(fr) >= l4 + 20:
-        sp, dp, seq = struct.unpack(">HHI", fr[l4:l4 + 8])
-        s += ", (if TCP here) %d->%d seq %d doff %d flags %#x" % (sp, dp, seq,
-                                                                 (fr[l4 + 12] >> 4) * 4,
-                                                                 fr[l4 + 13])
+    if d.tcp is not None:
+        s += ", (if TCP here) %d->%d seq %d doff %d flags %#x" % d.tcp
     return s
 
 

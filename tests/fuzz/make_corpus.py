@@ -19,12 +19,14 @@ Usage: tests/fuzz/make_corpus.py [--captures DIR] [--out tests/fuzz/corpus]
 import argparse
 import os
 import struct
-import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "scripts", "lib"))
+from reasmkit import ROOT, frames, gencap, pcap  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
 BURST_MAX = 32768     # scripts/fuzz -max_len of each harness
 SEGMENTS_MAX = 8192
 
@@ -53,54 +55,25 @@ CONFS = [
 
 def read_pcap(path):
     """[(ts_ns, frame bytes)] of a classic pcap with Ethernet link type, else []."""
-    b = open(path, "rb").read()
-    if len(b) < 24:
+    try:
+        cap = pcap.read(path)
+    except ValueError:
         return []
-    magic = b[:4]
-    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
-        e = "<"
-    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
-        e = ">"
-    else:
-        return []
-    nano = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
-    if struct.unpack(e + "I", b[20:24])[0] != 1:
-        return []
-    out, off = [], 24
-    while off + 16 <= len(b):
-        sec, frac, incl, _ = struct.unpack(e + "IIII", b[off:off + 16])
-        off += 16
-        out.append((sec * 10**9 + (frac if nano else frac * 1000), b[off:off + incl]))
-        off += incl
-    return out
+    return cap.frames() if cap.linktype == pcap.LINKTYPE_ETHERNET else []
 
 
 def tcp_of(frame):
     """(flow tuple, seq, flags, payload) of a well-formed TCP frame, else None."""
-    o = 12
-    if len(frame) < 14:
+    d = frames.decode(frame)
+    if d is None or d.ip is None:
         return None
-    t = struct.unpack(">H", frame[o:o + 2])[0]
-    while t in (0x8100, 0x88a8) and len(frame) >= o + 6:
-        o += 4
-        t = struct.unpack(">H", frame[o:o + 2])[0]
-    o += 2
-    if t == 0x0800 and len(frame) >= o + 20:
-        ihl, total, proto = (frame[o] & 15) * 4, struct.unpack(">H", frame[o + 2:o + 4])[0], frame[o + 9]
-        src, dst, l4, end = frame[o + 12:o + 16], frame[o + 16:o + 20], o + ihl, o + total
-    elif t == 0x86dd and len(frame) >= o + 40:
-        proto, src, dst = frame[o + 6], frame[o + 8:o + 24], frame[o + 24:o + 40]
-        l4, end = o + 40, o + 40 + struct.unpack(">H", frame[o + 4:o + 6])[0]
-    else:
+    end = min(d.end, len(frame))
+    if d.proto != frames.PROTO_TCP or end < d.l4 + 20:
         return None
-    end = min(end, len(frame))
-    if proto != 6 or end < l4 + 20:
+    sport, dport, seq, doff, flags = d.tcp
+    if doff < 20 or d.l4 + doff > end:
         return None
-    sport, dport, seq = struct.unpack(">HHI", frame[l4:l4 + 8])
-    doff = (frame[l4 + 12] >> 4) * 4
-    if doff < 20 or l4 + doff > end:
-        return None
-    return (src, dst, sport, dport), seq, frame[l4 + 13] & 7, frame[l4 + doff:end]
+    return (d.src, d.dst, sport, dport), seq, flags & 7, frame[d.l4 + doff:end]
 
 
 def ms_step(prev, ts):
@@ -109,12 +82,12 @@ def ms_step(prev, ts):
     return d & 0xff
 
 
-def burst_seed(conf, frames, variant, max_size=BURST_MAX):
+def burst_seed(conf, recs, variant, max_size=BURST_MAX):
     """fuzz_burst input: bursts of up to 8 frames, a flush_older_than every 3 bursts."""
     out = bytearray(conf)
     prev, i, nburst = None, 0, 0
-    while i < len(frames):
-        chunk = frames[i:i + 8]
+    while i < len(recs):
+        chunk = recs[i:i + 8]
         body = bytearray()
         for j, (ts, fr) in enumerate(chunk):
             fr = fr[:4096 if variant % 2 else 9000]
@@ -139,11 +112,12 @@ def seg_len(n):
     return n if n <= 0x7ff else 0x8000 | n
 
 
-def segments_seed(conf, frames, max_size=SEGMENTS_MAX):
-    """fuzz_segments input (raw mode): the TCP segments of frames, flows mapped to keys."""
+def segments_seed(conf, recs, max_size=SEGMENTS_MAX):
+    """fuzz_segments input (raw mode): the TCP segments of recs ((ts_ns, frame) pairs),
+    flows mapped to keys."""
     out = bytearray(conf) + bytes([0]) + struct.pack("<I", 0)
     keys, prev = {}, None
-    for ts, fr in frames:
+    for ts, fr in recs:
         t = tcp_of(fr)
         if t is None:
             continue
@@ -278,24 +252,22 @@ def main():
         if not os.path.exists(path):
             print("make_corpus: %s missing, skipped" % path, file=sys.stderr)
             continue
-        frames = read_pcap(path)[:count]
+        recs = read_pcap(path)[:count]
         stem = os.path.splitext(name)[0]
-        write(burst_dir, "cap-" + stem, burst_seed(CONFS[n % len(CONFS)], frames, n))
-        if any(tcp_of(fr) for _, fr in frames):
-            write(seg_dir, "cap-" + stem, segments_seed(CONFS[n % len(CONFS)], frames))
+        write(burst_dir, "cap-" + stem, burst_seed(CONFS[n % len(CONFS)], recs, n))
+        if any(tcp_of(fr) for _, fr in recs):
+            write(seg_dir, "cap-" + stem, segments_seed(CONFS[n % len(CONFS)], recs))
         n += 1
 
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(1, 5):
-            pcap = os.path.join(tmp, "g%d.pcap" % seed)
-            subprocess.run([sys.executable, os.path.join(ROOT, "tests", "gen", "gencap.py"),
-                            "-o", pcap, "--seed", str(seed), "--conns", "3",
-                            "--concurrency", "3", "--p-wrap", "0.5"],
-                           check=True, stdout=subprocess.DEVNULL)
-            frames = read_pcap(pcap)
+            path = os.path.join(tmp, "g%d.pcap" % seed)
+            gencap.generate_files(["-o", path, "--seed", str(seed), "--conns", "3",
+                                   "--concurrency", "3", "--p-wrap", "0.5"])
+            recs = read_pcap(path)
             write(burst_dir, "gencap-%d" % seed,
-                  burst_seed(CONFS[seed % len(CONFS)], frames[:48], seed))
-            write(seg_dir, "gencap-%d" % seed, segments_seed(CONFS[seed % len(CONFS)], frames))
+                  burst_seed(CONFS[seed % len(CONFS)], recs[:48], seed))
+            write(seg_dir, "gencap-%d" % seed, segments_seed(CONFS[seed % len(CONFS)], recs))
 
     for name, data in synthetic_bursts().items():
         write(burst_dir, name, data)

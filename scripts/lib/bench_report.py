@@ -1,287 +1,30 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
-"""The measuring half of scripts/bench (which installs and builds, then runs this).
+"""The reporting half of scripts/bench: reads the results file bench_measure.py wrote.
 
-Runs, in order, with the binaries scripts/bench built:
-  1. reasm_bench --json: reasm, the floor and parse-only per workload, idle1m, flush;
-  2. reasm_bench --write-pcap: the same packets as classic pcaps, for the peers;
-  3. the peers (tests/bench/peers), one run per workload pcap; a peer that
-     could not be built is reported "unavailable: <reason>";
-  4. the appliance (app/reasm) on net_pcap infinite_rx=1 with the inorder pcap,
-     1 and 2 workers, packets/s read from /reasm/stats over the telemetry socket;
-  5. callgrind: instructions per packet of the timed region, reasm and floor;
-then prints one table and (full mode) writes docs/performance.md and
-docs/performance.png, or (--smoke) a googletest-style XML report to
-$GTEST_OUTPUT with one case per workload and component.
+    bench_report.py RESULTS.json [--doc docs/performance.md --png docs/performance.png]
+    bench_report.py RESULTS.json --smoke [--xml PATH]
+
+Prints one table (reassembly per workload, then idle1m, flush, the appliance and
+callgrind's top functions); with --doc writes docs/performance.md (and the plot with
+--png, matplotlib: Debian's python3-matplotlib); with --smoke writes a googletest-style
+XML report instead (one case per workload and component, suite bench_smoke) to --xml,
+else $GTEST_OUTPUT, else gtest-bench_smoke.xml next to RESULTS.json. Running it again on
+a saved results file (scripts/bench --report-only FILE) regenerates the same document.
+Exit status: with --smoke 1 if a case failed, else 1 if reasm_bench failed, else 0.
 """
 import argparse
-import datetime
-import glob
 import json
 import os
-import re
-import shlex
-import shutil
-import signal
-import socket
-import subprocess
 import sys
-import time
-import xml.sax.saxutils as su
 
-THROUGHPUT = ["inorder", "ooo", "small", "single", "skips", "loss", "grow", "conn"]
-# Workloads where libnids can follow the connections (full handshakes, IPv4).
-NIDS_FOLLOWS = {"inorder", "ooo", "small"}
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "scripts", "lib"))
+from reasmkit import ROOT, gtest  # noqa: E402
 
 
 def log(msg):
     print("bench: " + msg, file=sys.stderr, flush=True)
-
-
-def run(cmd, timeout, **kw):
-    """Run cmd; return (rc, stdout, stderr). rc 124 on timeout."""
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
-        return p.returncode, p.stdout, p.stderr
-    except subprocess.TimeoutExpired as e:
-        out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
-        return 124, out, "timed out after %d s" % timeout
-    except OSError as e:
-        return 127, "", str(e)
-
-
-def json_lines(text):
-    out = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                pass
-    return out
-
-
-# ---------------------------------------------------------------------------
-# 1-2. reasm_bench
-
-
-def run_reasm(args, tmp):
-    cmd = [args.reasm_bench, "--json", "--reps", str(args.reps)] + args.size_args
-    log("reasm_bench: " + " ".join(cmd[1:]))
-    rc, out, err = run(cmd, 400)
-    res = {r["workload"]: r for r in json_lines(out) if "workload" in r}
-    if rc != 0:
-        log("reasm_bench exited %d: %s" % (rc, err.strip()[-2000:]))
-    return rc, res, err
-
-
-def write_pcaps(args, tmp):
-    d = os.path.join(tmp, "pcap")
-    cmd = [args.reasm_bench, "--write-pcap", d, "--json"] + args.size_args
-    rc, out, err = run(cmd, 300)
-    pcaps = {r["workload"]: r for r in json_lines(out) if "pcap" in r}
-    if rc != 0:
-        log("reasm_bench --write-pcap exited %d: %s" % (rc, err.strip()))
-    return rc, pcaps
-
-
-# ---------------------------------------------------------------------------
-# 3. peers
-
-
-def peer_status(args, name):
-    """(binary or None, reason)."""
-    binary = os.path.join(args.peers_dir, name + "_bench")
-    reason_file = os.path.join(args.peers_dir, name + ".unavailable")
-    if os.path.exists(reason_file):
-        with open(reason_file) as f:
-            reason = " ".join(f.read().split()) or "not built"
-        return None, reason
-    if not os.access(binary, os.X_OK):
-        return None, "not built (%s missing)" % binary
-    return binary, ""
-
-
-def run_peer(args, name, binary, pcaps):
-    results = {}
-    repeat = "1" if args.smoke else str(args.peer_repeat)
-    for w in THROUGHPUT:
-        if w not in pcaps:
-            continue
-        cmd = [binary, "--repeat", repeat, "--workload", w, pcaps[w]["pcap"]]
-        rc, out, err = run(cmd, 180)
-        lines = json_lines(out)
-        if rc != 0 or not lines:
-            results[w] = {"error": "exit %d: %s" % (rc, " ".join(err.split())[-300:])}
-        else:
-            results[w] = lines[-1]
-        log("%s %s: %s" % (name, w, results[w].get("ns_per_pkt", results[w].get("error"))))
-    return results
-
-
-# ---------------------------------------------------------------------------
-# 4. the appliance
-
-
-class Telemetry:
-    def __init__(self, prefix, deadline):
-        path = os.path.join("/var/run/dpdk", prefix, "dpdk_telemetry.v2")
-        while True:
-            try:
-                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-                self.sock.connect(path)
-                break
-            except OSError:
-                self.sock.close()
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        info = json.loads(self.sock.recv(16384).decode())
-        self.max_len = info.get("max_output_len", 16384)
-
-    def query(self, cmd):
-        self.sock.send(cmd.encode())
-        return json.loads(self.sock.recv(self.max_len).decode()).get(cmd.split(",")[0])
-
-
-def app_run(args, pcap, packets, workers, seconds):
-    prefix = "reasm-bench-app-%d-%d" % (os.getpid(), workers)
-    lcores = ["-l", "0,1"] if workers == 1 else ["--lcores", "(0-%d)@(0,1)" % workers]
-    cmd = [args.app, "--no-huge", "-m", str(args.app_mem), "--no-pci",
-           "--file-prefix=" + prefix, "--log-level=error"] + lcores + [
-           "--vdev=net_pcap0,rx_pcap=%s,infinite_rx=1" % pcap, "--",
-           "--sink", "count", "--quiet", "--mbufs", str(packets + 65536)]
-    res = {"workers": workers, "lcores": " ".join(lcores), "pcap": pcap, "command": " ".join(
-        shlex.quote(c) for c in cmd)}
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        tel = Telemetry(prefix, time.monotonic() + 60)
-        deadline = time.monotonic() + 60
-        while (tel.query("/reasm/stats") or {}).get("pkts", 0) == 0:
-            if time.monotonic() > deadline or p.poll() is not None:
-                raise RuntimeError("no packets assembled within 60 s")
-            time.sleep(0.1)
-        time.sleep(0.5)  # past the start
-        a, ta = tel.query("/reasm/stats"), time.monotonic()
-        time.sleep(seconds)
-        b, tb = tel.query("/reasm/stats"), time.monotonic()
-        dt = tb - ta
-
-        def rate(k):
-            return (b.get(k, 0) - a.get(k, 0)) / dt
-        skipped = sum(rate(k) for k in b if k.startswith("skipped_bytes_"))
-        res.update(seconds=round(dt, 2), pps=rate("pkts"), rx_pps=rate("port_rx_pkts"),
-                   ring_full_pps=rate("dist_ring_full"),
-                   delivered_gbps=rate("delivered_bytes") * 8 / 1e9,
-                   payload_gbps=rate("payload_bytes") * 8 / 1e9,
-                   skipped_bytes_per_s=skipped, ok=True)
-    except (OSError, RuntimeError, json.JSONDecodeError) as e:
-        res.update(ok=False, error=str(e))
-    finally:
-        if p.poll() is None:
-            p.send_signal(signal.SIGINT)
-        try:
-            out, _ = p.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            out, _ = p.communicate()
-        res["exit"] = p.returncode
-        res["output_tail"] = out[-1500:] if out else ""
-        if p.returncode != 0:
-            res["ok"] = False
-            res.setdefault("error", "exit status %d" % p.returncode)
-    log("app %d worker(s): %s" % (workers, "%.3f Mpps" % (res["pps"] / 1e6)
-                                  if res.get("ok") else res.get("error")))
-    return res
-
-
-# ---------------------------------------------------------------------------
-# 5. callgrind
-
-
-def sanitized(binary):
-    rc, out, _ = run(["ldd", binary], 30)
-    return "libasan" in out or "libubsan" in out
-
-
-def run_callgrind(args, tmp):
-    """{"reasm:inorder": Ir, ...}, {workload: packets}, {tag: annotate text}, reason."""
-    if not shutil_which("valgrind"):
-        return None, "valgrind not installed (Debian package valgrind)"
-    if sanitized(args.reasm_bench):
-        return None, "reasm_bench is built with sanitizers"
-    d = os.path.join(tmp, "callgrind")
-    shutil.rmtree(d, ignore_errors=True)
-    os.makedirs(d)
-    out_file = os.path.join(d, "cg.out")
-    cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--collect-atstart=no",
-           "--toggle-collect=bench_timed_region", "--callgrind-out-file=" + out_file,
-           args.reasm_bench, "--json", "--side", "reasm,floor",
-           "--only", ",".join(THROUGHPUT), "--mem", "2048"] + args.size_args + ["--reps", "1"]
-    log("callgrind: " + " ".join(cmd[6:]))
-    rc, out, err = run(cmd, 600)
-    if rc != 0:
-        return None, "valgrind exited %d: %s" % (rc, " ".join(err.split())[-300:])
-    packets = {r["workload"]: r["packets"] for r in json_lines(out) if "packets" in r}
-    totals, files = {}, {}
-    for f in sorted(glob.glob(out_file + ".*")):
-        if not re.fullmatch(r"\d+", f.rsplit(".", 1)[1]):
-            continue
-        tag, total = None, None
-        with open(f, errors="replace") as fh:
-            for line in fh:
-                m = re.match(r"desc: Trigger: Client Request: (\S+)", line)
-                if m:
-                    tag = m.group(1)
-                if line.startswith("totals:"):
-                    total = int(line.split()[1])
-        if tag and total is not None:
-            totals[tag] = total
-            files[tag] = f
-    annotate = {}
-    for tag in ("reasm:inorder", "reasm:ooo"):
-        if tag in files and shutil_which("callgrind_annotate"):
-            # Dumps after the first carry a wrong "summary:" line (instrumentation
-            # switched on and off); give callgrind_annotate the dump's own total.
-            fixed = files[tag] + ".fixed"
-            with open(files[tag], errors="replace") as fi, open(fixed, "w") as fo:
-                for line in fi:
-                    fo.write("summary: %d\n" % totals[tag] if line.startswith("summary:")
-                             else line)
-            rc, text, _ = run(["callgrind_annotate", "--threshold=100", fixed], 120)
-            annotate[tag] = top_functions(text, packets.get(tag.split(":")[1], 0))
-    per_pkt = {tag: total / packets[tag.split(":")[1]] for tag, total in totals.items()
-               if packets.get(tag.split(":")[1])}
-    return {"per_pkt": per_pkt, "annotate": annotate}, ""
-
-
-def top_functions(text, packets, n=15):
-    """[(Ir, percent, instr/pkt, function)] from callgrind_annotate's output."""
-    rows = []
-    for line in text.splitlines():
-        m = re.match(r"\s*([\d,]+)\s+\(\s*([\d.]+)%\)\s+(\S.*)$", line)
-        if not m or "PROGRAM TOTALS" in line:
-            continue
-        ir = int(m.group(1).replace(",", ""))
-        fn = m.group(3)
-        fn = re.sub(r"^\?\?\?:", "", fn)
-        fn = re.sub(r"^[^ :]*\.\./", "", fn)  # build-bench/../lib/... -> lib/...
-        fn = re.sub(r" \[[^\]]*/([^/\]]+)\]$", r" (\1)", fn)
-        fn = re.sub(r"^0x[0-9a-f]+ \((librte_\w+)\.so[.\d]*\)$",
-                    r"\1 internal function (stripped, no symbol)", fn)
-        rows.append((ir, float(m.group(2)), ir / packets if packets else 0, fn))
-        if len(rows) >= n:
-            break
-    return rows
-
-
-def shutil_which(name):
-    return shutil.which(name)
-
-
-# ---------------------------------------------------------------------------
-# Report
 
 
 def fmt(x, nd=1):
@@ -305,9 +48,9 @@ def human(n):
     return str(n)
 
 
-def build_rows(reasm, peers, cg):
+def build_rows(workloads, reasm, peers, cg):
     rows = []
-    for w in THROUGHPUT:
+    for w in workloads:
         r = reasm.get(w, {})
         g = peers["gopacket"]["results"].get(w, {})
         n = peers["libnids"]["results"].get(w, {})
@@ -380,30 +123,6 @@ def md_table(head, cells, align=None):
     for c in cells:
         lines.append("| " + " | ".join(x.replace("|", "\\|") for x in c) + " |")
     return "\n".join(lines)
-
-
-def machine():
-    model, cpus = "unknown", str(os.cpu_count())
-    rc, out, _ = run(["lscpu"], 30)
-    for line in out.splitlines():
-        k, _, v = line.partition(":")
-        if k.strip() == "Model name":
-            model = v.strip()
-        elif k.strip() == "CPU(s)":
-            cpus = v.strip()
-    hyper = ""
-    for line in out.splitlines():
-        k, _, v = line.partition(":")
-        if k.strip() == "Hypervisor vendor":
-            hyper = ", %s guest" % v.strip()
-    mem = ""
-    try:
-        with open("/proc/meminfo") as f:
-            kb = int(f.readline().split()[1])
-            mem = ", %.0f GiB RAM" % (kb / 1048576)
-    except (OSError, ValueError, IndexError):
-        pass
-    return "%s, %s CPUs%s%s" % (model, cpus, hyper, mem)
 
 
 def idle_cells(idle):
@@ -502,16 +221,16 @@ def plot(rows, flush, path):
     return ""
 
 
-def write_doc(args, path, png, rows, peers, reasm, apps, cg, cg_reason, cmdline, plot_note):
+def write_doc(settings, path, png, rows, peers, reasm, apps, cg, cg_reason, cmdline,
+              plot_note):
     cells = table_cells(rows, peers)
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     L = []
     L.append("# Performance\n")
     L.append("Generated by `scripts/bench` (do not edit by hand; rerun it). "
              "Machine: %s. Date: %s. Load average when the run started: %s (other jobs "
              "on the machine make wall-clock times noisy: compare the ratios of one run, "
              "and the instruction counts, which do not depend on load).\n"
-             % (machine(), now, args.load))
+             % (settings["machine"], settings["date"], settings["load"]))
     L.append("Command: `%s`\n" % cmdline)
     L.append("The targets, which are met, and what bounds the others: "
              "[performance-targets.md](performance-targets.md) (hand-written).\n")
@@ -526,7 +245,7 @@ def write_doc(args, path, png, rows, peers, reasm, apps, cg, cg_reason, cmdline,
              "(`DecodingLayerParser` or `NewPacket`) and no buffering limits; libnids is "
              "`nids_pcap_handler` with checksums off. The end-of-capture flush "
              "(`reasm_flush_all`, `FlushAll`, `nids_exit`) is not in ns/pkt.\n"
-             % (args.reps, args.peer_repeat))
+             % (settings["reps"], settings["peer_repeat"]))
     L.append("![ns per packet](%s)\n" % os.path.basename(png) if not plot_note else
              "(%s)\n" % plot_note)
     L.append("## Reassembly, packets in memory\n")
@@ -590,10 +309,10 @@ def write_doc(args, path, png, rows, peers, reasm, apps, cg, cg_reason, cmdline,
                  "run has 3 polling lcores on 2 CPUs, so it measures time sharing, not "
                  "scaling. The replay is faster than one worker: packets the worker ring "
                  "cannot take are dropped (ring-full), which leaves holes that are then "
-                 "buffered and skipped.\n" % args.app_seconds)
+                 "buffered and skipped.\n" % settings["app_seconds"])
         L.append(md_table(APP_HEAD, app_cells(apps)))
         L.append("")
-        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        root = ROOT
         L.append("Commands (PCAP: `reasm_bench --write-pcap DIR --only inorder`): " +
                  "; ".join("`%s`" % a["command"].replace(root + "/", "").replace(
                      a.get("pcap", "@@"), "PCAP") for a in apps) + "\n")
@@ -630,32 +349,18 @@ def write_doc(args, path, png, rows, peers, reasm, apps, cg, cg_reason, cmdline,
 
 
 def smoke_xml(path, cases):
-    fails = sum(1 for c in cases if c[2] == "fail")
-    skips = sum(1 for c in cases if c[2] == "skip")
-    out = ['<?xml version="1.0" encoding="UTF-8"?>',
-           '<testsuites tests="%d" failures="%d" disabled="0" errors="0" name="bench_smoke">'
-           % (len(cases), fails),
-           '  <testsuite name="bench_smoke" tests="%d" failures="%d" skipped="%d" '
-           'disabled="0" errors="0">' % (len(cases), fails, skips)]
-    for cls, name, status, msg in cases:
-        attrs = 'name="%s" classname="bench_smoke.%s" status="run" result="%s" time="0"' % (
-            su.escape(name), su.escape(cls), "skipped" if status == "skip" else "completed")
-        if status == "ok":
-            out.append("    <testcase %s />" % attrs)
-        elif status == "skip":
-            out.append('    <testcase %s>\n      <skipped message=%s />\n    </testcase>'
-                       % (attrs, su.quoteattr(msg)))
-        else:
-            out.append('    <testcase %s>\n      <failure message=%s type="" />\n'
-                       '    </testcase>' % (attrs, su.quoteattr(msg)))
-    out += ["  </testsuite>", "</testsuites>", ""]
-    with open(path, "w") as f:
-        f.write("\n".join(out))
+    """The --smoke report: suite bench_smoke, classname bench_smoke.<component>."""
+    gtest.write(path, "bench_smoke", [
+        gtest.Case(name, failure=msg if status == "fail" else None,
+                   skipped=msg or True if status == "skip" else None,
+                   classname="bench_smoke." + cls)
+        for cls, name, status, msg in cases], 0.0)
 
 
-def smoke_cases(reasm_rc, reasm_err, reasm, pcaps, peers, apps, cg, cg_reason):
+def smoke_cases(workloads, reasm_rc, reasm_err, reasm, pcaps, peers, apps, cg, cg_reason):
+    """(component, workload, "ok"|"fail"|"skip", message) per case of the --smoke report."""
     cases = []
-    for w in THROUGHPUT:
+    for w in workloads:
         r = reasm.get(w)
         if r is None:
             cases.append(("reasm", w, "fail", "no result (reasm_bench exit %d: %s)"
@@ -682,7 +387,7 @@ def smoke_cases(reasm_rc, reasm_err, reasm, pcaps, peers, apps, cg, cg_reason):
                   "reasm_bench exit %d: %s" % (reasm_rc, reasm_err.strip()[-300:])))
     for name in ("gopacket", "libnids"):
         p = peers[name]
-        for w in THROUGHPUT:
+        for w in workloads:
             if not p["binary"]:
                 cases.append((name, w, "skip", "unavailable: " + p["reason"]))
                 continue
@@ -720,65 +425,19 @@ def smoke_cases(reasm_rc, reasm_err, reasm, pcaps, peers, apps, cg, cg_reason):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--reasm-bench", required=True)
-    ap.add_argument("--app", required=True)
-    ap.add_argument("--peers-dir", required=True)
-    ap.add_argument("--smoke", action="store_true")
-    ap.add_argument("--packets", type=int)
-    ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--peer-repeat", type=int, default=5)
-    ap.add_argument("--app-seconds", type=float, default=5)
-    ap.add_argument("--app-mem", type=int, default=2048)
-    ap.add_argument("--no-callgrind", action="store_true")
+    ap.add_argument("results", help="the results file of bench_measure.py")
+    ap.add_argument("--smoke", action="store_true", help="write the XML report, no docs")
+    ap.add_argument("--xml", help="where --smoke writes its report")
     ap.add_argument("--doc")
     ap.add_argument("--png")
-    ap.add_argument("--tmp", required=True)
-    ap.add_argument("--cmdline", default="scripts/bench")
     args = ap.parse_args()
+    with open(args.results) as f:
+        res = json.load(f)
+    workloads, settings = res["workloads"], res["settings"]
+    reasm, peers, apps = res["reasm"], res["peers"], res["apps"]
+    cg, cg_reason = res["callgrind"], res["callgrind_reason"]
 
-    args.size_args = []
-    if args.smoke:
-        args.size_args = ["--smoke", "--mem", "1024"]
-        args.reps = 2
-        args.peer_repeat = 1
-        args.app_seconds = min(args.app_seconds, 1.0)
-        args.app_mem = 1024
-    if args.packets:
-        args.size_args += ["--packets", str(args.packets)]
-    t_start = time.monotonic()
-    args.load = "%.2f" % os.getloadavg()[0]
-
-    reasm_rc, reasm, reasm_err = run_reasm(args, args.tmp)
-    log("reasm_bench done (%.0f s)" % (time.monotonic() - t_start))
-    _, pcaps = write_pcaps(args, args.tmp)
-
-    peers = {}
-    for name in ("gopacket", "libnids"):
-        binary, reason = peer_status(args, "nids" if name == "libnids" else name)
-        peers[name] = {"binary": binary, "reason": reason, "results": {}}
-        if binary:
-            peers[name]["results"] = run_peer(args, name, binary, pcaps)
-        else:
-            log("%s unavailable: %s" % (name, reason))
-    log("peers done (%.0f s)" % (time.monotonic() - t_start))
-
-    apps = []
-    if "inorder" in pcaps and os.access(args.app, os.X_OK):
-        for workers in ((1,) if args.smoke else (1, 2)):
-            apps.append(app_run(args, pcaps["inorder"]["pcap"], pcaps["inorder"]["packets"],
-                                workers, args.app_seconds))
-    else:
-        apps.append({"workers": 1, "ok": False, "error": "no inorder pcap or no app binary"})
-    log("app done (%.0f s)" % (time.monotonic() - t_start))
-
-    cg, cg_reason = None, "--no-callgrind"
-    if not args.no_callgrind:
-        cg, cg_reason = run_callgrind(args, args.tmp)
-        if cg is None:
-            log("callgrind: " + cg_reason)
-    log("callgrind done (%.0f s)" % (time.monotonic() - t_start))
-
-    rows = build_rows(reasm, peers, cg)
+    rows = build_rows(workloads, reasm, peers, cg)
     print(text_table(HEAD, table_cells(rows, peers)))
     ic = idle_cells(reasm.get("idle1m"))
     if ic:
@@ -795,33 +454,25 @@ def main():
             print("\n%s, top functions (callgrind, exclusive):" % tag)
             for r in rows_:
                 print("  %14s %5.1f%% %7.1f instr/pkt  %s" % ("{:,}".format(r[0]), r[1], r[2], r[3]))
-    raw = {"reasm": reasm, "peers": peers, "apps": apps, "callgrind": cg,
-           "callgrind_reason": cg_reason}
-    with open(os.path.join(args.tmp, "results.json"), "w") as f:
-        json.dump(raw, f, indent=1, default=str)
 
-    status = 0
     if args.smoke:
-        cases = smoke_cases(reasm_rc, reasm_err, reasm, pcaps, peers, apps, cg, cg_reason)
-        spec = os.environ.get("GTEST_OUTPUT", "")
-        path = spec[4:] if spec.startswith("xml:") and len(spec) > 4 else \
-            os.path.join(args.tmp, "gtest-bench_smoke.xml")
+        cases = smoke_cases(workloads, res["reasm_rc"], res["reasm_err"], reasm, res["pcaps"],
+                            peers, apps, cg, cg_reason)
+        path = args.xml or gtest.output_path(
+            os.path.join(os.path.dirname(os.path.abspath(args.results)), "gtest-bench_smoke.xml"))
         smoke_xml(path, cases)
         fails = [c for c in cases if c[2] == "fail"]
         log("smoke: %d cases, %d failed, %d skipped; report %s" % (
             len(cases), len(fails), sum(1 for c in cases if c[2] == "skip"), path))
         for c in fails:
             log("FAILED %s.%s: %s" % (c[0], c[1], c[3][:500]))
-        status = 1 if fails else 0
-    else:
-        note = plot(rows, reasm.get("flush"), args.png) if args.png else "no plot"
-        if args.doc:
-            write_doc(args, args.doc, args.png or "", rows, peers, reasm, apps, cg, cg_reason,
-                      args.cmdline, note)
-            log("wrote %s%s" % (args.doc, "" if note else " and " + args.png))
-        status = 0 if reasm_rc == 0 else 1
-    log("total %.0f s" % (time.monotonic() - t_start))
-    return status
+        return 1 if fails else 0
+    note = plot(rows, reasm.get("flush"), args.png) if args.png else "no plot"
+    if args.doc:
+        write_doc(settings, args.doc, args.png or "", rows, peers, reasm, apps, cg, cg_reason,
+                  settings["cmdline"], note)
+        log("wrote %s%s" % (args.doc, "" if note else " and " + args.png))
+    return 0 if res["reasm_rc"] == 0 else 1
 
 
 if __name__ == "__main__":

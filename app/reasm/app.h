@@ -57,8 +57,8 @@ struct __rte_cache_aligned ctrl_slot {
 
 struct __rte_cache_aligned port_info {
 	uint16_t port_id;
-	bool rss;            /* hardware RSS: one queue per worker */
-	bool drains;         /* a capture replay that ends (net_pcap rx_pcap, no infinite_rx) */
+	bool rss;    /* hardware RSS: one queue per worker */
+	bool drains; /* a capture replay that ends (net_pcap rx_pcap, no infinite_rx) */
 	bool drained;
 	bool pcap_timestamps; /* net_pcap: the dynfield holds capture time in µs */
 	uint16_t n_rxq;
@@ -74,13 +74,13 @@ struct __rte_cache_aligned worker {
 	struct reasm_pool *pool;
 	struct rte_mempool *pages;
 	struct reasm_assembler *asm_;
-	struct rte_ring *ring;     /* from the RX lcore (software RSS), or NULL */
-	struct rte_ring *mailbox;  /* control-plane requests (struct ctrl_slot *) */
+	struct rte_ring *ring;    /* from the RX lcore (software RSS), or NULL */
+	struct rte_ring *mailbox; /* control-plane requests (struct ctrl_slot *) */
 	struct ctrl_slot slot;
 	volatile bool exited;
-	uint64_t rx_pkts;          /* packets this worker took in */
-	uint64_t clock_ns;         /* newest packet timestamp seen */
-	unsigned int n_flushes;    /* timer flushes run */
+	uint64_t rx_pkts;       /* packets this worker took in */
+	uint64_t clock_ns;      /* newest packet timestamp seen */
+	unsigned int n_flushes; /* timer flushes run */
 };
 
 struct app {
@@ -91,15 +91,15 @@ struct app {
 	struct worker workers[APP_MAX_WORKERS];
 	unsigned int n_ports;
 	struct port_info ports[APP_MAX_PORTS];
-	bool any_sw_port;          /* the main lcore distributes */
-	int ts_dynfield;           /* rte_mbuf timestamp dynfield offset, or -1 */
+	bool any_sw_port; /* the main lcore distributes */
+	int ts_dynfield;  /* rte_mbuf timestamp dynfield offset, or -1 */
 	uint64_t ts_dynflag;
 	uint64_t tsc_hz;
-	uint64_t epoch_ns;         /* wall clock at tsc_start */
+	uint64_t epoch_ns; /* wall clock at tsc_start */
 	uint64_t tsc_start;
 	volatile uint64_t clock_ns; /* newest packet time the RX side saw */
-	uint64_t dist_pkts;        /* frames the RX lcore distributed */
-	uint64_t dist_ring_full;   /* frames dropped for a full worker ring (live only) */
+	uint64_t dist_pkts;         /* frames the RX lcore distributed */
+	uint64_t dist_ring_full;    /* frames dropped for a full worker ring (live only) */
 };
 
 extern struct app g_app;

@@ -102,8 +102,7 @@ ctrl_start(struct app *app)
 	int rc = pthread_create(&ctrl_thread, NULL, ctrl_main, app);
 
 	if (rc != 0) {
-		fprintf(stderr, "reasm: cannot start the control-plane thread: %s\n",
-			strerror(rc));
+		fprintf(stderr, "reasm: cannot start the control-plane thread: %s\n", strerror(rc));
 		return -1;
 	}
 	pthread_setname_np(ctrl_thread, "reasm-ctrl");

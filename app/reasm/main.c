@@ -72,8 +72,9 @@ mbufs_create(struct app *app)
 					     (uint16_t)(app->opt.mbuf_size + RTE_PKTMBUF_HEADROOM),
 					     rte_socket_id());
 	if (app->mbufs == NULL) {
-		fprintf(stderr, "reasm: cannot create %u mbufs of %u bytes: %s (try --mbufs, "
-				"--mbuf-size or -m)\n",
+		fprintf(stderr,
+			"reasm: cannot create %u mbufs of %u bytes: %s (try --mbufs, "
+			"--mbuf-size or -m)\n",
 			app->opt.mbufs, app->opt.mbuf_size, rte_strerror(rte_errno));
 		return -1;
 	}
@@ -90,8 +91,7 @@ print_port_summary(const struct app *app)
 	printf("reasm: ports: %" PRIu64 " received, %" PRIu64 " missed (NIC drops), %" PRIu64
 	       " without mbuf, %" PRIu64 " errors; RX lcore: %" PRIu64 " spread, %" PRIu64
 	       " dropped for a full worker ring\n",
-	       pt.ipackets, pt.imissed, pt.nombuf, pt.ierrors, app->dist_pkts,
-	       app->dist_ring_full);
+	       pt.ipackets, pt.imissed, pt.nombuf, pt.ierrors, app->dist_pkts, app->dist_ring_full);
 }
 
 static void
@@ -193,8 +193,9 @@ main(int argc, char **argv)
 	app->opt.sinks.n_workers = app->n_workers;
 	if (rte_eth_dev_count_avail() < vdevs) {
 		/* EAL goes on without a vdev it could not probe; a missing input is an error. */
-		fprintf(stderr, "reasm: %u of the %u --vdev ports could not be set up (see the EAL "
-				"message above: a missing file, too many rx_pcap= per vdev?)\n",
+		fprintf(stderr,
+			"reasm: %u of the %u --vdev ports could not be set up (see the EAL "
+			"message above: a missing file, too many rx_pcap= per vdev?)\n",
 			vdevs - rte_eth_dev_count_avail(), vdevs);
 		rte_eal_cleanup();
 		return 2;

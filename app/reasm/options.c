@@ -214,8 +214,8 @@ options_print(const struct app_options *opt, unsigned int n_workers)
 	printf("reasm: workers %u, max-conns %u per worker, pages %u per worker "
 	       "(%.1f MiB), pages-total %u%s, pages-per-conn %u%s\n",
 	       n_workers, opt->max_conns, opt->pages, opt->pages * 1952.0 / (1 << 20),
-	       opt->pages_total, opt->pages_total ? "" : " (mempool-bounded)",
-	       opt->pages_per_conn, opt->pages_per_conn ? "" : " (unlimited)");
+	       opt->pages_total, opt->pages_total ? "" : " (mempool-bounded)", opt->pages_per_conn,
+	       opt->pages_per_conn ? "" : " (unlimited)");
 	printf("reasm: timeout %" PRIu64 " ms%s, flush-interval %" PRIu64 " ms, burst %u, "
 	       "mbufs %u of %u bytes, ring-size %u\n",
 	       opt->timeout_ms, opt->timeout_ms ? "" : " (flush only at the end)",

@@ -13,7 +13,7 @@
 
 struct app_options {
 	struct sinks_conf sinks;
-	uint64_t timeout_ms;        /**< --timeout: flush streams idle this long; 0 = only at the end */
+	uint64_t timeout_ms; /**< --timeout: flush streams idle this long; 0 = only at the end */
 	uint64_t flush_interval_ms; /**< --flush-interval: how often the timeout is checked */
 	uint32_t pages_total;       /**< --pages-total, per worker; 0 = bounded by --pages */
 	uint32_t pages_per_conn;    /**< --pages-per-conn; 0 = unlimited */

@@ -131,8 +131,9 @@ replay_pool_setup(struct app *app, struct port_info *p, const struct rte_eth_dev
 	if (size.max_len <= room)
 		return 0;
 	if (size.max_len > UINT16_MAX - RTE_PKTMBUF_HEADROOM) {
-		fprintf(stderr, "reasm: port %u (%s): a frame of %u bytes cannot fit in one mbuf, "
-				"which infinite_rx=1 needs: replay it without infinite_rx\n",
+		fprintf(stderr,
+			"reasm: port %u (%s): a frame of %u bytes cannot fit in one mbuf, "
+			"which infinite_rx=1 needs: replay it without infinite_rx\n",
 			p->port_id, p->name, size.max_len);
 		return -1;
 	}
@@ -144,11 +145,11 @@ replay_pool_setup(struct app *app, struct port_info *p, const struct rte_eth_dev
 							  RTE_PKTMBUF_HEADROOM),
 					       rte_eth_dev_socket_id(p->port_id));
 	if (p->own_mbufs == NULL) {
-		fprintf(stderr, "reasm: port %u (%s): infinite_rx replay of %" PRIu64
-				" frames up to %u bytes needs %" PRIu64 " mbufs of that size: %s "
-				"(give more memory, -m, or replay without infinite_rx)\n",
-			p->port_id, p->name, size.frames, size.max_len, n,
-			rte_strerror(rte_errno));
+		fprintf(stderr,
+			"reasm: port %u (%s): infinite_rx replay of %" PRIu64
+			" frames up to %u bytes needs %" PRIu64 " mbufs of that size: %s "
+			"(give more memory, -m, or replay without infinite_rx)\n",
+			p->port_id, p->name, size.frames, size.max_len, n, rte_strerror(rte_errno));
 		return -1;
 	}
 	printf("reasm: port %u (%s): infinite_rx replay of %" PRIu64 " frames up to %u bytes "
@@ -176,8 +177,8 @@ port_configure(struct app *app, struct port_info *p, const struct rte_eth_dev_in
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 		conf.rx_adv_conf.rss_conf.rss_key = symmetric_rss_key;
 		conf.rx_adv_conf.rss_conf.rss_key_len = sizeof(symmetric_rss_key);
-		conf.rx_adv_conf.rss_conf.rss_hf =
-			(RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP) & info->flow_type_rss_offloads;
+		conf.rx_adv_conf.rss_conf.rss_hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP) &
+						   info->flow_type_rss_offloads;
 	} else {
 		p->n_rxq = info->max_rx_queues > 0 ? info->max_rx_queues : 1;
 		if (p->n_rxq > 64)
@@ -222,8 +223,7 @@ port_setup(struct app *app, uint16_t port_id, struct port_info *p)
 	rte_eth_dev_get_name_by_port(port_id, p->name);
 	rc = rte_eth_dev_info_get(port_id, &info);
 	if (rc < 0) {
-		fprintf(stderr, "reasm: port %u: no device info: %s\n", port_id,
-			rte_strerror(-rc));
+		fprintf(stderr, "reasm: port %u: no device info: %s\n", port_id, rte_strerror(-rc));
 		return -1;
 	}
 	snprintf(p->driver, sizeof(p->driver), "%s", info.driver_name);

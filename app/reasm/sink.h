@@ -40,8 +40,8 @@ struct sink_stream {
 	struct reasm_flow flow;
 	uint64_t bytes;
 	uint64_t records;
-	uint64_t skips;          /**< records with skip > 0 */
-	uint64_t skip_unknown;   /**< records with skip == -1 */
+	uint64_t skips;        /**< records with skip > 0 */
+	uint64_t skip_unknown; /**< records with skip == -1 */
 	/** bytes of positive skips by cause; [REASM_SKIP_NONE] collects skips with no valid cause */
 	uint64_t skipped[REASM_SKIP_CAUSE_MAX];
 	uint64_t first_seen;
@@ -102,10 +102,10 @@ struct sink_ops {
 struct sink {
 	const struct sink_ops *ops;
 	struct sinks *sinks;
-	unsigned int index;  /**< in the --sink order */
-	char *arg;           /**< what follows "NAME:", or NULL */
-	uint32_t priv_off;   /**< offset of its per-stream state in the per-stream area */
-	void *state;         /**< the sink's own */
+	unsigned int index; /**< in the --sink order */
+	char *arg;          /**< what follows "NAME:", or NULL */
+	uint32_t priv_off;  /**< offset of its per-stream state in the per-stream area */
+	void *state;        /**< the sink's own */
 };
 
 extern const struct sink_ops sink_files_ops;

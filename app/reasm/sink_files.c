@@ -96,8 +96,8 @@ file_name(const struct sink_stream *st, uint32_t suffix, char *buf, size_t size)
 
 /* Create the stream's file under a free name; the fd or -errno. */
 static int
-create_file(const struct files_state *fs, const struct sink_stream *st,
-	    struct files_stream *fst, char *name)
+create_file(const struct files_state *fs, const struct sink_stream *st, struct files_stream *fst,
+	    char *name)
 {
 	uint32_t suffix;
 

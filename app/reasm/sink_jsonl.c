@@ -32,12 +32,13 @@ append_line(struct sink_line *l, const struct sink_stream *st, const struct sink
 
 	addr_format_go(st->flow.family, st->flow.src_addr, src);
 	addr_format_go(st->flow.family, st->flow.dst_addr, dst);
-	sink_line_append(l,
-			 "{\"src\":\"%s\",\"sport\":%u,\"dst\":\"%s\",\"dport\":%u,\"bytes\":%" PRIu64
-			 ",\"records\":%" PRIu64 ",\"skips\":%" PRIu64 ",\"skip_unknown\":%" PRIu64
-			 ",\"skipped_bytes\":%" PRIu64 ",\"skipped_by_cause\":{",
-			 src, st->flow.src_port, dst, st->flow.dst_port, st->bytes, st->records,
-			 st->skips, st->skip_unknown, info->skipped);
+	sink_line_append(
+		l,
+		"{\"src\":\"%s\",\"sport\":%u,\"dst\":\"%s\",\"dport\":%u,\"bytes\":%" PRIu64
+		",\"records\":%" PRIu64 ",\"skips\":%" PRIu64 ",\"skip_unknown\":%" PRIu64
+		",\"skipped_bytes\":%" PRIu64 ",\"skipped_by_cause\":{",
+		src, st->flow.src_port, dst, st->flow.dst_port, st->bytes, st->records, st->skips,
+		st->skip_unknown, info->skipped);
 	for (c = REASM_SKIP_NONE + 1; c < REASM_SKIP_CAUSE_MAX; c++)
 		sink_line_append(l, "%s\"%s\":%" PRIu64, c > REASM_SKIP_NONE + 1 ? "," : "",
 				 reasm_skip_cause_name((enum reasm_skip_cause)c), st->skipped[c]);
@@ -46,8 +47,8 @@ append_line(struct sink_line *l, const struct sink_stream *st, const struct sink
 			 ",\"last_seen\":%" PRIu64 ",\"worker\":%" PRIu32,
 			 st->start ? "true" : "false", st->end ? "true" : "false", st->first_seen,
 			 st->last_seen, st->worker);
-	sink_line_append(l, ",\"received\":%" PRIu64 ",\"overlap\":%" PRIu64
-			 ",\"discarded\":%" PRIu64,
+	sink_line_append(l,
+			 ",\"received\":%" PRIu64 ",\"overlap\":%" PRIu64 ",\"discarded\":%" PRIu64,
 			 t->received_bytes, t->overlap_bytes, t->discarded_bytes);
 	if (info->sha_hex != NULL)
 		sink_line_append(l, ",\"sha256\":\"%s\"", info->sha_hex);

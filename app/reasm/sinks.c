@@ -121,8 +121,7 @@ sink_n_workers(const struct sink *k)
 }
 
 void
-sink_write_error(struct sink *k, unsigned int worker, const char *path, const char *file,
-		 int err)
+sink_write_error(struct sink *k, unsigned int worker, const char *path, const char *file, int err)
 {
 	struct sinks_worker *w = &k->sinks->workers[worker];
 
@@ -189,8 +188,7 @@ sinks_stream_priv_size(const struct sinks *s)
 }
 
 void *
-sinks_stream_open(struct sinks *s, unsigned int worker, const struct reasm_flow *flow,
-		  void *priv)
+sinks_stream_open(struct sinks *s, unsigned int worker, const struct reasm_flow *flow, void *priv)
 {
 	struct sink_stream *st = priv;
 	unsigned int i;
@@ -290,8 +288,7 @@ skipped_total(const struct sink_stream *st)
  * in streams_unbalanced and said once per worker.
  */
 static void
-check_totals(const struct sink_stream *st, const struct reasm_stream_totals *t,
-	     uint64_t skipped)
+check_totals(const struct sink_stream *st, const struct reasm_stream_totals *t, uint64_t skipped)
 {
 	struct sinks_worker *w = &st->s->workers[st->worker];
 
@@ -299,15 +296,16 @@ check_totals(const struct sink_stream *st, const struct reasm_stream_totals *t,
 	sink_counter_add(&w->overlap, t->overlap_bytes);
 	sink_counter_add(&w->discarded, t->discarded_bytes);
 	if (t->delivered_bytes == st->bytes && (!st->s->detail || t->skipped_bytes == skipped) &&
-	    t->received_bytes == t->delivered_bytes + t->overlap_bytes + t->discarded_bytes +
-					 t->buffered_bytes)
+	    t->received_bytes ==
+		    t->delivered_bytes + t->overlap_bytes + t->discarded_bytes + t->buffered_bytes)
 		return;
 	sink_counter_add(&w->unbalanced, 1);
 	if (w->unbalanced_printed)
 		return;
 	w->unbalanced_printed = true;
-	fprintf(stderr, "reasm: BUG: stream totals disagree with what the sinks got: received %"
-		PRIu64 ", delivered %" PRIu64 " (sinks got %" PRIu64 "), overlap %" PRIu64
+	fprintf(stderr,
+		"reasm: BUG: stream totals disagree with what the sinks got: received %" PRIu64
+		", delivered %" PRIu64 " (sinks got %" PRIu64 "), overlap %" PRIu64
 		", discarded %" PRIu64 ", skipped %" PRIu64 " (records skip %" PRIu64
 		") (further ones of this worker only counted)\n",
 		t->received_bytes, t->delivered_bytes, st->bytes, t->overlap_bytes,

@@ -38,8 +38,8 @@ struct sinks_conf {
 	/** --sink values in order ("count", "files:DIR", "jsonl:FILE"); not copied */
 	const char *specs[SINKS_MAX];
 	unsigned int n_specs;
-	bool sha256;            /**< --sha256: hash delivered bytes per stream */
-	bool quiet;             /**< --quiet: no per-stream console line */
+	bool sha256; /**< --sha256: hash delivered bytes per stream */
+	bool quiet;  /**< --quiet: no per-stream console line */
 	unsigned int n_workers;
 };
 
@@ -58,18 +58,18 @@ const char *sinks_conf_arg(const struct sinks_conf *conf, const char *name);
 
 /** Totals of what the sinks saw, per worker (summed by the caller). */
 struct sinks_totals {
-	uint64_t streams;         /**< stream directions completed */
-	uint64_t bytes;           /**< bytes delivered to sinks */
-	uint64_t write_errors;    /**< failed writes (files, jsonl) */
+	uint64_t streams;      /**< stream directions completed */
+	uint64_t bytes;        /**< bytes delivered to sinks */
+	uint64_t write_errors; /**< failed writes (files, jsonl) */
 	/**
 	 * Completed streams whose totals (struct reasm_stream_totals) disagree
 	 * with what the sinks got: delivered bytes, skipped bytes (when counted),
 	 * or received != delivered + overlap + discarded. Always 0 unless a bug.
 	 */
 	uint64_t unbalanced;
-	uint64_t received;        /**< sum of the completed streams' received_bytes */
-	uint64_t overlap;         /**< ... overlap_bytes */
-	uint64_t discarded;       /**< ... discarded_bytes */
+	uint64_t received;  /**< sum of the completed streams' received_bytes */
+	uint64_t overlap;   /**< ... overlap_bytes */
+	uint64_t discarded; /**< ... discarded_bytes */
 };
 
 struct sinks;

@@ -344,7 +344,7 @@ telemetry_shutdown(void)
 		usleep(1000);
 }
 
-#define GATED_COMMAND(name)                                                               \
+#define GATED_COMMAND(name)                                                                \
 	static int cmd_##name(const char *cmd, const char *params, struct rte_tel_data *d) \
 	{                                                                                  \
 		int rc;                                                                    \
@@ -367,18 +367,22 @@ telemetry_register(struct app *app)
 {
 	int rc = 0;
 
-	rc |= rte_telemetry_register_cmd("/reasm/stats", cmd_stats,
-					 "Totals of every reasm counter over all workers. No parameters");
-	rc |= rte_telemetry_register_cmd("/reasm/lcore", cmd_lcore,
-					 "Counters of the worker on one lcore. Parameters: int lcore_id");
+	rc |= rte_telemetry_register_cmd(
+		"/reasm/stats", cmd_stats,
+		"Totals of every reasm counter over all workers. No parameters");
+	rc |= rte_telemetry_register_cmd(
+		"/reasm/lcore", cmd_lcore,
+		"Counters of the worker on one lcore. Parameters: int lcore_id");
 	rc |= rte_telemetry_register_cmd("/reasm/config", cmd_config,
 					 "The running configuration. No parameters");
-	rc |= rte_telemetry_register_cmd("/reasm/conns", cmd_conns,
-					 "Stream directions holding the most out-of-order pages. No parameters");
+	rc |= rte_telemetry_register_cmd(
+		"/reasm/conns", cmd_conns,
+		"Stream directions holding the most out-of-order pages. No parameters");
 	rc |= rte_telemetry_register_cmd("/reasm/flush", cmd_flush,
 					 "Flush streams idle for more than ms. Parameters: int ms");
-	rc |= rte_telemetry_register_cmd("/reasm/flush_all", cmd_flush_all,
-					 "Deliver everything buffered and close every stream. No parameters");
+	rc |= rte_telemetry_register_cmd(
+		"/reasm/flush_all", cmd_flush_all,
+		"Deliver everything buffered and close every stream. No parameters");
 	if (rc != 0)
 		fprintf(stderr, "reasm: warning: telemetry commands could not all be registered\n");
 	return rc != 0 ? -1 : 0;

@@ -87,8 +87,9 @@ worker_create(struct app *app, struct worker *w)
 	}
 	return 0;
 fail:
-	fprintf(stderr, "reasm: worker %u on lcore %u: %s (max-conns %u, pages %u; try "
-			"smaller values or more memory, -m)\n",
+	fprintf(stderr,
+		"reasm: worker %u on lcore %u: %s (max-conns %u, pages %u; try "
+		"smaller values or more memory, -m)\n",
 		w->id, w->lcore, rte_strerror(rte_errno), app->opt.max_conns, app->opt.pages);
 	return -1;
 }

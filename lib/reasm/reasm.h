@@ -141,12 +141,12 @@ enum reasm_family {
  * as in gopacket.
  */
 struct reasm_flow {
-	uint8_t family;         /**< enum reasm_family */
-	uint8_t reserved[3];    /**< always zero */
-	uint16_t src_port;      /**< host byte order */
-	uint16_t dst_port;      /**< host byte order */
-	uint8_t src_addr[16];   /**< IPv4 uses the first 4 bytes */
-	uint8_t dst_addr[16];   /**< IPv4 uses the first 4 bytes */
+	uint8_t family;       /**< enum reasm_family */
+	uint8_t reserved[3];  /**< always zero */
+	uint16_t src_port;    /**< host byte order */
+	uint16_t dst_port;    /**< host byte order */
+	uint8_t src_addr[16]; /**< IPv4 uses the first 4 bytes */
+	uint8_t dst_addr[16]; /**< IPv4 uses the first 4 bytes */
 };
 
 /**
@@ -227,13 +227,13 @@ struct reasm_segment {
 
 /** Why bytes were skipped; carried in struct reasm_record. */
 enum reasm_skip_cause {
-	REASM_SKIP_NONE = 0,        /**< skip == 0 */
-	REASM_SKIP_START_UNKNOWN,   /**< first data of a stream whose SYN was not seen (skip -1) */
-	REASM_SKIP_PAGE_LIMIT,      /**< max_pages_per_conn reached */
-	REASM_SKIP_TOTAL_LIMIT,     /**< max_pages_total reached */
-	REASM_SKIP_NO_PAGE,         /**< the page mempool was empty */
-	REASM_SKIP_FLUSH,           /**< reasm_flush_older_than() gave up waiting */
-	REASM_SKIP_FLUSH_ALL,       /**< reasm_flush_all() gave up waiting */
+	REASM_SKIP_NONE = 0,      /**< skip == 0 */
+	REASM_SKIP_START_UNKNOWN, /**< first data of a stream whose SYN was not seen (skip -1) */
+	REASM_SKIP_PAGE_LIMIT,    /**< max_pages_per_conn reached */
+	REASM_SKIP_TOTAL_LIMIT,   /**< max_pages_total reached */
+	REASM_SKIP_NO_PAGE,       /**< the page mempool was empty */
+	REASM_SKIP_FLUSH,         /**< reasm_flush_older_than() gave up waiting */
+	REASM_SKIP_FLUSH_ALL,     /**< reasm_flush_all() gave up waiting */
 	/** Number of causes (not a cause). */
 	REASM_SKIP_CAUSE_MAX,
 };
@@ -259,18 +259,18 @@ const char *reasm_skip_cause_name(enum reasm_skip_cause cause);
  * follow those of earlier calls.
  */
 struct reasm_record {
-	const uint8_t *bytes;   /**< next bytes of the stream; may be empty */
-	uint32_t len;           /**< number of bytes at @c bytes */
+	const uint8_t *bytes; /**< next bytes of the stream; may be empty */
+	uint32_t len;         /**< number of bytes at @c bytes */
 	/**
 	 * 0 if these bytes follow the previous record's directly; -1 if this
 	 * is the first data of a stream whose start was not seen; otherwise
 	 * the number of bytes skipped before these.
 	 */
 	int64_t skip;
-	uint8_t skip_cause;     /**< enum reasm_skip_cause; NONE when skip == 0 */
-	bool start;             /**< these bytes came with a SYN */
-	bool end;               /**< these bytes came with a FIN or RST */
-	uint64_t seen;          /**< timestamp (ns) of the packet that carried them */
+	uint8_t skip_cause; /**< enum reasm_skip_cause; NONE when skip == 0 */
+	bool start;         /**< these bytes came with a SYN */
+	bool end;           /**< these bytes came with a FIN or RST */
+	uint64_t seen;      /**< timestamp (ns) of the packet that carried them */
 };
 
 /* ------------------------------------------------------------------ */
@@ -292,15 +292,15 @@ struct reasm_record {
 struct reasm_stream_totals {
 	uint64_t received_bytes;  /**< payload bytes of every segment given to it */
 	uint64_t delivered_bytes; /**< bytes in the records handed to reassembled() */
-	uint64_t overlap_bytes;   /**< received bytes trimmed: their sequence was already delivered */
-	uint64_t buffered_bytes;  /**< out-of-order bytes held in pages now */
+	uint64_t overlap_bytes; /**< received bytes trimmed: their sequence was already delivered */
+	uint64_t buffered_bytes; /**< out-of-order bytes held in pages now */
 	/**
 	 * Buffered bytes freed undelivered: pages still held past a FIN/RST when
 	 * the stream completed, or pages of an assembler freed while the
 	 * (shared) pool kept the stream open.
 	 */
 	uint64_t discarded_bytes;
-	uint64_t skipped_bytes;   /**< sum of the positive skips of its records */
+	uint64_t skipped_bytes; /**< sum of the positive skips of its records */
 };
 
 /**
@@ -388,14 +388,14 @@ enum reasm_pool_mode {
 
 /** Parameters of reasm_pool_create(). */
 struct reasm_pool_conf {
-	const char *name;          /**< unique among rte_hash tables; required */
-	int socket_id;             /**< NUMA socket, or SOCKET_ID_ANY */
-	uint32_t max_conns;        /**< hard cap on stream directions (>= 8) */
+	const char *name;   /**< unique among rte_hash tables; required */
+	int socket_id;      /**< NUMA socket, or SOCKET_ID_ANY */
+	uint32_t max_conns; /**< hard cap on stream directions (>= 8) */
 	/** REASM_POOL_SINGLE_WRITER (per-worker) or REASM_POOL_SHARED */
 	enum reasm_pool_mode mode;
 	const struct reasm_stream_ops *ops; /**< required, with all three callbacks */
-	void *factory_ctx;         /**< passed to ops->open */
-	uint32_t stream_priv_size; /**< bytes of per-stream user area (may be 0) */
+	void *factory_ctx;                  /**< passed to ops->open */
+	uint32_t stream_priv_size;          /**< bytes of per-stream user area (may be 0) */
 };
 
 struct reasm_pool;
@@ -508,45 +508,54 @@ enum reasm_counter_class {
  * One line adds a counter, its name, its class and its telemetry key. The
  * list's order is the order of enum reasm_counter and of struct reasm_stats.v.
  */
-#define REASM_COUNTERS(X) \
-	X(pkts, TRAFFIC, "mbufs given to reasm_assemble_burst") \
-	X(pkts_tcp, TRAFFIC, "packets that parsed as TCP and reached the assembler") \
-	X(drop_not_ip, DROP, "frames whose ethertype is not IPv4, IPv6 or VLAN") \
-	X(drop_l2_truncated, DROP, "frames shorter than their Ethernet/VLAN header") \
-	X(drop_ipv4_truncated, DROP, "IPv4 header cut by the end of the frame") \
-	X(drop_ipv4_bad_header, DROP, "IPv4 IHL < 5, total length < 20 or < IHL*4, or malformed options") \
-	X(drop_ipv4_fragment, DROP, "IPv4 fragments (not reassembled, as in gopacket)") \
-	X(drop_ipv6_truncated, DROP, "IPv6 header cut by the end of the frame") \
-	X(drop_ipv6_bad_header, DROP, "IPv6 length 0 without a jumbo option, malformed hop-by-hop/destination options, routing type other than 0") \
-	X(drop_ipv6_ext_truncated, DROP, "extension header (IPv6, or after IPv4) runs off the frame, or AH under 12 bytes") \
-	X(drop_ipv6_fragment, DROP, "IPv6 fragments (not reassembled, as in gopacket)") \
-	X(drop_not_tcp, DROP, "IP packets whose transport is not TCP") \
-	X(drop_tcp_truncated, DROP, "TCP header shorter than 20 bytes") \
-	X(tcp_bad_offset, ANOMALY, "TCP data offset < 5 or past the packet: flags kept, payload ignored (as gopacket)") \
-	X(frame_cut, ANOMALY, "chained frames whose segments hold less than pkt_len, or over 256 KiB: parsed cut") \
-	X(ip_len_past_frame, ANOMALY, "IP length claims more than the frame holds (payload cut, still assembled)") \
-	X(segs, TRAFFIC, "segments given to the assembler") \
-	X(segs_ignored_empty, IGNORED, "segments without payload, SYN, FIN or RST (ignored)") \
-	X(segs_no_conn, IGNORED, "FIN/RST without payload for an unknown stream (ignored)") \
-	X(table_full_pkts, TABLE_FULL, "segments dropped because the connection table was full") \
-	X(table_full_bytes, TABLE_FULL, "payload bytes of those segments") \
-	X(conns_opened, CONN, "stream directions opened") \
-	X(conns_closed_fin, CONN, "streams completed by FIN or RST") \
-	X(conns_closed_flush, CONN, "streams completed by a flush") \
-	X(payload_bytes, TRAFFIC, "TCP payload bytes received") \
-	X(delivered_bytes, TRAFFIC, "bytes handed to reassembled callbacks") \
-	X(delivered_records, TRAFFIC, "records handed to reassembled callbacks") \
-	X(overlap_bytes, NOT_DELIVERED, "received bytes trimmed because already delivered") \
-	X(discarded_on_close_bytes, NOT_DELIVERED, "buffered bytes freed when a stream completed before them") \
-	X(skips_start_unknown, EVENT, "records with skip -1 (stream start not seen)") \
-	X(skipped_bytes_page_limit, SKIP, "bytes skipped because max_pages_per_conn was reached") \
-	X(skipped_bytes_total_limit, SKIP, "bytes skipped because max_pages_total was reached") \
-	X(skipped_bytes_no_page, SKIP, "bytes skipped because the page mempool was empty") \
-	X(skipped_bytes_flush, SKIP, "bytes skipped by reasm_flush_older_than") \
-	X(skipped_bytes_flush_all, SKIP, "bytes skipped by reasm_flush_all") \
-	X(pages_alloc_failed, EVENT, "page requests the mempool could not serve") \
-	X(pages_in_use, GAUGE, "pages holding out-of-order data now (gauge)") \
+/* clang-format off: one counter per line, however long its description */
+#define REASM_COUNTERS(X)                                                                                              \
+	X(pkts, TRAFFIC, "mbufs given to reasm_assemble_burst")                                                        \
+	X(pkts_tcp, TRAFFIC, "packets that parsed as TCP and reached the assembler")                                   \
+	X(drop_not_ip, DROP, "frames whose ethertype is not IPv4, IPv6 or VLAN")                                       \
+	X(drop_l2_truncated, DROP, "frames shorter than their Ethernet/VLAN header")                                   \
+	X(drop_ipv4_truncated, DROP, "IPv4 header cut by the end of the frame")                                        \
+	X(drop_ipv4_bad_header, DROP,                                                                                  \
+	  "IPv4 IHL < 5, total length < 20 or < IHL*4, or malformed options")                                          \
+	X(drop_ipv4_fragment, DROP, "IPv4 fragments (not reassembled, as in gopacket)")                                \
+	X(drop_ipv6_truncated, DROP, "IPv6 header cut by the end of the frame")                                        \
+	X(drop_ipv6_bad_header, DROP,                                                                                  \
+	  "IPv6 length 0 without a jumbo option, malformed hop-by-hop/destination options, routing type other than 0") \
+	X(drop_ipv6_ext_truncated, DROP,                                                                               \
+	  "extension header (IPv6, or after IPv4) runs off the frame, or AH under 12 bytes")                           \
+	X(drop_ipv6_fragment, DROP, "IPv6 fragments (not reassembled, as in gopacket)")                                \
+	X(drop_not_tcp, DROP, "IP packets whose transport is not TCP")                                                 \
+	X(drop_tcp_truncated, DROP, "TCP header shorter than 20 bytes")                                                \
+	X(tcp_bad_offset, ANOMALY,                                                                                     \
+	  "TCP data offset < 5 or past the packet: flags kept, payload ignored (as gopacket)")                         \
+	X(frame_cut, ANOMALY,                                                                                          \
+	  "chained frames whose segments hold less than pkt_len, or over 256 KiB: parsed cut")                         \
+	X(ip_len_past_frame, ANOMALY,                                                                                  \
+	  "IP length claims more than the frame holds (payload cut, still assembled)")                                 \
+	X(segs, TRAFFIC, "segments given to the assembler")                                                            \
+	X(segs_ignored_empty, IGNORED, "segments without payload, SYN, FIN or RST (ignored)")                          \
+	X(segs_no_conn, IGNORED, "FIN/RST without payload for an unknown stream (ignored)")                            \
+	X(table_full_pkts, TABLE_FULL, "segments dropped because the connection table was full")                       \
+	X(table_full_bytes, TABLE_FULL, "payload bytes of those segments")                                             \
+	X(conns_opened, CONN, "stream directions opened")                                                              \
+	X(conns_closed_fin, CONN, "streams completed by FIN or RST")                                                   \
+	X(conns_closed_flush, CONN, "streams completed by a flush")                                                    \
+	X(payload_bytes, TRAFFIC, "TCP payload bytes received")                                                        \
+	X(delivered_bytes, TRAFFIC, "bytes handed to reassembled callbacks")                                           \
+	X(delivered_records, TRAFFIC, "records handed to reassembled callbacks")                                       \
+	X(overlap_bytes, NOT_DELIVERED, "received bytes trimmed because already delivered")                            \
+	X(discarded_on_close_bytes, NOT_DELIVERED,                                                                     \
+	  "buffered bytes freed when a stream completed before them")                                                  \
+	X(skips_start_unknown, EVENT, "records with skip -1 (stream start not seen)")                                  \
+	X(skipped_bytes_page_limit, SKIP, "bytes skipped because max_pages_per_conn was reached")                      \
+	X(skipped_bytes_total_limit, SKIP, "bytes skipped because max_pages_total was reached")                        \
+	X(skipped_bytes_no_page, SKIP, "bytes skipped because the page mempool was empty")                             \
+	X(skipped_bytes_flush, SKIP, "bytes skipped by reasm_flush_older_than")                                        \
+	X(skipped_bytes_flush_all, SKIP, "bytes skipped by reasm_flush_all")                                           \
+	X(pages_alloc_failed, EVENT, "page requests the mempool could not serve")                                      \
+	X(pages_in_use, GAUGE, "pages holding out-of-order data now (gauge)")                                          \
 	X(buffered_bytes, GAUGE, "out-of-order bytes held in pages now (gauge)")
+/* clang-format on */
 
 /** Index of each counter in struct reasm_stats.v. */
 enum reasm_counter {
@@ -678,8 +687,8 @@ struct rte_mempool *reasm_page_pool_create(const char *name, unsigned int n_page
 
 /** Parameters of reasm_assembler_create() (gopacket's AssemblerOptions, and more). */
 struct reasm_assembler_conf {
-	struct reasm_pool *pool;        /**< required; shared mode if several assemblers use it */
-	struct rte_mempool *page_pool;  /**< required; from reasm_page_pool_create() */
+	struct reasm_pool *pool;       /**< required; shared mode if several assemblers use it */
+	struct rte_mempool *page_pool; /**< required; from reasm_page_pool_create() */
 	/**
 	 * Upper limit on pages this assembler holds (gopacket's
 	 * AssemblerOptions.MaxBufferedPagesTotal). Once reached, every
@@ -694,7 +703,7 @@ struct reasm_assembler_conf {
 	 * contiguous with it. 0 = unlimited.
 	 */
 	uint32_t max_pages_per_conn;
-	int socket_id;                  /**< NUMA socket for the assembler itself */
+	int socket_id; /**< NUMA socket for the assembler itself */
 };
 
 struct reasm_assembler;
@@ -830,8 +839,7 @@ unsigned int reasm_assemble_burst(struct reasm_assembler *a, struct rte_mbuf *co
  * @return
  *   The number of streams flushed or closed. There is no error value.
  */
-unsigned int reasm_flush_older_than(struct reasm_assembler *a, uint64_t t_ns,
-				    unsigned int *closed);
+unsigned int reasm_flush_older_than(struct reasm_assembler *a, uint64_t t_ns, unsigned int *closed);
 
 /**
  * Deliver everything buffered, skipping the holes, and close every stream
@@ -881,8 +889,8 @@ uint32_t reasm_assembler_pages_in_use(const struct reasm_assembler *a);
 struct reasm_conn_info {
 	/** the stream direction */
 	struct reasm_flow flow;
-	uint32_t pages;          /**< pages it holds */
-	uint64_t last_seen;      /**< ns, last packet */
+	uint32_t pages;     /**< pages it holds */
+	uint64_t last_seen; /**< ns, last packet */
 	/**
 	 * Its accounting, as reasm_pool_stream_totals(): totals.buffered_bytes
 	 * is in those pages.
@@ -949,7 +957,7 @@ enum reasm_reader_full_policy {
 
 /** Parameters of reasm_reader_create(). */
 struct reasm_reader_conf {
-	uint32_t capacity;   /**< buffer size in bytes, > 0 */
+	uint32_t capacity; /**< buffer size in bytes, > 0 */
 	/**
 	 * Report skipped data as -REASM_EDATALOST once per gap (tcpreader's
 	 * ReaderStreamOptions.LossErrors).

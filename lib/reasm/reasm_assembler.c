@@ -184,8 +184,8 @@ count_discarded(struct reasm_assembler *a, const struct reasm_conn *conn, uint64
  * next_seq; @rec carries the skip already set.
  */
 static void
-push_segment(struct reasm_assembler *a, struct reasm_conn *conn,
-	     const struct reasm_segment *seg, uint64_t ts, struct reasm_record *rec)
+push_segment(struct reasm_assembler *a, struct reasm_conn *conn, const struct reasm_segment *seg,
+	     uint64_t ts, struct reasm_record *rec)
 {
 	uint32_t len = seg->len, next;
 	uint32_t off = byte_span(conn, seg->seq, &len, &next);
@@ -202,8 +202,7 @@ push_segment(struct reasm_assembler *a, struct reasm_conn *conn,
 
 /* The seed's addNextFromConn: deliver the first page, skipping up to it. */
 static void
-add_next_from_conn(struct reasm_assembler *a, struct reasm_conn *conn,
-		   enum reasm_skip_cause cause)
+add_next_from_conn(struct reasm_assembler *a, struct reasm_conn *conn, enum reasm_skip_cause cause)
 {
 	struct reasm_page *page = conn->first;
 	struct reasm_record rec = {0};
@@ -332,8 +331,7 @@ pages_from_segment(struct reasm_assembler *a, const struct reasm_segment *seg, u
 
 /* The seed's pushBetween after traverseConn: insert after the last page with seq <= @seq. */
 static void
-link_pages(struct reasm_conn *conn, uint32_t seq, struct reasm_page *first,
-	   struct reasm_page *last)
+link_pages(struct reasm_conn *conn, uint32_t seq, struct reasm_page *first, struct reasm_page *last)
 {
 	struct reasm_page *prev = conn->last, *next = NULL;
 
@@ -419,8 +417,8 @@ conn_unlock(struct reasm_assembler *a, struct reasm_conn *conn)
 
 /* The seed's AssembleWithTimestamp, once the connection is known. */
 static void
-assemble_into(struct reasm_assembler *a, struct reasm_conn *conn,
-	      const struct reasm_segment *seg, uint64_t ts)
+assemble_into(struct reasm_assembler *a, struct reasm_conn *conn, const struct reasm_segment *seg,
+	      uint64_t ts)
 {
 	a->batch.pushed = 0;
 	a->batch.last_end = false;
@@ -642,8 +640,7 @@ reasm_assembler_create(const struct reasm_assembler_conf *conf)
 		rte_errno = EINVAL;
 		return NULL;
 	}
-	a = rte_zmalloc_socket("reasm_assembler", sizeof(*a), RTE_CACHE_LINE_SIZE,
-			       conf->socket_id);
+	a = rte_zmalloc_socket("reasm_assembler", sizeof(*a), RTE_CACHE_LINE_SIZE, conf->socket_id);
 	if (a == NULL) {
 		rte_errno = ENOMEM;
 		return NULL;
@@ -749,8 +746,7 @@ top_insert(struct reasm_conn_info *out, unsigned int *n, unsigned int max,
 }
 
 unsigned int
-reasm_assembler_top_conns(struct reasm_assembler *a, struct reasm_conn_info *out,
-			  unsigned int max)
+reasm_assembler_top_conns(struct reasm_assembler *a, struct reasm_conn_info *out, unsigned int max)
 {
 	unsigned int n = 0, i, count;
 

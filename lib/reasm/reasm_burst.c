@@ -167,7 +167,8 @@ reasm_assemble_burst(struct reasm_assembler *a, struct rte_mbuf *const *pkts, ui
 	if (a == NULL || (pkts == NULL && n > 0))
 		return 0;
 	while (done < n) {
-		uint16_t chunk = (uint16_t)RTE_MIN(n - done, (unsigned int)RTE_HASH_LOOKUP_BULK_MAX);
+		uint16_t chunk = (uint16_t)RTE_MIN(n - done,
+						   (unsigned int)RTE_HASH_LOOKUP_BULK_MAX);
 		uint16_t consumed;
 
 		tcp += assemble_chunk(a, pkts + done, chunk,

@@ -265,8 +265,8 @@ parse_ipv6(const uint8_t *ip, uint32_t avail, struct reasm_flow *flow, struct l4
 }
 
 enum reasm_counter
-reasm_parse_frame(const uint8_t *frame, uint32_t len, uint32_t wire_len,
-		  struct reasm_parsed *out, uint32_t *anomalies)
+reasm_parse_frame(const uint8_t *frame, uint32_t len, uint32_t wire_len, struct reasm_parsed *out,
+		  uint32_t *anomalies)
 {
 	uint32_t off = 12, doff;
 	struct l4_view v;

@@ -56,8 +56,7 @@ paged_link(struct reasm_conn *conn)
 }
 
 static void
-list_unlink(struct reasm_pool *pool, struct reasm_conn_list *list, link_of_fn link_of,
-	    uint32_t idx)
+list_unlink(struct reasm_pool *pool, struct reasm_conn_list *list, link_of_fn link_of, uint32_t idx)
 {
 	struct reasm_conn_link *l = link_of(&pool->conns[idx]);
 
@@ -360,8 +359,8 @@ table_add(struct reasm_pool *pool, const struct reasm_flow *key, uint64_t ts, in
 }
 
 struct reasm_conn *
-reasm_pool_get(struct reasm_pool *pool, const struct reasm_flow *key, bool create,
-	       uint64_t ts, int *err)
+reasm_pool_get(struct reasm_pool *pool, const struct reasm_flow *key, bool create, uint64_t ts,
+	       int *err)
 {
 	struct reasm_conn *conn;
 	int32_t pos;
@@ -379,7 +378,7 @@ reasm_pool_get(struct reasm_pool *pool, const struct reasm_flow *key, bool creat
 				return conn;
 			if (!is_shared(pool))
 				return NULL; /* cannot happen: table and array agree */
-			continue; /* closed under us: look again */
+			continue;            /* closed under us: look again */
 		}
 		if (!create)
 			return NULL;
@@ -444,7 +443,8 @@ check_conf(const struct reasm_pool_conf *conf)
 	}
 	if (conf->ops == NULL || conf->ops->open == NULL || conf->ops->reassembled == NULL ||
 	    conf->ops->complete == NULL) {
-		REASM_LOG(ERR, "pool %s: stream ops with open, reassembled and complete are required",
+		REASM_LOG(ERR,
+			  "pool %s: stream ops with open, reassembled and complete are required",
 			  conf->name);
 		return -EINVAL;
 	}
@@ -584,8 +584,8 @@ reasm_conn_totals(const struct reasm_pool *pool, const struct reasm_conn *conn,
 	for (page = conn->first; page != NULL; page = page->next)
 		out->buffered_bytes += page->len;
 	/* What is in no other place was delivered: the consumer can check it. */
-	out->delivered_bytes = out->received_bytes - out->overlap_bytes -
-			       out->buffered_bytes - out->discarded_bytes;
+	out->delivered_bytes = out->received_bytes - out->overlap_bytes - out->buffered_bytes -
+			       out->discarded_bytes;
 }
 
 int

@@ -73,19 +73,19 @@ struct reasm_conn {
 	/* First cache line: what every packet reads. */
 	struct reasm_flow key;
 	uint32_t next_seq;
-	bool next_seq_valid;     /**< false until the start or first skip */
-	bool in_use;             /**< open; false once closed */
+	bool next_seq_valid; /**< false until the start or first skip */
+	bool in_use;         /**< open; false once closed */
 	bool on_page_list;
 	uint8_t reserved;
 	uint32_t npages;
-	rte_spinlock_t lock;     /**< shared mode only */
+	rte_spinlock_t lock; /**< shared mode only */
 	struct reasm_page *first;
 	/* Second cache line. */
-	void *stream;            /**< what ops->open returned */
-	uint64_t last_seen;      /**< newest packet time (atomic: flushes read it) */
+	void *stream;       /**< what ops->open returned */
+	uint64_t last_seen; /**< newest packet time (atomic: flushes read it) */
 	struct reasm_page *last;
-	uint64_t idle_key;       /**< last_seen when placed in the idle list (<= last_seen) */
-	uint64_t paged_key;      /**< first->seen when placed in the paged list (<= it) */
+	uint64_t idle_key;            /**< last_seen when placed in the idle list (<= last_seen) */
+	uint64_t paged_key;           /**< first->seen when placed in the paged list (<= it) */
 	struct reasm_conn_link idle;  /**< pool->idle, ordered by idle_key */
 	struct reasm_conn_link paged; /**< pool->paged, by paged_key */
 	uint64_t received_bytes;      /**< payload bytes given to it (struct reasm_stream_totals) */
@@ -109,20 +109,20 @@ struct reasm_pool {
 	char name[64];
 	enum reasm_pool_mode mode;
 	struct rte_hash *table;
-	struct reasm_conn *conns;    /**< max_conns entries, by hash position */
-	uint8_t *privs;              /**< max_conns * stream_priv_size bytes */
+	struct reasm_conn *conns;      /**< max_conns entries, by hash position */
+	uint8_t *privs;                /**< max_conns * stream_priv_size bytes */
 	struct reasm_conn_acct *accts; /**< max_conns entries, by hash position */
 	uint32_t max_conns;
 	uint32_t stream_priv_size;
 	const struct reasm_stream_ops *ops;
 	void *factory_ctx;
-	uint32_t count;              /**< open connections */
-	uint32_t assemblers;         /**< assemblers using the pool */
-	uint64_t generation;         /**< bumped on every add and delete */
+	uint32_t count;               /**< open connections */
+	uint32_t assemblers;          /**< assemblers using the pool */
+	uint64_t generation;          /**< bumped on every add and delete */
 	struct reasm_conn_list idle;  /**< every open conn, by idle_key (see reasm_pool.c) */
 	struct reasm_conn_list paged; /**< open conns holding pages */
-	rte_rwlock_t table_lock;     /**< shared mode: rte_hash and count */
-	rte_spinlock_t list_lock;    /**< shared mode: idle and paged lists */
+	rte_rwlock_t table_lock;      /**< shared mode: rte_hash and count */
+	rte_spinlock_t list_lock;     /**< shared mode: idle and paged lists */
 };
 
 /** Records of one assemble call waiting for delivery. */
@@ -131,8 +131,8 @@ struct reasm_batch {
 	struct reasm_page *dead[REASM_MAX_RECORDS_PER_CALL]; /**< freed after delivery */
 	unsigned int n;
 	unsigned int ndead;
-	unsigned int pushed;  /**< records queued by the current call */
-	bool last_end;        /**< the last record queued had end set */
+	unsigned int pushed; /**< records queued by the current call */
+	bool last_end;       /**< the last record queued had end set */
 };
 
 /** Bytes of the buffer that gathers multi-segment mbufs. */
@@ -158,12 +158,12 @@ struct reasm_assembler {
 	uint32_t max_pages_total;
 	uint32_t max_pages_per_conn;
 	bool shared;
-	uint32_t pages_used;         /**< pages this assembler holds */
-	struct reasm_tally tally;    /**< not yet in stats */
+	uint32_t pages_used;      /**< pages this assembler holds */
+	struct reasm_tally tally; /**< not yet in stats */
 	struct reasm_batch batch;
-	struct reasm_stats stats;    /**< published: relaxed stores, read from any thread */
-	uint32_t *snapshot;          /**< max_conns indices, for flushes */
-	uint8_t *scratch;            /**< gathers multi-segment mbufs */
+	struct reasm_stats stats; /**< published: relaxed stores, read from any thread */
+	uint32_t *snapshot;       /**< max_conns indices, for flushes */
+	uint8_t *scratch;         /**< gathers multi-segment mbufs */
 };
 
 /* ---- counters ------------------------------------------------------- */
@@ -252,7 +252,7 @@ int reasm_assemble_conn(struct reasm_assembler *a, const struct reasm_flow *flow
 /** What the parser found in a frame. */
 struct reasm_parsed {
 	struct reasm_flow flow;
-	struct reasm_segment seg;  /**< payload points into the frame */
+	struct reasm_segment seg; /**< payload points into the frame */
 };
 /** Anomalies of a frame that is still assembled (bits of reasm_parse_frame's *anomalies). */
 #define ANOMALY_IP_LEN 1u     /**< ip_len_past_frame */

@@ -20,19 +20,19 @@
 
 struct reasm_reader {
 	pthread_mutex_t mu;
-	pthread_cond_t has_data;   /**< signalled when bytes arrive or the stream ends */
-	pthread_cond_t has_space;  /**< signalled when bytes are read or the reader closes */
+	pthread_cond_t has_data;  /**< signalled when bytes arrive or the stream ends */
+	pthread_cond_t has_space; /**< signalled when bytes are read or the reader closes */
 	uint8_t *ring;
-	uint8_t *gap_bits;         /**< bit i: a gap precedes ring[i] */
+	uint8_t *gap_bits; /**< bit i: a gap precedes ring[i] */
 	uint32_t capacity;
-	uint64_t rpos, wpos;       /**< bytes read / written since the start */
+	uint64_t rpos, wpos; /**< bytes read / written since the start */
 	uint64_t dropped;
 	bool loss_errors;
 	bool drop_when_full;
-	bool gap_reported;         /**< the gap at rpos was reported */
-	bool pending_gap;          /**< the next byte written follows a gap */
-	bool finished;             /**< producer said end of stream */
-	bool closed;               /**< consumer stopped reading */
+	bool gap_reported; /**< the gap at rpos was reported */
+	bool pending_gap;  /**< the next byte written follows a gap */
+	bool finished;     /**< producer said end of stream */
+	bool closed;       /**< consumer stopped reading */
 };
 
 static bool
@@ -51,7 +51,7 @@ gap_set(struct reasm_reader *r, uint64_t pos, bool on)
 	if (on)
 		r->gap_bits[i / 8] |= (uint8_t)(1u << (i % 8));
 	else
-		r->gap_bits[i / 8] &= (uint8_t)~(1u << (i % 8));
+		r->gap_bits[i / 8] &= (uint8_t) ~(1u << (i % 8));
 }
 
 struct reasm_reader *

@@ -85,10 +85,19 @@
 #ifdef HAVE_CALLGRIND_H
 #include <valgrind/callgrind.h>
 #define CG_BEGIN() CALLGRIND_START_INSTRUMENTATION
-#define CG_END(tag) do { CALLGRIND_DUMP_STATS_AT(tag); CALLGRIND_STOP_INSTRUMENTATION; } while (0)
+#define CG_END(tag)                             \
+	do {                                    \
+		CALLGRIND_DUMP_STATS_AT(tag);   \
+		CALLGRIND_STOP_INSTRUMENTATION; \
+	} while (0)
 #else
-#define CG_BEGIN() do { } while (0)
-#define CG_END(tag) do { (void)(tag); } while (0)
+#define CG_BEGIN() \
+	do {       \
+	} while (0)
+#define CG_END(tag)          \
+	do {                 \
+		(void)(tag); \
+	} while (0)
 #endif
 
 #define BURST 32
@@ -151,9 +160,9 @@ static uint8_t pattern[4096];
 static void
 conn_addrs(uint32_t conn, uint32_t *cip, uint16_t *cport, uint32_t *sip, uint16_t *sport)
 {
-	*cip = 0x0a000000u | ((conn + 1) & 0x00ffffffu);      /* 10.x.y.z */
+	*cip = 0x0a000000u | ((conn + 1) & 0x00ffffffu); /* 10.x.y.z */
 	*cport = (uint16_t)(1024 + (conn * 7919u) % 60000u);
-	*sip = 0xc0a80101u;                                    /* 192.168.1.1 */
+	*sip = 0xc0a80101u; /* 192.168.1.1 */
 	*sport = 80;
 }
 
@@ -213,14 +222,14 @@ rng_next(uint64_t *s)
 /* A workload's packets, in arrival order. */
 struct wl_data {
 	struct desc *d;
-	uint64_t *ts;          /* ns */
+	uint64_t *ts; /* ns */
 	uint32_t n;
 	uint32_t cap;
-	uint64_t bytes_sent;   /* payload */
-	uint32_t max_conns;    /* directions the pool must hold */
-	uint32_t pages;        /* page mempool size */
-	uint16_t max_len;      /* largest payload */
-	uint32_t early;        /* segments sent before their predecessor */
+	uint64_t bytes_sent; /* payload */
+	uint32_t max_conns;  /* directions the pool must hold */
+	uint32_t pages;      /* page mempool size */
+	uint16_t max_len;    /* largest payload */
+	uint32_t early;      /* segments sent before their predecessor */
 	uint32_t conns;
 };
 
@@ -300,9 +309,13 @@ gen_conversation(struct wl_data *w, uint32_t nconns, uint16_t cli_len, uint16_t 
 		uint32_t cseq = cisn + 1, sseq = sisn + 1, p, j = 0;
 		int dir;
 
-#define PUT(DIR, FL, SEQ, ACK, LEN) \
-	s[j++] = (struct desc){.conn = c, .dir = (DIR), .flags = (FL), .seq = (SEQ), \
-			       .ack = (ACK), .len = (LEN)}
+#define PUT(DIR, FL, SEQ, ACK, LEN)           \
+	s[j++] = (struct desc){.conn = c,     \
+			       .dir = (DIR),  \
+			       .flags = (FL), \
+			       .seq = (SEQ),  \
+			       .ack = (ACK),  \
+			       .len = (LEN)}
 		PUT(0, F_SYN, cisn, 0, 0);
 		PUT(1, F_SYN | F_ACK, sisn, cseq, 0);
 		PUT(0, F_ACK, cseq, sseq, 0);
@@ -521,7 +534,8 @@ write_pcap(const char *dir, const char *name, const struct wl_data *w)
 		       w->bytes_sent);
 	else
 		printf("{\"workload\":\"%s\",\"pcap\":\"%s\",\"packets\":%u,\"bytes_sent\":%" PRIu64
-		       "}\n", name, path, w->n, w->bytes_sent);
+		       "}\n",
+		       name, path, w->n, w->bytes_sent);
 	return 0;
 }
 
@@ -645,10 +659,10 @@ struct run {
 	struct rte_mbuf **pkts;
 	const uint64_t *ts;
 	uint32_t n;
-	struct reasm_assembler *a;   /* reasm */
+	struct reasm_assembler *a;    /* reasm */
 	const struct rte_hash *table; /* floor */
-	uint64_t sink;               /* keeps the floor's work alive */
-	uint32_t tcp;                /* packets that parsed as TCP */
+	uint64_t sink;                /* keeps the floor's work alive */
+	uint32_t tcp;                 /* packets that parsed as TCP */
 };
 
 static __attribute__((noinline)) void
@@ -847,8 +861,9 @@ mbufs_build(const struct wl_data *w, struct rte_mbuf ***out)
 	mp = rte_pktmbuf_pool_create(name, w->n, 0, 0, room, (int)rte_socket_id());
 	pkts = calloc(w->n, sizeof(*pkts));
 	if (mp == NULL || pkts == NULL) {
-		fprintf(stderr, "reasm_bench: cannot create %u mbufs of %u bytes: %s (more --mem?)\n",
-			w->n, room, rte_strerror(rte_errno));
+		fprintf(stderr,
+			"reasm_bench: cannot create %u mbufs of %u bytes: %s (more --mem?)\n", w->n,
+			room, rte_strerror(rte_errno));
 		exit(2);
 	}
 	if (rte_pktmbuf_alloc_bulk(mp, pkts, w->n) != 0) {
@@ -909,7 +924,8 @@ print_throughput(const char *name, const struct wl_data *w, const struct tp_resu
 			printf(",\"reasm_over_floor\":%.3f", reasm_ns / floor_ns);
 		printf(",\"bytes_sent\":%" PRIu64, w->bytes_sent);
 		if (r->ran[SIDE_REASM])
-			printf(",\"bytes_delivered\":%" PRIu64 ",\"bytes_ok\":%s,\"records\":%" PRIu64
+			printf(",\"bytes_delivered\":%" PRIu64
+			       ",\"bytes_ok\":%s,\"records\":%" PRIu64
 			       ",\"streams_opened\":%" PRIu64 ",\"streams_completed\":%" PRIu64
 			       ",\"skips\":%" PRIu64 ",\"skipped_bytes\":%" PRIu64
 			       ",\"overlap_bytes\":%" PRIu64 ",\"pages_alloc_failed\":%" PRIu64,
@@ -920,9 +936,10 @@ print_throughput(const char *name, const struct wl_data *w, const struct tp_resu
 		if (r->ran[SIDE_REASM])
 			printf(",\"counters_ok\":%s,\"ctr_delivered_bytes\":%" PRIu64
 			       ",\"ctr_conns_opened\":%" PRIu64 ",\"ctr_payload_bytes\":%" PRIu64
-			       ",\"ctr_pkts\":%" PRIu64, counters_ok ? "true" : "false",
-			       r->st.v[REASM_CTR_delivered_bytes], r->st.v[REASM_CTR_conns_opened],
-			       r->st.v[REASM_CTR_payload_bytes], r->st.v[REASM_CTR_pkts]);
+			       ",\"ctr_pkts\":%" PRIu64,
+			       counters_ok ? "true" : "false", r->st.v[REASM_CTR_delivered_bytes],
+			       r->st.v[REASM_CTR_conns_opened], r->st.v[REASM_CTR_payload_bytes],
+			       r->st.v[REASM_CTR_pkts]);
 		printf(",\"early_segments\":%u}\n", w->early);
 	} else {
 		printf("%-8s %8u pkts  reasm %8.1f ns/pkt %7.3f Mpps %7.3f Gbit/s  floor %7.1f  "
@@ -939,12 +956,15 @@ print_throughput(const char *name, const struct wl_data *w, const struct tp_resu
 		failures++;
 	}
 	if (!counters_ok) {
-		fprintf(stderr, "reasm_bench: %s: counters disagree with the callbacks: "
+		fprintf(stderr,
+			"reasm_bench: %s: counters disagree with the callbacks: "
 			"delivered_bytes %" PRIu64 " (callbacks %" PRIu64 "), conns_opened %" PRIu64
 			" (callbacks %" PRIu64 "), payload_bytes %" PRIu64 " (sent %" PRIu64
-			"), pkts %" PRIu64 " (%u)\n", name, r->st.v[REASM_CTR_delivered_bytes],
-			r->c.bytes, r->st.v[REASM_CTR_conns_opened], r->c.opens,
-			r->st.v[REASM_CTR_payload_bytes], w->bytes_sent, r->st.v[REASM_CTR_pkts], w->n);
+			"), pkts %" PRIu64 " (%u)\n",
+			name, r->st.v[REASM_CTR_delivered_bytes], r->c.bytes,
+			r->st.v[REASM_CTR_conns_opened], r->c.opens,
+			r->st.v[REASM_CTR_payload_bytes], w->bytes_sent, r->st.v[REASM_CTR_pkts],
+			w->n);
 		failures++;
 	}
 	fflush(stdout);
@@ -974,7 +994,8 @@ run_throughput(const char *name)
 		for (i = 0; i < w.n; i++) {
 			struct reasm_flow f;
 
-			if (reasm_flow_of_mbuf(pkts[i], &f) == 0 && rte_hash_add_key(table, &f) < 0) {
+			if (reasm_flow_of_mbuf(pkts[i], &f) == 0 &&
+			    rte_hash_add_key(table, &f) < 0) {
 				fprintf(stderr, "reasm_bench: floor table full\n");
 				exit(2);
 			}
@@ -991,11 +1012,14 @@ run_throughput(const char *name)
 			times[SIDE_REASM][rep] = time_region(&r, name);
 			t0 = now_ns();
 			reasm_flush_all(g.a);
-			res.flush_ns = rep == 0 ? now_ns() - t0 : RTE_MIN(res.flush_ns, now_ns() - t0);
+			res.flush_ns = rep == 0 ? now_ns() - t0
+						: RTE_MIN(res.flush_ns, now_ns() - t0);
 			reasm_assembler_stats(g.a, &res.st);
 			if (rep > 0 && g.c.bytes != res.c.bytes) {
-				fprintf(stderr, "reasm_bench: %s: run %u delivered %" PRIu64
-					" bytes, run 0 %" PRIu64 "\n", name, rep, g.c.bytes, res.c.bytes);
+				fprintf(stderr,
+					"reasm_bench: %s: run %u delivered %" PRIu64
+					" bytes, run 0 %" PRIu64 "\n",
+					name, rep, g.c.bytes, res.c.bytes);
 				failures++;
 			}
 			res.c = g.c;
@@ -1009,10 +1033,14 @@ run_throughput(const char *name)
 			res.ran[SIDE_REASM] = true;
 		}
 		for (s = SIDE_FLOOR; s <= SIDE_PARSE; s++) {
-			struct run r = {.side = (enum side)s, .pkts = pkts, .ts = w.ts, .n = w.n,
+			struct run r = {.side = (enum side)s,
+					.pkts = pkts,
+					.ts = w.ts,
+					.n = w.n,
 					.table = table};
 
-			if ((s == SIDE_FLOOR && !opt.side_floor) || (s == SIDE_PARSE && !opt.side_parse))
+			if ((s == SIDE_FLOOR && !opt.side_floor) ||
+			    (s == SIDE_PARSE && !opt.side_parse))
 				continue;
 			times[s][rep] = time_region(&r, name);
 			if (!res.ran[SIDE_REASM])
@@ -1046,7 +1074,7 @@ struct feeder {
 	struct desc d[BURST];
 	uint64_t ts[BURST];
 	unsigned int n;
-	uint64_t cycles;      /* inside reasm_assemble_burst */
+	uint64_t cycles; /* inside reasm_assemble_burst */
 	uint64_t packets;
 	uint64_t bytes;
 	struct reasm_assembler *a;
@@ -1091,8 +1119,12 @@ static void
 feed(struct feeder *f, uint32_t conn, uint8_t dir, uint8_t flags, uint32_t seq, uint32_t ack,
      uint16_t len, uint64_t ts)
 {
-	f->d[f->n] = (struct desc){.conn = conn, .dir = dir, .flags = flags, .seq = seq,
-				   .ack = ack, .len = len};
+	f->d[f->n] = (struct desc){.conn = conn,
+				   .dir = dir,
+				   .flags = flags,
+				   .seq = seq,
+				   .ack = ack,
+				   .len = len};
 	f->ts[f->n] = ts;
 	f->bytes += len;
 	if (++f->n == BURST)
@@ -1212,8 +1244,10 @@ run_idle(void)
 		       (double)flush_ns / dirs, g.c.bytes, f.bytes, ok ? "ok" : "MISMATCH");
 	}
 	if (!ok) {
-		fprintf(stderr, "reasm_bench: idle1m: %u directions open of %u, delivered %" PRIu64
-			" of %" PRIu64 " bytes\n", open_dirs, dirs, g.c.bytes, f.bytes);
+		fprintf(stderr,
+			"reasm_bench: idle1m: %u directions open of %u, delivered %" PRIu64
+			" of %" PRIu64 " bytes\n",
+			open_dirs, dirs, g.c.bytes, f.bytes);
 		failures++;
 	}
 	fflush(stdout);
@@ -1316,7 +1350,8 @@ run_flush(void)
 					       "\"ok\":%s}",
 					       first ? "" : ",", order_names[t], ss[i], ns[j],
 					       r.ns / 1e3, (double)r.ns / ss[i], r.again_ns / 1e3,
-					       r.closed, cycles_to_ns(r.open_cycles) / (double)r.open_pkts,
+					       r.closed,
+					       cycles_to_ns(r.open_cycles) / (double)r.open_pkts,
 					       r.ok ? "true" : "false");
 				else
 					printf("flush    %-7s S %7u of N %8u: %9.1f us = %7.1f ns per stale"
@@ -1327,8 +1362,8 @@ run_flush(void)
 				fflush(stdout);
 				first = false;
 				if (!r.ok) {
-					fprintf(stderr, "reasm_bench: flush S %u N %u: closed %u\n", ss[i],
-						ns[j], r.closed);
+					fprintf(stderr, "reasm_bench: flush S %u N %u: closed %u\n",
+						ss[i], ns[j], r.closed);
 					failures++;
 				}
 			}
@@ -1345,9 +1380,8 @@ run_flush(void)
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-		"usage: reasm_bench [options]\n"
-		"  --workload LIST   comma-separated workloads, or all (default all):\n");
+	fprintf(f, "usage: reasm_bench [options]\n"
+		   "  --workload LIST   comma-separated workloads, or all (default all):\n");
 	for (size_t i = 0; i < RTE_DIM(workloads); i++)
 		fprintf(f, "                      %-8s %s\n", workloads[i].name, workloads[i].what);
 	fprintf(f,
@@ -1462,7 +1496,8 @@ parse_args(int argc, char **argv)
 		size_t len = strcspn(p, ","), i;
 
 		for (i = 0; i < RTE_DIM(workloads); i++)
-			if (strlen(workloads[i].name) == len && strncmp(workloads[i].name, p, len) == 0)
+			if (strlen(workloads[i].name) == len &&
+			    strncmp(workloads[i].name, p, len) == 0)
 				break;
 		if (i == RTE_DIM(workloads)) {
 			fprintf(stderr, "reasm_bench: unknown workload '%.*s'\n", (int)len, p);
@@ -1478,8 +1513,20 @@ eal_init(const char *argv0)
 {
 	char mem[16], prefix[64], lcore[16];
 	char *eal_argv[] = {
-		(char *)argv0, "--no-huge", "-m", mem, "--no-pci", "--no-shconf", "--no-telemetry",
-		"--file-prefix", prefix, "-l", lcore, "--log-level", "*:error", NULL,
+		(char *)argv0,
+		"--no-huge",
+		"-m",
+		mem,
+		"--no-pci",
+		"--no-shconf",
+		"--no-telemetry",
+		"--file-prefix",
+		prefix,
+		"-l",
+		lcore,
+		"--log-level",
+		"*:error",
+		NULL,
 	};
 
 	snprintf(mem, sizeof(mem), "%u", opt.mem_mb);

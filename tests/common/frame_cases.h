@@ -25,7 +25,8 @@
 
 #include "reasm.h"
 
-namespace reasm_test {
+namespace reasm_test
+{
 
 using Bytes = std::vector<uint8_t>;
 
@@ -36,7 +37,8 @@ constexpr uint64_t kNow = 5000;
 /* ------------------------------------------------------------------ */
 
 /* Bytes that differ from their neighbours, so misplaced bytes show. */
-inline Bytes pattern(size_t n, unsigned seed = 1)
+inline Bytes
+pattern(size_t n, unsigned seed = 1)
 {
 	Bytes b(n);
 	for (size_t i = 0; i < n; i++)
@@ -44,13 +46,15 @@ inline Bytes pattern(size_t n, unsigned seed = 1)
 	return b;
 }
 
-inline void put16(Bytes &f, size_t off, uint16_t v)
+inline void
+put16(Bytes &f, size_t off, uint16_t v)
 {
 	f[off] = (uint8_t)(v >> 8);
 	f[off + 1] = (uint8_t)v;
 }
 
-inline uint16_t get16(const Bytes &f, size_t off)
+inline uint16_t
+get16(const Bytes &f, size_t off)
 {
 	return (uint16_t)(f[off] << 8 | f[off + 1]);
 }
@@ -61,7 +65,8 @@ inline uint16_t get16(const Bytes &f, size_t off)
  * fails on a shorter one), so an AH absorbs the header listed after it
  * and becomes 16 bytes long: {51, X} is one AH.
  */
-inline Bytes frame_of(const FrameSpec &s)
+inline Bytes
+frame_of(const FrameSpec &s)
 {
 	Bytes f = build_frame(s);
 	const size_t l3 = frame_layout(s).l3;
@@ -83,21 +88,24 @@ inline Bytes frame_of(const FrameSpec &s)
 
 /* A frame of spec s, edited by fn(frame, layout). */
 template <typename Fn>
-inline Bytes edited(const FrameSpec &s, Fn fn)
+inline Bytes
+edited(const FrameSpec &s, Fn fn)
 {
 	Bytes f = frame_of(s);
 	fn(f, frame_layout(s));
 	return f;
 }
 
-inline Bytes truncated(Bytes f, size_t len)
+inline Bytes
+truncated(Bytes f, size_t len)
 {
 	f.resize(len);
 	return f;
 }
 
 /* A SYN with payload on a fresh IPv4 flow: opens a stream and delivers {start}[payload]. */
-inline FrameSpec v4(size_t payload_len = 10, uint16_t sport = 40000)
+inline FrameSpec
+v4(size_t payload_len = 10, uint16_t sport = 40000)
 {
 	FrameSpec s;
 	s.src = {{10, 0, 0, 1}};
@@ -111,7 +119,8 @@ inline FrameSpec v4(size_t payload_len = 10, uint16_t sport = 40000)
 }
 
 /* The same over IPv6, with all 16 address bytes significant. */
-inline FrameSpec v6(size_t payload_len = 10, uint16_t sport = 40000)
+inline FrameSpec
+v6(size_t payload_len = 10, uint16_t sport = 40000)
 {
 	FrameSpec s = v4(payload_len, sport);
 	s.family = 6;
@@ -122,13 +131,15 @@ inline FrameSpec v6(size_t payload_len = 10, uint16_t sport = 40000)
 	return s;
 }
 
-inline FrameSpec with_sport(FrameSpec s, uint16_t sport)
+inline FrameSpec
+with_sport(FrameSpec s, uint16_t sport)
 {
 	s.sport = sport;
 	return s;
 }
 
-inline std::string flow_str(const struct reasm_flow &f)
+inline std::string
+flow_str(const struct reasm_flow &f)
 {
 	char buf[128];
 	reasm_flow_format(&f, buf, sizeof(buf));
@@ -145,7 +156,8 @@ struct ExactBuf {
 	struct rte_mbuf_ext_shared_info shinfo;
 };
 
-inline void free_exact(void *addr, void *opaque)
+inline void
+free_exact(void *addr, void *opaque)
 {
 	(void)addr;
 	ExactBuf *x = static_cast<ExactBuf *>(opaque);
@@ -153,7 +165,8 @@ inline void free_exact(void *addr, void *opaque)
 	delete x;
 }
 
-inline struct rte_mbuf *exact_seg(const uint8_t *p, size_t n)
+inline struct rte_mbuf *
+exact_seg(const uint8_t *p, size_t n)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(mbuf_pool());
 	if (m == nullptr) {
@@ -174,7 +187,8 @@ inline struct rte_mbuf *exact_seg(const uint8_t *p, size_t n)
 }
 
 /* A chain of exact-size external buffers with the given segment lengths. */
-inline struct rte_mbuf *exact_chain(const Bytes &bytes, const std::vector<size_t> &lens)
+inline struct rte_mbuf *
+exact_chain(const Bytes &bytes, const std::vector<size_t> &lens)
 {
 	struct rte_mbuf *head = nullptr, *tail = nullptr;
 	size_t off = 0;
@@ -191,19 +205,22 @@ inline struct rte_mbuf *exact_chain(const Bytes &bytes, const std::vector<size_t
 		tail = m;
 	}
 	if (off != bytes.size()) {
-		fprintf(stderr, "exact_chain: segments cover %zu of %zu bytes\n", off, bytes.size());
+		fprintf(stderr, "exact_chain: segments cover %zu of %zu bytes\n", off,
+			bytes.size());
 		abort();
 	}
 	return head;
 }
 
-inline struct rte_mbuf *exact_mbuf(const Bytes &bytes)
+inline struct rte_mbuf *
+exact_mbuf(const Bytes &bytes)
 {
 	return exact_chain(bytes, {bytes.size()});
 }
 
 /* The first len bytes of full, with the rest of full left in the tailroom. */
-inline struct rte_mbuf *mbuf_with_tail(const Bytes &full, size_t len)
+inline struct rte_mbuf *
+mbuf_with_tail(const Bytes &full, size_t len)
 {
 	struct rte_mbuf *m = to_mbuf(full);
 	m->data_len = (uint16_t)len;
@@ -212,7 +229,8 @@ inline struct rte_mbuf *mbuf_with_tail(const Bytes &full, size_t len)
 }
 
 /* Segment lengths: first, then every seg bytes. */
-inline std::vector<size_t> split(size_t total, size_t first, size_t seg)
+inline std::vector<size_t>
+split(size_t total, size_t first, size_t seg)
 {
 	std::vector<size_t> lens{std::min(first, total)};
 	for (size_t off = lens[0]; off < total; off += seg)
@@ -221,8 +239,9 @@ inline std::vector<size_t> split(size_t total, size_t first, size_t seg)
 }
 
 /* One burst; frees the mbufs after the call, as the caller owns them. */
-inline unsigned burst(Rig &rig, const std::vector<struct rte_mbuf *> &ms,
-		      const uint64_t *ts = nullptr, uint64_t now = kNow)
+inline unsigned
+burst(Rig &rig, const std::vector<struct rte_mbuf *> &ms, const uint64_t *ts = nullptr,
+      uint64_t now = kNow)
 {
 	unsigned n = reasm_assemble_burst(rig.asm_, ms.data(), (uint16_t)ms.size(), ts, now);
 	for (struct rte_mbuf *m : ms)
@@ -235,18 +254,24 @@ inline unsigned burst(Rig &rig, const std::vector<struct rte_mbuf *> &ms,
 /* ------------------------------------------------------------------ */
 
 struct Stats {
-	struct reasm_stats s {};
-	uint64_t operator[](unsigned c) const { return s.v[c]; }
+	struct reasm_stats s {
+	};
+	uint64_t operator[](unsigned c) const
+	{
+		return s.v[c];
+	}
 };
 
-inline Stats stats(const Rig &rig)
+inline Stats
+stats(const Rig &rig)
 {
 	Stats st;
 	reasm_assembler_stats(rig.asm_, &st.s);
 	return st;
 }
 
-inline Stats operator-(const Stats &a, const Stats &b)
+inline Stats
+operator-(const Stats &a, const Stats &b)
 {
 	Stats d;
 	for (unsigned i = 0; i < REASM_CTR_MAX; i++)
@@ -255,7 +280,8 @@ inline Stats operator-(const Stats &a, const Stats &b)
 }
 
 /* Every counter whose name starts with "drop_": one per way a frame is dropped. */
-inline std::vector<unsigned> drop_counters()
+inline std::vector<unsigned>
+drop_counters()
 {
 	std::vector<unsigned> out;
 	for (unsigned c = 0; c < REASM_CTR_MAX; c++)
@@ -264,7 +290,8 @@ inline std::vector<unsigned> drop_counters()
 	return out;
 }
 
-inline uint64_t drops_total(const Stats &d)
+inline uint64_t
+drops_total(const Stats &d)
 {
 	uint64_t n = 0;
 	for (unsigned c : drop_counters())
@@ -294,17 +321,19 @@ struct Expect {
 	/* ip_len_past_frame counted (1: payload cut at the frame end) or not (0);
 	 * kPastAny: either (a leading hop-by-hop header, see below). */
 	int past_frame = 0;
-	Bytes payload;           /* delivered as {start}[payload] when assembled */
+	Bytes payload; /* delivered as {start}[payload] when assembled */
 };
 
-inline Expect dropped(unsigned counter)
+inline Expect
+dropped(unsigned counter)
 {
 	Expect e;
 	e.drop = (int)counter;
 	return e;
 }
 
-inline Expect assembled(const Bytes &payload, int past_frame = 0)
+inline Expect
+assembled(const Bytes &payload, int past_frame = 0)
 {
 	Expect e;
 	e.payload = payload;
@@ -312,7 +341,8 @@ inline Expect assembled(const Bytes &payload, int past_frame = 0)
 	return e;
 }
 
-inline Expect bad_offset(int past_frame = 0)
+inline Expect
+bad_offset(int past_frame = 0)
 {
 	Expect e;
 	e.bad_offset = true;
@@ -324,7 +354,8 @@ inline Expect bad_offset(int past_frame = 0)
  * Feed one mbuf (spec's flow, SYN, not seen before) and check the counters,
  * the stream opened (or not), its key and its one record.
  */
-inline void check_one(Rig &rig, struct rte_mbuf *m, const FrameSpec &spec, const Expect &want)
+inline void
+check_one(Rig &rig, struct rte_mbuf *m, const FrameSpec &spec, const Expect &want)
 {
 	const Stats before = stats(rig);
 	const size_t opened = rig.rec.opened();
@@ -367,13 +398,18 @@ inline void check_one(Rig &rig, struct rte_mbuf *m, const FrameSpec &spec, const
 }
 
 /* Failures so far in this test: loops over many similar frames stop at their first. */
-inline int failures()
+inline int
+failures()
 {
-	return ::testing::UnitTest::GetInstance()->current_test_info()->result()->total_part_count();
+	return ::testing::UnitTest::GetInstance()
+		->current_test_info()
+		->result()
+		->total_part_count();
 }
 
 /* Flush, then nothing may be held: the end of every case. */
-inline void finish(Rig &rig)
+inline void
+finish(Rig &rig)
 {
 	reasm_flush_all(rig.asm_);
 	EXPECT_EQ(reasm_pool_count(rig.pool), 0u);
@@ -383,13 +419,15 @@ inline void finish(Rig &rig)
 	EXPECT_TRUE(rig.bytes_conserved(&why)) << why;
 }
 
-inline bool same_recs(const std::vector<Rec> &x, const std::vector<Rec> &y)
+inline bool
+same_recs(const std::vector<Rec> &x, const std::vector<Rec> &y)
 {
 	if (x.size() != y.size())
 		return false;
 	for (size_t i = 0; i < x.size(); i++)
-		if (x[i].bytes != y[i].bytes || x[i].skip != y[i].skip || x[i].start != y[i].start ||
-		    x[i].end != y[i].end || x[i].seen != y[i].seen || x[i].cause != y[i].cause)
+		if (x[i].bytes != y[i].bytes || x[i].skip != y[i].skip ||
+		    x[i].start != y[i].start || x[i].end != y[i].end || x[i].seen != y[i].seen ||
+		    x[i].cause != y[i].cause)
 			return false;
 	return true;
 }
@@ -408,7 +446,8 @@ struct DropCase {
 };
 
 /* Malformed frames, at least one per drop counter, each with the one counter it must bump. */
-inline std::vector<DropCase> drop_cases()
+inline std::vector<DropCase>
+drop_cases()
 {
 	std::vector<DropCase> out;
 	auto add = [&](const std::string &name, Bytes f, unsigned c) {
@@ -428,9 +467,11 @@ inline std::vector<DropCase> drop_cases()
 	add("IPX", ethertype(0x8137), REASM_CTR_drop_not_ip);
 	s = a;
 	s.vlans = {5};
-	add("802.1Q then ARP", edited(s, [](Bytes &f, const FrameLayout &) { put16(f, 16, 0x0806); }),
+	add("802.1Q then ARP",
+	    edited(s, [](Bytes &f, const FrameLayout &) { put16(f, 16, 0x0806); }),
 	    REASM_CTR_drop_not_ip);
-	add("802.1Q then LLC", edited(s, [](Bytes &f, const FrameLayout &) { put16(f, 16, 0x0040); }),
+	add("802.1Q then LLC",
+	    edited(s, [](Bytes &f, const FrameLayout &) { put16(f, 16, 0x0040); }),
 	    REASM_CTR_drop_not_ip);
 	add("empty frame", {}, REASM_CTR_drop_l2_truncated);
 	add("13 bytes", truncated(frame_of(a), 13), REASM_CTR_drop_l2_truncated);
@@ -441,20 +482,23 @@ inline std::vector<DropCase> drop_cases()
 	add("QinQ inner tag cut", truncated(frame_of(s), 20), REASM_CTR_drop_l2_truncated);
 
 	/* IPv4 */
-	add("IPv4 header of 19 bytes", truncated(frame_of(a), 14 + 19), REASM_CTR_drop_ipv4_truncated);
+	add("IPv4 header of 19 bytes", truncated(frame_of(a), 14 + 19),
+	    REASM_CTR_drop_ipv4_truncated);
 	add("ethertype IPv4, nothing after", truncated(frame_of(a), 14),
 	    REASM_CTR_drop_ipv4_truncated);
 	add("IHL 15 past the frame, total length past it too",
-	    edited(v4(0), [](Bytes &f, const FrameLayout &l) {
-		    f[l.l3] = 0x4f;
-		    put16(f, l.l3 + 2, 60);
-	    }),
+	    edited(v4(0),
+		   [](Bytes &f, const FrameLayout &l) {
+			   f[l.l3] = 0x4f;
+			   put16(f, l.l3 + 2, 60);
+		   }),
 	    REASM_CTR_drop_ipv4_truncated);
 	add("IHL 4", edited(a, [](Bytes &f, const FrameLayout &l) { f[l.l3] = 0x44; }),
 	    REASM_CTR_drop_ipv4_bad_header);
 	add("IHL 0", edited(a, [](Bytes &f, const FrameLayout &l) { f[l.l3] = 0x40; }),
 	    REASM_CTR_drop_ipv4_bad_header);
-	add("total length 19", edited(a, [](Bytes &f, const FrameLayout &l) { put16(f, l.l3 + 2, 19); }),
+	add("total length 19",
+	    edited(a, [](Bytes &f, const FrameLayout &l) { put16(f, l.l3 + 2, 19); }),
 	    REASM_CTR_drop_ipv4_bad_header);
 	s = a;
 	s.ipv4_options_len = 4;
@@ -489,24 +533,27 @@ inline std::vector<DropCase> drop_cases()
 	add("IPv4 ICMP", proto(1), REASM_CTR_drop_not_tcp);
 	add("IPv4 ESP", proto(50), REASM_CTR_drop_not_tcp);
 	add("IPv4 TCP header 19 bytes",
-	    edited(v4(0), [](Bytes &f, const FrameLayout &l) {
-		    f.pop_back();
-		    put16(f, l.l3 + 2, (uint16_t)(get16(f, l.l3 + 2) - 1));
-	    }),
+	    edited(v4(0),
+		   [](Bytes &f, const FrameLayout &l) {
+			   f.pop_back();
+			   put16(f, l.l3 + 2, (uint16_t)(get16(f, l.l3 + 2) - 1));
+		   }),
 	    REASM_CTR_drop_tcp_truncated);
 	s = v4(0);
 	s.eth_padding = 10;
 	add("IPv4 TCP header 19 bytes, padding after",
-	    edited(s, [](Bytes &f, const FrameLayout &l) {
-		    put16(f, l.l3 + 2, (uint16_t)(get16(f, l.l3 + 2) - 1));
-	    }),
+	    edited(s,
+		   [](Bytes &f, const FrameLayout &l) {
+			   put16(f, l.l3 + 2, (uint16_t)(get16(f, l.l3 + 2) - 1));
+		   }),
 	    REASM_CTR_drop_tcp_truncated);
 	add("IPv4 total length 20: no TCP at all",
 	    edited(a, [](Bytes &f, const FrameLayout &l) { put16(f, l.l3 + 2, 20); }),
 	    REASM_CTR_drop_tcp_truncated);
 
 	/* IPv6 */
-	add("IPv6 header of 39 bytes", truncated(frame_of(b), 14 + 39), REASM_CTR_drop_ipv6_truncated);
+	add("IPv6 header of 39 bytes", truncated(frame_of(b), 14 + 39),
+	    REASM_CTR_drop_ipv6_truncated);
 	add("ethertype IPv6, nothing after", truncated(frame_of(b), 14),
 	    REASM_CTR_drop_ipv6_truncated);
 	add("IPv6 payload length 0",
@@ -532,13 +579,15 @@ inline std::vector<DropCase> drop_cases()
 	    REASM_CTR_drop_ipv6_ext_truncated);
 	add("second header of a chain claiming 2048 bytes", long_ext({43, 60}, 1, 255),
 	    REASM_CTR_drop_ipv6_ext_truncated);
-	add("AH claiming 1028 bytes", long_ext({51, 60}, 0, 255), REASM_CTR_drop_ipv6_ext_truncated);
+	add("AH claiming 1028 bytes", long_ext({51, 60}, 0, 255),
+	    REASM_CTR_drop_ipv6_ext_truncated);
 	add("IPv6 next header 60 with 1 byte after",
-	    edited(v6(0), [](Bytes &f, const FrameLayout &l) {
-		    f.resize(l.l3 + 41);
-		    f[l.l3 + 6] = 60;
-		    put16(f, l.l3 + 4, 1);
-	    }),
+	    edited(v6(0),
+		   [](Bytes &f, const FrameLayout &l) {
+			   f.resize(l.l3 + 41);
+			   f[l.l3 + 6] = 60;
+			   put16(f, l.l3 + 4, 1);
+		   }),
 	    REASM_CTR_drop_ipv6_ext_truncated);
 	s = b;
 	s.ipv6_ext = {44};
@@ -559,10 +608,11 @@ inline std::vector<DropCase> drop_cases()
 	    edited(s, [](Bytes &f, const FrameLayout &l) { f[l.l3 + 48] = 59; }),
 	    REASM_CTR_drop_not_tcp);
 	add("IPv6 TCP header 19 bytes",
-	    edited(v6(0), [](Bytes &f, const FrameLayout &l) {
-		    f.pop_back();
-		    put16(f, l.l3 + 4, 19);
-	    }),
+	    edited(v6(0),
+		   [](Bytes &f, const FrameLayout &l) {
+			   f.pop_back();
+			   put16(f, l.l3 + 4, 19);
+		   }),
 	    REASM_CTR_drop_tcp_truncated);
 	s = v6(0);
 	s.vlans = {4};
@@ -575,15 +625,19 @@ inline std::vector<DropCase> drop_cases()
 }
 
 /* The fixture of both suites: every test mbuf back in its pool at the end. */
-class FrameTest : public ::testing::Test {
-protected:
-	void SetUp() override { mbufs_before_ = rte_mempool_avail_count(mbuf_pool()); }
+class FrameTest : public ::testing::Test
+{
+      protected:
+	void SetUp() override
+	{
+		mbufs_before_ = rte_mempool_avail_count(mbuf_pool());
+	}
 	void TearDown() override
 	{
 		EXPECT_EQ(rte_mempool_avail_count(mbuf_pool()), mbufs_before_) << "mbuf leak";
 	}
 
-private:
+      private:
 	unsigned mbufs_before_ = 0;
 };
 

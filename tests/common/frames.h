@@ -12,23 +12,24 @@
 
 struct rte_mbuf;
 
-namespace reasm_test {
+namespace reasm_test
+{
 
 struct FrameSpec {
-	int family = 4;                      /* 4 or 6 */
+	int family = 4; /* 4 or 6 */
 	std::array<uint8_t, 16> src{{1, 2, 3, 4}};
 	std::array<uint8_t, 16> dst{{5, 6, 7, 8}};
 	uint16_t sport = 1;
 	uint16_t dport = 2;
 	uint32_t seq = 0;
-	uint8_t flags = 0;                   /* REASM_TCP_* */
+	uint8_t flags = 0; /* REASM_TCP_* */
 	std::vector<uint8_t> payload;
-	std::vector<uint16_t> vlans;         /* tags, outermost first */
-	bool qinq = false;                   /* outer tag uses TPID 0x88a8 */
-	unsigned ipv4_options_len = 0;       /* multiple of 4, <= 40 */
-	std::vector<uint8_t> ipv6_ext;       /* extension header types, in order (0, 43, 60) */
-	unsigned tcp_options_len = 0;        /* multiple of 4, <= 40 */
-	unsigned eth_padding = 0;            /* trailing bytes after the IP packet */
+	std::vector<uint16_t> vlans;   /* tags, outermost first */
+	bool qinq = false;             /* outer tag uses TPID 0x88a8 */
+	unsigned ipv4_options_len = 0; /* multiple of 4, <= 40 */
+	std::vector<uint8_t> ipv6_ext; /* extension header types, in order (0, 43, 60) */
+	unsigned tcp_options_len = 0;  /* multiple of 4, <= 40 */
+	unsigned eth_padding = 0;      /* trailing bytes after the IP packet */
 };
 
 /* The frame as bytes, with correct IP lengths (checksums are not computed). */
@@ -53,8 +54,7 @@ struct rte_mbuf *to_mbuf(const std::vector<uint8_t> &bytes);
 
 /* Copy bytes into a chain of mbufs, the first holding first_len bytes and the
  * others at most seg_len each. */
-struct rte_mbuf *to_mbuf_chain(const std::vector<uint8_t> &bytes, size_t first_len,
-			       size_t seg_len);
+struct rte_mbuf *to_mbuf_chain(const std::vector<uint8_t> &bytes, size_t first_len, size_t seg_len);
 
 } // namespace reasm_test
 

@@ -15,7 +15,8 @@
 
 struct rte_mempool;
 
-namespace reasm_test {
+namespace reasm_test
+{
 
 /* A copied struct reasm_record. */
 struct Rec {
@@ -40,8 +41,9 @@ struct StreamLog {
  * Stream callbacks that log into a Recorder (the factory_ctx). Thread safe:
  * shared-pool tests call it from several threads.
  */
-class Recorder {
-public:
+class Recorder
+{
+      public:
 	static const struct reasm_stream_ops ops;
 
 	/* Records delivered since the previous call, over all streams, in order. */
@@ -78,8 +80,9 @@ struct RigOptions {
  * A pool + page mempool + assembler wired to a Recorder. The destructor
  * frees everything; leak_free() says whether every page is back.
  */
-class Rig {
-public:
+class Rig
+{
+      public:
 	explicit Rig(const RigOptions &opt = RigOptions());
 	~Rig();
 	Rig(const Rig &) = delete;
@@ -111,7 +114,7 @@ public:
 	struct reasm_assembler *asm_ = nullptr;
 	std::vector<struct reasm_assembler *> extra;
 
-private:
+      private:
 	/* The per-stream half of bytes_conserved(). */
 	bool streams_conserved(uint64_t received_expected, std::string *why) const;
 };

@@ -11,7 +11,8 @@
 
 #include "reasm.h"
 
-namespace reasm_test {
+namespace reasm_test
+{
 
 using Bytes = std::vector<uint8_t>;
 
@@ -21,19 +22,23 @@ struct In {
 	Bytes payload;
 };
 
-inline In seg(uint32_t seq, Bytes p = {})
+inline In
+seg(uint32_t seq, Bytes p = {})
 {
 	return {seq, 0, std::move(p)};
 }
-inline In syn(uint32_t seq, Bytes p = {})
+inline In
+syn(uint32_t seq, Bytes p = {})
 {
 	return {seq, REASM_TCP_SYN, std::move(p)};
 }
-inline In fin(uint32_t seq, Bytes p = {})
+inline In
+fin(uint32_t seq, Bytes p = {})
 {
 	return {seq, REASM_TCP_FIN, std::move(p)};
 }
-inline In rst(uint32_t seq, Bytes p = {})
+inline In
+rst(uint32_t seq, Bytes p = {})
 {
 	return {seq, REASM_TCP_RST, std::move(p)};
 }

@@ -10,15 +10,17 @@
 
 struct rte_mempool;
 
-namespace reasm_test {
+namespace reasm_test
+{
 
 /*
  * Initialises EAL once for the process (--no-huge -m 512 --no-pci, a file
  * prefix unique to the process) and creates the mbuf pool the frame
  * builders use. Register it from main() or with the REASM_TEST_MAIN macro.
  */
-class EalEnvironment : public ::testing::Environment {
-public:
+class EalEnvironment : public ::testing::Environment
+{
+      public:
 	void SetUp() override;
 	void TearDown() override;
 };

@@ -122,7 +122,7 @@ build_mbuf(uint8_t fl, const uint8_t *data, uint32_t len)
 		for (i = 0, off = 0; i < nseg; i++) {
 			uint32_t n = i == 0 ? first : RTE_MIN(each, len - off);
 			struct rte_mbuf *m = storage == 3 && i % 2 == 0 ? mbuf_exact(data + off, n)
-								   : mbuf_room(data + off, n);
+									: mbuf_room(data + off, n);
 
 			off += n;
 			if (head == NULL) {
@@ -149,9 +149,8 @@ check_unmodified(const struct rte_mbuf *m, const uint8_t *data, uint32_t len)
 	uint32_t off = 0;
 
 	for (; m != NULL; m = m->next) {
-		FUZZ_CHECK(off + m->data_len <= len &&
-				   memcmp(rte_pktmbuf_mtod(m, const uint8_t *), data + off,
-					  m->data_len) == 0,
+		FUZZ_CHECK(off + m->data_len <= len && memcmp(rte_pktmbuf_mtod(m, const uint8_t *),
+							      data + off, m->data_len) == 0,
 			   "reasm_assemble_burst modified an mbuf's data");
 		off += m->data_len;
 	}
@@ -303,8 +302,8 @@ op_burst(struct fuzz_rig *rig, struct fin *in, uint64_t *now, bool synth)
 		   (unsigned long long)(CTR(after, pkts_tcp) - CTR(before, pkts_tcp)));
 	FUZZ_CHECK(CTR(after, pkts) - CTR(before, pkts) == got, "burst of %u counted %llu pkts",
 		   got, (unsigned long long)(CTR(after, pkts) - CTR(before, pkts)));
-	FUZZ_CHECK(CTR(after, segs) - CTR(before, segs) == tcp, "%u TCP frames gave %llu segs",
-		   tcp, (unsigned long long)(CTR(after, segs) - CTR(before, segs)));
+	FUZZ_CHECK(CTR(after, segs) - CTR(before, segs) == tcp, "%u TCP frames gave %llu segs", tcp,
+		   (unsigned long long)(CTR(after, segs) - CTR(before, segs)));
 	/* reasm.h: "0 ... if the frame is a TCP segment the burst entry point would assemble". */
 	FUZZ_CHECK(tcp == flows_ok || fuzz_allowed("flow_of_mbuf"),
 		   "burst assembled %u frames, reasm_flow_of_mbuf accepts %u", tcp, flows_ok);
@@ -335,7 +334,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		} else if (op < 12) {
 			uint64_t t = now;
 
-			fuzz_flush_older(&rig, fuzz_clock_step(&t, -(int64_t)(int8_t)fin_u8(&in), MS));
+			fuzz_flush_older(&rig,
+					 fuzz_clock_step(&t, -(int64_t)(int8_t)fin_u8(&in), MS));
 		} else if (op == 12) {
 			fuzz_flush_all(&rig);
 		} else if (op == 13) {

@@ -43,15 +43,15 @@
 
 #include "reasm.h"
 
-#define FUZZ_CHECK(cond, ...)                                                          \
-	do {                                                                           \
-		if (!(cond)) {                                                         \
-			fprintf(stderr, "\n*** invariant violated at %s:%d: %s\n    ",     \
-				__FILE__, __LINE__, #cond);                            \
-			fprintf(stderr, __VA_ARGS__);                                  \
-			fputc('\n', stderr);                                           \
-			abort();                                                       \
-		}                                                                      \
+#define FUZZ_CHECK(cond, ...)                                                                    \
+	do {                                                                                     \
+		if (!(cond)) {                                                                   \
+			fprintf(stderr, "\n*** invariant violated at %s:%d: %s\n    ", __FILE__, \
+				__LINE__, #cond);                                                \
+			fprintf(stderr, __VA_ARGS__);                                            \
+			fputc('\n', stderr);                                                     \
+			abort();                                                                 \
+		}                                                                                \
 	} while (0)
 
 /*
@@ -110,7 +110,8 @@ static void
 fuzz_eal_init(const char *argv0)
 {
 	char prefix[64];
-	char *args[] = {(char *)argv0, "--no-huge", "-m", "512", "--no-pci", prefix, "-l", "0",
+	char *args[] = {(char *)argv0,       "--no-huge",      "-m",          "512",
+			"--no-pci",          prefix,           "-l",          "0",
 			"--log-level=error", "--no-telemetry", "--no-shconf", NULL};
 
 	snprintf(prefix, sizeof(prefix), "--file-prefix=fuzz%d", (int)getpid());
@@ -174,18 +175,18 @@ fin_bytes(struct fin *f, size_t want, size_t *got)
 /* ---- streams: what the callbacks saw --------------------------------- */
 
 struct fstream {
-	struct fstream *next;      /* every stream of this input, for freeing */
+	struct fstream *next; /* every stream of this input, for freeing */
 	struct reasm_flow flow;
 	uint32_t id;
 	bool open;
-	bool last_end;             /* the last record it got had end set */
+	bool last_end; /* the last record it got had end set */
 	uint64_t nrec;
 	uint8_t *priv;
-	int key;                   /* harness key index, or -1 */
-	bool pos_known;            /* reference check: position of the next byte known */
+	int key;        /* harness key index, or -1 */
+	bool pos_known; /* reference check: position of the next byte known */
 	uint32_t next_pos;
-	uint64_t bytes;            /* record bytes it got */
-	uint64_t skipped;          /* sum of its positive skips */
+	uint64_t bytes;   /* record bytes it got */
+	uint64_t skipped; /* sum of its positive skips */
 };
 
 #define FUZZ_MAX_OPEN 256
@@ -197,10 +198,10 @@ struct fuzz_state {
 	uint32_t next_id;
 	uint32_t priv_size;
 	uint64_t opens, completes, records, bytes, skip_unknown;
-	uint64_t received_closed;  /* received_bytes of every complete()'s totals */
+	uint64_t received_closed; /* received_bytes of every complete()'s totals */
 	uint64_t skipped[REASM_SKIP_CAUSE_MAX];
-	uint64_t ts_min, ts_max;   /* timestamps given to the library so far */
-	uint64_t checksum;         /* every delivered byte is read into it */
+	uint64_t ts_min, ts_max; /* timestamps given to the library so far */
+	uint64_t checksum;       /* every delivered byte is read into it */
 	/* Harness hooks (may be NULL). */
 	int (*key_of)(const struct reasm_flow *flow);
 	void (*on_record)(struct fstream *s, const struct reasm_record *r);
@@ -216,8 +217,10 @@ priv_check(const struct fstream *s)
 	if (s->priv == NULL)
 		return;
 	for (i = 0; i < S.priv_size; i++)
-		FUZZ_CHECK(s->priv[i] == (uint8_t)(s->id + i), "stream %u: per-stream area byte %u "
-			   "overwritten (shared with another stream?)", s->id, i);
+		FUZZ_CHECK(s->priv[i] == (uint8_t)(s->id + i),
+			   "stream %u: per-stream area byte %u "
+			   "overwritten (shared with another stream?)",
+			   s->id, i);
 }
 
 static void *
@@ -267,13 +270,16 @@ cb_reassembled(void *stream, const struct reasm_record *recs, unsigned int n)
 		FUZZ_CHECK(r->len == 0 || r->bytes != NULL, "record of %u bytes at NULL", r->len);
 		S.checksum += fuzz_read_all(r->bytes, r->len); /* ASan checks every byte */
 		if (s->nrec == 0)
-			FUZZ_CHECK(r->start != (r->skip == -1), "stream %u first record: start %d "
-				   "skip %lld (exactly one of start / skip -1 expected)", s->id,
-				   r->start, (long long)r->skip);
+			FUZZ_CHECK(r->start != (r->skip == -1),
+				   "stream %u first record: start %d "
+				   "skip %lld (exactly one of start / skip -1 expected)",
+				   s->id, r->start, (long long)r->skip);
 		else
-			FUZZ_CHECK(!r->start && r->skip != -1, "stream %u record %llu: start %d "
-				   "skip %lld after the first record", s->id,
-				   (unsigned long long)s->nrec, r->start, (long long)r->skip);
+			FUZZ_CHECK(!r->start && r->skip != -1,
+				   "stream %u record %llu: start %d "
+				   "skip %lld after the first record",
+				   s->id, (unsigned long long)s->nrec, r->start,
+				   (long long)r->skip);
 		FUZZ_CHECK(r->skip >= -1, "skip %lld", (long long)r->skip);
 		if (r->skip == 0)
 			FUZZ_CHECK(r->skip_cause == REASM_SKIP_NONE, "skip 0 with cause %u",
@@ -283,7 +289,7 @@ cb_reassembled(void *stream, const struct reasm_record *recs, unsigned int n)
 				   "skip -1 with cause %u", r->skip_cause);
 		else
 			FUZZ_CHECK(r->skip_cause > REASM_SKIP_START_UNKNOWN &&
-				   r->skip_cause < REASM_SKIP_CAUSE_MAX,
+					   r->skip_cause < REASM_SKIP_CAUSE_MAX,
 				   "skip %lld with cause %u", (long long)r->skip, r->skip_cause);
 		FUZZ_CHECK(r->seen >= S.ts_min && r->seen <= S.ts_max,
 			   "seen %llu outside the timestamps given [%llu, %llu]",
@@ -311,14 +317,16 @@ fuzz_check_totals(const struct fstream *s, const struct reasm_stream_totals *t, 
 {
 	FUZZ_CHECK(t->delivered_bytes == s->bytes && t->skipped_bytes == s->skipped,
 		   "%s: stream %u: totals say %llu delivered, %llu skipped; its records hold "
-		   "%llu bytes and skip %llu", when, s->id,
-		   (unsigned long long)t->delivered_bytes, (unsigned long long)t->skipped_bytes,
-		   (unsigned long long)s->bytes, (unsigned long long)s->skipped);
-	FUZZ_CHECK(t->received_bytes == t->delivered_bytes + t->overlap_bytes +
-						t->buffered_bytes + t->discarded_bytes &&
+		   "%llu bytes and skip %llu",
+		   when, s->id, (unsigned long long)t->delivered_bytes,
+		   (unsigned long long)t->skipped_bytes, (unsigned long long)s->bytes,
+		   (unsigned long long)s->skipped);
+	FUZZ_CHECK(t->received_bytes == t->delivered_bytes + t->overlap_bytes + t->buffered_bytes +
+						t->discarded_bytes &&
 			   t->received_bytes >= t->delivered_bytes,
 		   "%s: stream %u: received %llu != delivered %llu + overlap %llu + buffered %llu "
-		   "+ discarded %llu", when, s->id, (unsigned long long)t->received_bytes,
+		   "+ discarded %llu",
+		   when, s->id, (unsigned long long)t->received_bytes,
 		   (unsigned long long)t->delivered_bytes, (unsigned long long)t->overlap_bytes,
 		   (unsigned long long)t->buffered_bytes, (unsigned long long)t->discarded_bytes);
 }
@@ -367,7 +375,7 @@ fuzz_state_reset(void)
 /* ---- DPDK memory: nothing may stay allocated after an input ------------ */
 
 struct dpdk_mem {
-	uint64_t heap_bytes;  /* rte_malloc'd, all sockets */
+	uint64_t heap_bytes; /* rte_malloc'd, all sockets */
 	uint64_t heap_allocs;
 	unsigned int memzones;
 };
@@ -405,7 +413,7 @@ struct fuzz_rig {
 	struct reasm_pool *pool;
 	struct reasm_assembler *a[2];  /* the live assemblers, a[0..na) */
 	unsigned int mp[2];            /* index in pages[] of a[i]'s page mempool */
-	struct rte_mempool *pages[2]; /* pages[1] NULL: both use pages[0] */
+	struct rte_mempool *pages[2];  /* pages[1] NULL: both use pages[0] */
 	unsigned int na;               /* live assemblers */
 	unsigned int cur;              /* the one operations go to */
 	bool retired;                  /* one of two assemblers was freed mid-input */
@@ -414,8 +422,8 @@ struct fuzz_rig {
 	uint32_t n_pages;
 	bool free_without_flush;
 	bool ts_null;
-	uint64_t ops;                  /* operations run (for messages) */
-	struct dpdk_mem mem_before;    /* DPDK memory in use before the rig */
+	uint64_t ops;               /* operations run (for messages) */
+	struct dpdk_mem mem_before; /* DPDK memory in use before the rig */
 };
 
 static void
@@ -584,8 +592,8 @@ fuzz_check(struct fuzz_rig *rig, const char *after)
 		if (rig->pages[1] != NULL)
 			FUZZ_CHECK(fuzz_pages_taken(rig, rig->mp[i]) == CTR(st[i], pages_in_use),
 				   "after %s: assembler %u: %llu pages out of its mempool, "
-				   "pages_in_use %llu", after, i,
-				   (unsigned long long)fuzz_pages_taken(rig, rig->mp[i]),
+				   "pages_in_use %llu",
+				   after, i, (unsigned long long)fuzz_pages_taken(rig, rig->mp[i]),
 				   (unsigned long long)CTR(st[i], pages_in_use));
 		live_pages += CTR(st[i], pages_in_use);
 	}
@@ -599,8 +607,8 @@ fuzz_check(struct fuzz_rig *rig, const char *after)
 						      CTR(sum, discarded_on_close_bytes) +
 						      CTR(sum, table_full_bytes),
 		   "after %s: payload %llu != delivered %llu + overlap %llu + buffered %llu + "
-		   "discarded %llu + table_full %llu", after,
-		   (unsigned long long)CTR(sum, payload_bytes),
+		   "discarded %llu + table_full %llu",
+		   after, (unsigned long long)CTR(sum, payload_bytes),
 		   (unsigned long long)CTR(sum, delivered_bytes),
 		   (unsigned long long)CTR(sum, overlap_bytes),
 		   (unsigned long long)CTR(sum, buffered_bytes),
@@ -617,8 +625,7 @@ fuzz_check(struct fuzz_rig *rig, const char *after)
 		   (unsigned long long)CTR(sum, conns_closed_fin),
 		   (unsigned long long)CTR(sum, conns_closed_flush),
 		   (unsigned long long)S.completes);
-	FUZZ_CHECK(CTR(sum, delivered_records) == S.records &&
-			   CTR(sum, delivered_bytes) == S.bytes,
+	FUZZ_CHECK(CTR(sum, delivered_records) == S.records && CTR(sum, delivered_bytes) == S.bytes,
 		   "after %s: delivered %llu records %llu bytes, callbacks got %llu / %llu", after,
 		   (unsigned long long)CTR(sum, delivered_records),
 		   (unsigned long long)CTR(sum, delivered_bytes), (unsigned long long)S.records,
@@ -628,13 +635,14 @@ fuzz_check(struct fuzz_rig *rig, const char *after)
 		   (unsigned long long)CTR(sum, skips_start_unknown),
 		   (unsigned long long)S.skip_unknown);
 	FUZZ_CHECK(CTR(sum, skipped_bytes_page_limit) == S.skipped[REASM_SKIP_PAGE_LIMIT] &&
-			   CTR(sum, skipped_bytes_total_limit) == S.skipped[REASM_SKIP_TOTAL_LIMIT] &&
+			   CTR(sum, skipped_bytes_total_limit) ==
+				   S.skipped[REASM_SKIP_TOTAL_LIMIT] &&
 			   CTR(sum, skipped_bytes_no_page) == S.skipped[REASM_SKIP_NO_PAGE] &&
 			   CTR(sum, skipped_bytes_flush) == S.skipped[REASM_SKIP_FLUSH] &&
 			   CTR(sum, skipped_bytes_flush_all) == S.skipped[REASM_SKIP_FLUSH_ALL],
 		   "after %s: skipped bytes by cause: counters %llu %llu %llu %llu %llu, records "
-		   "%llu %llu %llu %llu %llu", after,
-		   (unsigned long long)CTR(sum, skipped_bytes_page_limit),
+		   "%llu %llu %llu %llu %llu",
+		   after, (unsigned long long)CTR(sum, skipped_bytes_page_limit),
 		   (unsigned long long)CTR(sum, skipped_bytes_total_limit),
 		   (unsigned long long)CTR(sum, skipped_bytes_no_page),
 		   (unsigned long long)CTR(sum, skipped_bytes_flush),
@@ -671,10 +679,11 @@ fuzz_check_top(struct fuzz_rig *rig)
 			   "top_conns entry %u: %llu bytes in %u pages", i,
 			   (unsigned long long)info[i].totals.buffered_bytes, info[i].pages);
 		FUZZ_CHECK(info[i].totals.received_bytes ==
-				   info[i].totals.delivered_bytes + info[i].totals.overlap_bytes +
-					   info[i].totals.buffered_bytes +
-					   info[i].totals.discarded_bytes &&
-			   info[i].totals.received_bytes >= info[i].totals.delivered_bytes,
+					   info[i].totals.delivered_bytes +
+						   info[i].totals.overlap_bytes +
+						   info[i].totals.buffered_bytes +
+						   info[i].totals.discarded_bytes &&
+				   info[i].totals.received_bytes >= info[i].totals.delivered_bytes,
 			   "top_conns entry %u: totals do not add up", i);
 		pages += info[i].pages;
 		bytes += info[i].totals.buffered_bytes;
@@ -760,7 +769,8 @@ fuzz_rig_teardown(struct fuzz_rig *rig)
 			struct reasm_stats st;
 
 			reasm_assembler_stats(rig->a[i], &st);
-			fprintf(stderr, "assembler %u (%llu ops%s):", i, (unsigned long long)rig->ops,
+			fprintf(stderr, "assembler %u (%llu ops%s):", i,
+				(unsigned long long)rig->ops,
 				rig->retired ? ", the other one freed" : "");
 			for (j = 0; j < REASM_CTR_MAX; j++)
 				if (st.v[j] != 0)

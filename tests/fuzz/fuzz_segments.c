@@ -254,8 +254,10 @@ on_record(struct fstream *s, const struct reasm_record *r)
 			FUZZ_CHECK(cur.valid && cur.key == s->key && (cur.flags & REASM_TCP_SYN),
 				   "stream %u: start record while assembling no SYN of its flow",
 				   s->id);
-			FUZZ_CHECK(r->len == 0, "stream %u: start record of %u bytes from an "
-				   "empty SYN", s->id, r->len);
+			FUZZ_CHECK(r->len == 0,
+				   "stream %u: start record of %u bytes from an "
+				   "empty SYN",
+				   s->id, r->len);
 			s->pos_known = true;
 			s->next_pos = cur.seq + 1;
 			return;
@@ -271,8 +273,9 @@ on_record(struct fstream *s, const struct reasm_record *r)
 	i = mismatch(s->key, pos, r->bytes, r->len);
 	FUZZ_CHECK(i == r->len,
 		   "stream %u (flow %d) record %llu: byte %u (seq %u) is %#x, the flow has %#x "
-		   "there (skip %lld, len %u)", s->id, s->key, (unsigned long long)s->nrec, i,
-		   pos + i, r->bytes[i], g(s->key, pos + i), (long long)r->skip, r->len);
+		   "there (skip %lld, len %u)",
+		   s->id, s->key, (unsigned long long)s->nrec, i, pos + i, r->bytes[i],
+		   g(s->key, pos + i), (long long)r->skip, r->len);
 	s->next_pos = pos + r->len;
 }
 
@@ -349,7 +352,8 @@ op_segment(struct fuzz_rig *rig, struct fin *in, uint64_t *now, const uint32_t *
 		   (unsigned long long)(CTR(after, segs) - CTR(before, segs)));
 	FUZZ_CHECK(CTR(after, payload_bytes) - CTR(before, payload_bytes) == len,
 		   "payload_bytes +%llu for %u bytes",
-		   (unsigned long long)(CTR(after, payload_bytes) - CTR(before, payload_bytes)), len);
+		   (unsigned long long)(CTR(after, payload_bytes) - CTR(before, payload_bytes)),
+		   len);
 	if (rc == -ENOSPC)
 		FUZZ_CHECK(CTR(after, table_full_pkts) - CTR(before, table_full_pkts) == 1 &&
 				   reasm_pool_count(rig->pool) == rig->max_conns,
@@ -393,7 +397,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		} else if (op == 5) {
 			uint64_t t = now;
 
-			fuzz_flush_older(&rig, fuzz_clock_step(&t, -(int64_t)(int8_t)fin_u8(&in), MS));
+			fuzz_flush_older(&rig,
+					 fuzz_clock_step(&t, -(int64_t)(int8_t)fin_u8(&in), MS));
 		} else if (op == 6) {
 			fuzz_flush_all(&rig);
 		} else {

@@ -171,8 +171,8 @@ load(const char *path, size_t *n_out, uint64_t *syns, uint64_t *not_ipv4)
 		memcpy(pkts[n].data, d, h->caplen);
 		/* what libnids reads: Ethernet + IPv4, or one 802.1Q tag + IPv4 */
 		if (h->caplen < 14 || !((d[12] == 0x08 && d[13] == 0x00) ||
-		    (h->caplen >= 18 && d[12] == 0x81 && d[13] == 0x00 &&
-		     d[16] == 0x08 && d[17] == 0x00)))
+					(h->caplen >= 18 && d[12] == 0x81 && d[13] == 0x00 &&
+					 d[16] == 0x08 && d[17] == 0x00)))
 			(*not_ipv4)++;
 		/* a SYN without ACK over IPv4 (untagged) opens a libnids stream */
 		if (h->caplen >= 14 + 20 + 14 && d[12] == 0x08 && d[13] == 0x00 && d[23] == 6) {
@@ -216,7 +216,9 @@ main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	static struct nids_chksum_ctl nochk = {
-		.netaddr = 0, .mask = 0, .action = NIDS_DONT_CHKSUM,
+		.netaddr = 0,
+		.mask = 0,
+		.action = NIDS_DONT_CHKSUM,
 	};
 	int repeat = 5, c;
 	long streams = 0;
@@ -321,35 +323,42 @@ main(int argc, char **argv)
 		if (r == 0)
 			first = cnt;
 		else if (cnt.bytes != first.bytes) {
-			fprintf(stderr, "nids_bench: run %d delivered %" PRIu64 " bytes, run 0 %" PRIu64 "\n",
+			fprintf(stderr,
+				"nids_bench: run %d delivered %" PRIu64 " bytes, run 0 %" PRIu64
+				"\n",
 				r, cnt.bytes, first.bytes);
 			return 1;
 		}
 	}
 
-	off = (size_t)snprintf(notes, sizeof(notes),
-		"IPv4 only; follows only connections with a full handshake; "
-		"checksums off; scan detection off; n_tcp_streams=%ld (follows %ld)%s",
-		streams, 3 * streams / 4,
-		strict_window ? "; strict receive-window check"
-			      : "; window check relaxed (wscale 2^14 set at establishment)");
+	off = (size_t)
+		snprintf(notes, sizeof(notes),
+			 "IPv4 only; follows only connections with a full handshake; "
+			 "checksums off; scan detection off; n_tcp_streams=%ld (follows %ld)%s",
+			 streams, 3 * streams / 4,
+			 strict_window
+				 ? "; strict receive-window check"
+				 : "; window check relaxed (wscale 2^14 set at establishment)");
 	if (first.warn[NIDS_WARN_TCP_BIGQUEUE] && off < sizeof(notes))
 		off += (size_t)snprintf(notes + off, sizeof(notes) - off,
-			"; out-of-order queue over 64 KiB discarded %" PRIu64 " times",
-			first.warn[NIDS_WARN_TCP_BIGQUEUE]);
+					"; out-of-order queue over 64 KiB discarded %" PRIu64
+					" times",
+					first.warn[NIDS_WARN_TCP_BIGQUEUE]);
 	if (first.warn[NIDS_WARN_TCP_TOOMUCH] && off < sizeof(notes))
 		off += (size_t)snprintf(notes + off, sizeof(notes) - off,
-			"; stream table full, %" PRIu64 " oldest evicted",
-			first.warn[NIDS_WARN_TCP_TOOMUCH]);
+					"; stream table full, %" PRIu64 " oldest evicted",
+					first.warn[NIDS_WARN_TCP_TOOMUCH]);
 	if (first.warn[NIDS_WARN_IP_HDR] && off < sizeof(notes))
 		off += (size_t)snprintf(notes + off, sizeof(notes) - off,
-			"; %" PRIu64 " packets refused for their IPv4 header",
-			first.warn[NIDS_WARN_IP_HDR]);
+					"; %" PRIu64 " packets refused for their IPv4 header",
+					first.warn[NIDS_WARN_IP_HDR]);
 	if (not_ipv4 && off < sizeof(notes))
 		off += (size_t)snprintf(notes + off, sizeof(notes) - off,
-			"; %" PRIu64 " frames not IPv4 (IPv6, QinQ...) ignored", not_ipv4);
+					"; %" PRIu64 " frames not IPv4 (IPv6, QinQ...) ignored",
+					not_ipv4);
 	if (first.established == 0 && off < sizeof(notes))
-		off += (size_t)snprintf(notes + off, sizeof(notes) - off, "%s",
+		off += (size_t)snprintf(
+			notes + off, sizeof(notes) - off, "%s",
 			syns ? "; no handshake completed (SYN+ACK missing, or its ack is not ISN+1)"
 			     : "; no SYN in the capture: nothing followed");
 	(void)off;
@@ -361,12 +370,13 @@ main(int argc, char **argv)
 	       ",\"evicted\":%" PRIu64 ",\"exiting\":%" PRIu64 ",\"data_calls\":%" PRIu64
 	       ",\"warn_ip_hdr\":%" PRIu64 ",\"warn_tcp_hdr\":%" PRIu64
 	       ",\"warn_tcp_bigqueue\":%" PRIu64 ",\"warn_tcp_toomuch\":%" PRIu64
-	       ",\"syns\":%" PRIu64 ",\"not_ipv4\":%" PRIu64 ",\"n_tcp_streams\":%ld,\"repeat\":%d,\"notes\":\"%s\"}\n",
+	       ",\"syns\":%" PRIu64 ",\"not_ipv4\":%" PRIu64
+	       ",\"n_tcp_streams\":%ld,\"repeat\":%d,\"notes\":\"%s\"}\n",
 	       workload, n, n ? (double)best / (double)n : 0.0, first.bytes,
 	       n ? (double)best_total / (double)n : 0.0, (double)best_flush / 1e6,
 	       first.established, first.closed, first.reset, first.timed_out, first.exiting,
 	       first.data_calls, first.warn[NIDS_WARN_IP_HDR], first.warn[NIDS_WARN_TCP_HDR],
-	       first.warn[NIDS_WARN_TCP_BIGQUEUE], first.warn[NIDS_WARN_TCP_TOOMUCH],
-	       syns, not_ipv4, streams, repeat, notes);
+	       first.warn[NIDS_WARN_TCP_BIGQUEUE], first.warn[NIDS_WARN_TCP_TOOMUCH], syns,
+	       not_ipv4, streams, repeat, notes);
 	return 0;
 }

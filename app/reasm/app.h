@@ -4,10 +4,11 @@
  * The appliance's shared state: ports, workers, their mailboxes.
  *
  * Data flow:
- *   port with RSS:    RX queue i --> worker i (each worker polls its queue)
- *   port without RSS: main lcore polls every queue, hashes each frame's
- *                     connection with a symmetric Toeplitz key (rte_thash)
- *                     and enqueues it on that worker's ring
+ *   direct port: RX queue i --> worker i (each worker polls its queue; NICs
+ *                with the symmetric RSS key, af_packet fanout, tap: rx_mode.c)
+ *   spread port: main lcore polls every queue, hashes each frame's
+ *                connection with a symmetric Toeplitz key (rte_softrss)
+ *                and enqueues it on that worker's ring (distributor.c)
  * Each worker owns its assembler, pool, page mempool and counters. The
  * control plane (ctrl.c) talks to workers only through their mailboxes.
  */
@@ -17,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
@@ -29,7 +31,8 @@
 #define APP_MAX_WORKERS RTE_MAX_LCORE
 #define APP_MAX_PORTS RTE_MAX_ETHPORTS
 #define APP_TOP_CONNS 16
-#define MAX_BURST 512 /* most packets per receive burst (--burst) */
+#define MAX_BURST 512      /* most packets per receive burst (--burst) */
+#define PORT_MAX_KSOCK 128 /* net_af_packet sockets (queues) of one port we watch */
 
 /* Items on a worker's ring are mbuf pointers or, with bit 0 set, markers. */
 #define MARKER_BIT 1u
@@ -57,8 +60,16 @@ struct __rte_cache_aligned ctrl_slot {
 
 struct __rte_cache_aligned port_info {
 	uint16_t port_id;
-	bool rss;    /* hardware RSS: one queue per worker */
-	bool drains; /* a capture replay that ends (net_pcap rx_pcap, no infinite_rx) */
+	bool direct;          /* worker i polls queue i (rx_mode.c); else the main lcore spreads */
+	const char *rx_why;   /* why direct or spread, for the start-up line */
+	bool was_promiscuous; /* before reasm started: restored at the end */
+	/* net_af_packet: the PMD's sockets and what the kernel counted on them (af_packet.c) */
+	int ksock[PORT_MAX_KSOCK];
+	unsigned int n_ksock;
+	uint64_t kernel_drops;     /* ring full: dropped by the kernel */
+	uint64_t kernel_rollovers; /* ring full: moved to another queue by the fanout */
+	uint32_t cut_at; /* frames this long may have been cut by the port (af_packet framesz) */
+	bool drains;     /* a capture replay that ends (net_pcap rx_pcap, no infinite_rx) */
 	bool drained;
 	bool pcap_timestamps; /* net_pcap: the dynfield holds capture time in µs */
 	uint16_t n_rxq;
@@ -78,6 +89,7 @@ struct __rte_cache_aligned worker {
 	struct rte_ring *mailbox; /* control-plane requests (struct ctrl_slot *) */
 	struct ctrl_slot slot;
 	volatile bool exited;
+	uint64_t rx_cut;        /* frames of its direct queues the port had cut */
 	uint64_t rx_pkts;       /* packets this worker took in */
 	uint64_t clock_ns;      /* newest packet timestamp seen */
 	unsigned int n_flushes; /* timer flushes run */
@@ -99,11 +111,13 @@ struct app {
 	uint64_t tsc_start;
 	volatile uint64_t clock_ns; /* newest packet time the RX side saw */
 	uint64_t dist_pkts;         /* frames the RX lcore distributed */
+	uint64_t dist_rx_cut;       /* frames the RX lcore took that the port had cut */
 	uint64_t dist_ring_full;    /* frames dropped for a full worker ring (live only) */
 };
 
 extern struct app g_app;
 extern volatile bool g_force_quit;
+extern volatile bool g_reopen; /* SIGHUP seen: reopen the sinks' outputs (ctrl.c) */
 
 /** Nanoseconds of wall-clock time, from the TSC. */
 static inline uint64_t
@@ -124,26 +138,100 @@ app_frame_time(const struct app *app, const struct rte_mbuf *m, uint64_t now)
 	return now;
 }
 
+/** Polls in a row that find nothing before a poller sleeps (--idle-sleep). */
+#define APP_IDLE_POLLS 256
+
+/*
+ * After a poll: nothing to do if it found work; else pause, and after
+ * APP_IDLE_POLLS empty polls in a row sleep --idle-sleep µs (0: busy-poll).
+ */
+static inline void
+app_idle(const struct app *app, bool found, unsigned int *empty)
+{
+	if (found) {
+		*empty = 0;
+		return;
+	}
+	if (app->opt.idle_sleep_us == 0 || ++*empty < APP_IDLE_POLLS) {
+		rte_pause();
+		return;
+	}
+	rte_delay_us_sleep(app->opt.idle_sleep_us);
+}
+
 /* ports.c */
+/** The mbuf data room (headroom included) for frames of @p len bytes, at most UINT16_MAX. */
+static inline uint16_t
+mbuf_buf_size(uint32_t len)
+{
+	return (uint16_t)RTE_MIN(RTE_ALIGN_CEIL(len, 64) + RTE_PKTMBUF_HEADROOM,
+				 (uint32_t)UINT16_MAX);
+}
 int ports_setup(struct app *app);
 void ports_stop(struct app *app);
+/** Bytes of the symmetric Toeplitz key. */
+#define PORTS_RSS_KEY_LEN 40
 const uint8_t *ports_rss_key(void);
 
-/** What every port received and lost, summed (rte_eth_stats_get). */
+/** What every port received and lost, summed (rte_eth_stats_get, af_packet.c). */
 struct ports_totals {
-	uint64_t ipackets; /**< frames received */
-	uint64_t imissed;  /**< dropped by the NIC/kernel before reaching reasm */
-	uint64_t nombuf;   /**< dropped for want of an mbuf */
-	uint64_t ierrors;  /**< receive errors */
+	uint64_t ipackets;         /**< frames received */
+	uint64_t imissed;          /**< dropped by the NIC or the kernel before reaching reasm */
+	uint64_t kernel_drops;     /**< of imissed: net_af_packet rings full */
+	uint64_t kernel_rollovers; /**< net_af_packet frames moved to another queue */
+	uint64_t frames_cut;       /**< frames the port cut short (af_packet framesz=) */
+	uint64_t nombuf;           /**< dropped for want of an mbuf */
+	uint64_t ierrors;          /**< receive errors */
 };
 /** Sum the stats of every port of @p app into @p out. Thread safe (ethdev stats). */
-void ports_totals(const struct app *app, struct ports_totals *out);
+void ports_totals(struct app *app, struct ports_totals *out);
 
 /* worker.c */
 int workers_create(struct app *app); /* assigns worker lcores */
 int workers_setup(struct app *app);  /* pools, assemblers, rings */
 void workers_free(struct app *app);
 int worker_main(void *arg);
+
+/* af_packet.c */
+/** Find @p p's AF_PACKET sockets (net_af_packet only) and say how its ring is sized. */
+int af_packet_setup(struct port_info *p, const struct rte_eth_dev_info *info);
+/** A pool of @p p's own when its framesz= frames do not fit our mbufs; sets p->cut_at. */
+int af_packet_pool_setup(struct app *app, struct port_info *p, const struct rte_eth_dev_info *info);
+/** Whether frame @p m (of cut_at bytes or more) lost bytes: its IP length says more. */
+bool af_packet_frame_cut(const struct rte_mbuf *m);
+/** The kernel's drops and rollovers on @p p so far. Thread safe. */
+void af_packet_stats(struct port_info *p, uint64_t *drops, uint64_t *rollovers);
+/** Read the sockets a last time before the port stops (and closes them). */
+void af_packet_forget(struct port_info *p);
+/*
+ * Frames of @p pkts that @p p cut (af_packet frames longer than its framesz=):
+ * their bytes past the cut are lost, and counted where the port's drops are.
+ */
+static inline uint64_t
+port_frames_cut(const struct port_info *p, struct rte_mbuf *const *pkts, unsigned int n)
+{
+	uint64_t cut = 0;
+	unsigned int i;
+
+	if (likely(p->cut_at == UINT32_MAX))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (unlikely(rte_pktmbuf_pkt_len(pkts[i]) >= p->cut_at) &&
+		    af_packet_frame_cut(pkts[i]))
+			cut++;
+	return cut;
+}
+
+/* rx_mode.c */
+/**
+ * Decide whether workers poll @p p's queues themselves (p->direct) or the
+ * main lcore spreads its frames, per --rx; set p->n_rxq and, for RSS, @p conf.
+ * @return 0, or -1 after a message when --rx direct cannot be honoured.
+ */
+int rx_mode_choose(const struct app *app, struct port_info *p, const struct rte_eth_dev_info *info,
+		   struct rte_eth_conf *conf);
+/** After start: 0 if fine, 1 if the port must be spread instead, -1 to stop. */
+int rx_mode_verify(const struct app *app, struct port_info *p, const struct rte_eth_conf *conf);
 
 /* distributor.c */
 /** Spread the non-RSS ports' frames over the workers until the replays end or a signal. */

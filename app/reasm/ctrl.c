@@ -2,11 +2,12 @@
  * Copyright(c) 2026 The reasm authors
  *
  * The control plane: a thread that runs flush timeouts for ports workers
- * poll directly (hardware RSS), and the one path by which telemetry actions
+ * poll directly (rx_mode.c), and the one path by which telemetry actions
  * reach workers. It never touches worker state: it posts a request into a
  * worker's mailbox (an rte_ring) and waits for the worker to answer between
  * two bursts. Replayed captures get their timer flushes from the main
- * lcore instead, in-band at exact points of the capture's clock (worker.c).
+ * lcore instead, in-band at exact points of the capture's clock
+ * (distributor.c). It also reopens the sinks' outputs on SIGHUP.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -69,27 +70,45 @@ ctrl_request(enum ctrl_req_type type, uint64_t arg, ctrl_collect_fn collect, voi
 	return answered;
 }
 
-/* Timer flushes for workers that poll NIC queues directly (live traffic). */
+/* A round trip through every worker's mailbox: each has been between two bursts. */
+static void
+quiesce_workers(void *arg)
+{
+	ctrl_request(CTRL_REQ_NONE, 0, NULL, arg);
+}
+
+/* SIGHUP: the sinks reopen their outputs (logrotate has moved them). */
+static void
+reopen_outputs(struct app *app)
+{
+	g_reopen = false;
+	if (sinks_reopen(app->sinks, quiesce_workers, NULL) == 0)
+		printf("reasm: SIGHUP: outputs reopened\n");
+}
+
+/* Timer flushes, on the wall clock, for workers that poll their queues directly. */
 static void *
 ctrl_main(void *arg)
 {
 	struct app *app = arg;
 	uint64_t interval_us = app->opt.flush_interval_ms * 1000;
 	uint64_t timeout_ns = app->opt.timeout_ms * 1000000ULL;
-	bool any_hw = false;
+	bool any_direct = false;
 	unsigned int i;
 
 	for (i = 0; i < app->n_ports; i++)
-		any_hw |= app->ports[i].rss;
+		any_direct |= app->ports[i].direct;
 	while (!ctrl_stopping) {
 		uint64_t slept = 0;
 
-		/* Sleep in short steps so stopping is prompt. */
+		/* Sleep in short steps so stopping and SIGHUP are prompt. */
 		while (slept < interval_us && !ctrl_stopping) {
 			usleep(10000);
 			slept += 10000;
+			if (g_reopen)
+				reopen_outputs(app);
 		}
-		if (ctrl_stopping || !any_hw || timeout_ns == 0)
+		if (ctrl_stopping || !any_direct || timeout_ns == 0)
 			continue;
 		ctrl_request(CTRL_REQ_FLUSH, app_now_ns() - timeout_ns, NULL, NULL);
 	}

@@ -85,7 +85,10 @@ stage_marker_all(struct app *app, struct staging *st, uintptr_t marker, bool wai
 	}
 }
 
-/* Timer flushes on the capture's own clock, at the same frames every run. */
+/*
+ * Timer flushes: on the capture's own clock for replays (at the same frames
+ * every run), on the wall clock for live ports.
+ */
 static void
 maybe_flush_marker(struct app *app, struct staging *st, uint64_t ts, uint64_t *next_flush,
 		   bool wait)
@@ -118,6 +121,9 @@ distribute_queue(struct app *app, struct port_info *p, uint16_t q, struct stagin
 	if (n == 0)
 		return false;
 	now = app_now_ns();
+	if (unlikely(p->cut_at != UINT32_MAX))
+		__atomic_store_n(&app->dist_rx_cut, app->dist_rx_cut + port_frames_cut(p, pkts, n),
+				 __ATOMIC_RELAXED);
 	for (i = 0; i < n; i++) {
 		uint64_t ts = app_frame_time(app, pkts[i], now);
 		unsigned int wi = pick_worker(pkts[i], app->n_workers);
@@ -155,17 +161,26 @@ distributor_main(struct app *app)
 	static struct staging st[APP_MAX_WORKERS];
 	uint64_t next_flush = 0, last_nombuf[APP_MAX_PORTS] = {0};
 	uint64_t exhausted_queues[APP_MAX_PORTS] = {0};
-	unsigned int i;
+	unsigned int i, idle = 0;
+	bool any_replay = false;
 
+	for (i = 0; i < app->n_ports; i++)
+		any_replay |= app->ports[i].drains;
 	for (;;) {
 		bool live = false, busy = false;
 
 		if (g_force_quit)
 			break;
+		/*
+		 * Live traffic only: timers run on the wall clock, whether frames
+		 * come or not (a replay's run on the capture's clock, per frame).
+		 */
+		if (!any_replay)
+			maybe_flush_marker(app, st, app_now_ns(), &next_flush, false);
 		for (i = 0; i < app->n_ports; i++) {
 			struct port_info *p = &app->ports[i];
 
-			if (p->rss || p->drained)
+			if (p->direct || p->drained)
 				continue;
 			live |= !p->drains;
 			for (uint16_t q = 0; q < p->n_rxq; q++) {
@@ -185,8 +200,7 @@ distributor_main(struct app *app)
 		}
 		if (!live && !busy)
 			break; /* every replay drained and nothing live to wait for */
-		if (!busy)
-			rte_pause();
+		app_idle(app, busy, &idle);
 	}
 	stage_marker_all(app, st, MARKER_END | MARKER_BIT, true);
 	return 0;

@@ -21,17 +21,21 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+#include <rte_pdump.h>
 
 #include "app.h"
 
 struct app g_app;
 volatile bool g_force_quit;
+volatile bool g_reopen;
 
 static void
 on_signal(int sig)
 {
-	(void)sig;
-	g_force_quit = true;
+	if (sig == SIGHUP)
+		g_reopen = true; /* the control-plane thread reopens the outputs */
+	else
+		g_force_quit = true;
 }
 
 static void
@@ -83,19 +87,23 @@ mbufs_create(struct app *app)
 
 /* What the ports and the RX lcore saw: what reached reasm, and what did not. */
 static void
-print_port_summary(const struct app *app)
+print_port_summary(struct app *app)
 {
 	struct ports_totals pt;
 
 	ports_totals(app, &pt);
-	printf("reasm: ports: %" PRIu64 " received, %" PRIu64 " missed (NIC drops), %" PRIu64
-	       " without mbuf, %" PRIu64 " errors; RX lcore: %" PRIu64 " spread, %" PRIu64
+	printf("reasm: ports: %" PRIu64 " received, %" PRIu64
+	       " missed (NIC or kernel drops: %" PRIu64 " af_packet ring full), %" PRIu64
+	       " moved to another queue (af_packet rollover), %" PRIu64
+	       " cut short (af_packet framesz), %" PRIu64 " without mbuf, %" PRIu64
+	       " errors; RX lcore: %" PRIu64 " spread, %" PRIu64
 	       " dropped for a full worker ring\n",
-	       pt.ipackets, pt.imissed, pt.nombuf, pt.ierrors, app->dist_pkts, app->dist_ring_full);
+	       pt.ipackets, pt.imissed, pt.kernel_drops, pt.kernel_rollovers, pt.frames_cut,
+	       pt.nombuf, pt.ierrors, app->dist_pkts, app->dist_ring_full);
 }
 
 static void
-print_summary(const struct app *app)
+print_summary(struct app *app)
 {
 	struct reasm_stats sum = {0}, st;
 	struct sinks_totals acc = {0};
@@ -131,6 +139,32 @@ print_summary(const struct app *app)
 	       " unbalanced\n",
 	       acc.streams, acc.received, acc.bytes, acc.overlap, acc.discarded, acc.unbalanced);
 	print_port_summary(app);
+}
+
+/*
+ * Packet capture by operators' tools (dpdk-dumpcap, dpdk-pdump): they attach
+ * as secondary processes, which needs shared memory (hugepages, not
+ * --no-huge) and the same --file-prefix; reasm runs the same either way.
+ */
+static bool pdump_on;
+
+static void
+pdump_start(void)
+{
+	if (rte_eal_process_type() != RTE_PROC_PRIMARY || rte_pdump_init() != 0) {
+		fprintf(stderr, "reasm: warning: packet capture (dpdk-dumpcap) unavailable: %s\n",
+			rte_strerror(rte_errno));
+		return;
+	}
+	pdump_on = true;
+}
+
+static void
+pdump_stop(void)
+{
+	if (pdump_on)
+		rte_pdump_uninit();
+	pdump_on = false;
 }
 
 /* Wait for a signal; the workers poll their queues meanwhile. */
@@ -180,6 +214,7 @@ main(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
 	clock_init(app);
 	app->ts_dynfield = -1;
 
@@ -207,12 +242,14 @@ main(int argc, char **argv)
 		goto fail;
 	options_print(&app->opt, app->n_workers);
 	telemetry_register(app);
+	pdump_start();
 	if (ctrl_start(app) < 0)
 		goto fail;
 
 	run(app);
 
 	telemetry_shutdown(); /* before anything it reads is freed */
+	pdump_stop();
 	ctrl_stop();
 	if (sinks_finish(app->sinks) < 0)
 		status = 1;
@@ -225,6 +262,7 @@ main(int argc, char **argv)
 	return status;
 fail:
 	telemetry_shutdown();
+	pdump_stop();
 	ctrl_stop();
 	workers_free(app);
 	sinks_free(app->sinks);

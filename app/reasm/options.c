@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_common.h>
+
 #include "options.h"
 
 #define DEFAULT_TIMEOUT_MS 60000
@@ -38,6 +40,11 @@ usage(FILE *f)
 		"  --mbuf-size BYTES            frame bytes one mbuf holds, 1024..65000 (default %d)\n"
 		"  --burst N                    packets per receive burst, 1..512 (default %d)\n"
 		"  --ring-size N                RX lcore to worker ring size, power of 2 (default %d)\n"
+		"  --idle-sleep US              after 256 empty polls in a row, sleep US microseconds\n"
+		"                               between polls (0 = busy-poll, the default)\n"
+		"  --rx auto|direct|spread      workers poll their own queues (direct) or the main\n"
+		"                               lcore spreads frames (spread); auto: direct where\n"
+		"                               a port keeps connections on one queue (default)\n"
 		"  --help                       this text\n",
 		DEFAULT_TIMEOUT_MS, DEFAULT_FLUSH_INTERVAL_MS, DEFAULT_MAX_CONNS, DEFAULT_PAGES,
 		DEFAULT_MBUFS, DEFAULT_MBUF_SIZE, DEFAULT_BURST, DEFAULT_RING_SIZE);
@@ -81,6 +88,32 @@ parse_u32(const char *opt, const char *s, uint64_t min, uint64_t max, uint32_t *
 	return 0;
 }
 
+static const char *const rx_mode_names[] = {
+	[RX_AUTO] = "auto",
+	[RX_DIRECT] = "direct",
+	[RX_SPREAD] = "spread",
+};
+
+const char *
+rx_mode_name(enum rx_mode mode)
+{
+	return (unsigned int)mode < RTE_DIM(rx_mode_names) ? rx_mode_names[mode] : "?";
+}
+
+static int
+parse_rx_mode(const char *s, enum rx_mode *out)
+{
+	unsigned int i;
+
+	for (i = 0; i < RTE_DIM(rx_mode_names); i++)
+		if (strcmp(s, rx_mode_names[i]) == 0) {
+			*out = (enum rx_mode)i;
+			return 0;
+		}
+	fprintf(stderr, "reasm: --rx '%s': expected auto, direct or spread\n", s);
+	return -1;
+}
+
 enum {
 	OPT_SINK = 256,
 	OPT_SHA256,
@@ -95,6 +128,8 @@ enum {
 	OPT_MBUF_SIZE,
 	OPT_BURST,
 	OPT_RING_SIZE,
+	OPT_RX,
+	OPT_IDLE_SLEEP,
 	OPT_HELP,
 };
 
@@ -112,6 +147,8 @@ static const struct option long_options[] = {
 	{"mbuf-size", required_argument, NULL, OPT_MBUF_SIZE},
 	{"burst", required_argument, NULL, OPT_BURST},
 	{"ring-size", required_argument, NULL, OPT_RING_SIZE},
+	{"rx", required_argument, NULL, OPT_RX},
+	{"idle-sleep", required_argument, NULL, OPT_IDLE_SLEEP},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -157,6 +194,10 @@ parse_one(int c, const char *arg, struct app_options *opt)
 			return -1;
 		}
 		return 0;
+	case OPT_RX:
+		return parse_rx_mode(arg, &opt->rx_mode);
+	case OPT_IDLE_SLEEP:
+		return parse_u32("idle-sleep", arg, 0, 1000000, &opt->idle_sleep_us);
 	default:
 		return -1;
 	}
@@ -217,9 +258,10 @@ options_print(const struct app_options *opt, unsigned int n_workers)
 	       opt->pages_total, opt->pages_total ? "" : " (mempool-bounded)", opt->pages_per_conn,
 	       opt->pages_per_conn ? "" : " (unlimited)");
 	printf("reasm: timeout %" PRIu64 " ms%s, flush-interval %" PRIu64 " ms, burst %u, "
-	       "mbufs %u of %u bytes, ring-size %u\n",
+	       "mbufs %u of %u bytes, ring-size %u, rx %s, idle-sleep %u us\n",
 	       opt->timeout_ms, opt->timeout_ms ? "" : " (flush only at the end)",
-	       opt->flush_interval_ms, opt->burst, opt->mbufs, opt->mbuf_size, opt->ring_size);
+	       opt->flush_interval_ms, opt->burst, opt->mbufs, opt->mbuf_size, opt->ring_size,
+	       rx_mode_name(opt->rx_mode), opt->idle_sleep_us);
 	printf("reasm: sinks:");
 	for (unsigned int i = 0; i < opt->sinks.n_specs; i++)
 		printf(" %s", opt->sinks.specs[i]);

@@ -11,6 +11,16 @@
 
 #include "sinks.h"
 
+/** --rx: who polls a port's queues (rx_mode.c). */
+enum rx_mode {
+	RX_AUTO = 0, /**< direct where known correct, else spread */
+	RX_DIRECT,   /**< workers poll their own queues; refuse ports where it would be wrong */
+	RX_SPREAD,   /**< the main lcore polls and spreads in software */
+};
+
+/** The name of @p mode ("auto", "direct", "spread"). */
+const char *rx_mode_name(enum rx_mode mode);
+
 struct app_options {
 	struct sinks_conf sinks;
 	uint64_t timeout_ms; /**< --timeout: flush streams idle this long; 0 = only at the end */
@@ -22,6 +32,8 @@ struct app_options {
 	uint32_t mbufs;             /**< --mbufs, packet mempool size */
 	uint32_t mbuf_size;         /**< --mbuf-size, frame bytes one mbuf holds (data room) */
 	uint32_t burst;             /**< --burst, packets per rx burst */
+	enum rx_mode rx_mode;       /**< --rx */
+	uint32_t idle_sleep_us;     /**< --idle-sleep: sleep when idle (0 = busy-poll) */
 	uint32_t ring_size;         /**< --ring-size, distributor -> worker rings */
 };
 

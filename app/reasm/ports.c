@@ -1,11 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * Copyright(c) 2026 The reasm authors
  *
- * Port set-up. A port whose PMD offers RSS over at least as many queues as
- * there are workers gets one RX queue per worker and a symmetric Toeplitz
- * key (both directions of a connection hash alike). Other ports (net_pcap,
- * net_null, net_ring, ...) keep the queues they have and are polled by the
- * main lcore, which spreads frames with the same symmetric hash in software.
+ * Port set-up: mempools for large frames, queues direct or spread (the
+ * choice is rx_mode.c's), start, promiscuous mode for the run only, stop,
+ * and the ports' statistics summed.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -26,7 +24,7 @@
 #define TX_DESC 512
 
 /* 0x6d5a repeated: Toeplitz with this key is symmetric in (src, dst). */
-static uint8_t symmetric_rss_key[40] = {
+static uint8_t symmetric_rss_key[PORTS_RSS_KEY_LEN] = {
 	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
 	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
 	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
@@ -141,8 +139,7 @@ replay_pool_setup(struct app *app, struct port_info *p, const struct rte_eth_dev
 	n = size.frames + (uint64_t)app->n_workers * app->opt.ring_size + 4 * MAX_BURST + 1024;
 	snprintf(name, sizeof(name), "reasm_replay%u", p->port_id);
 	p->own_mbufs = rte_pktmbuf_pool_create(name, (unsigned int)n, 256, 0,
-					       (uint16_t)(RTE_ALIGN_CEIL(size.max_len, 64) +
-							  RTE_PKTMBUF_HEADROOM),
+					       mbuf_buf_size(size.max_len),
 					       rte_eth_dev_socket_id(p->port_id));
 	if (p->own_mbufs == NULL) {
 		fprintf(stderr,
@@ -161,30 +158,15 @@ replay_pool_setup(struct app *app, struct port_info *p, const struct rte_eth_dev
 
 /* ---- configuration ----------------------------------------------------- */
 
+/* Configure @p p's queues as @p conf says and start it. */
 static int
-port_configure(struct app *app, struct port_info *p, const struct rte_eth_dev_info *info)
+port_start(struct app *app, struct port_info *p, const struct rte_eth_dev_info *info,
+	   const struct rte_eth_conf *conf)
 {
-	struct rte_eth_conf conf;
 	uint16_t q, n_txq = info->max_tx_queues > 0 ? 1 : 0;
 	int rc;
 
-	memset(&conf, 0, sizeof(conf));
-	/* Replays go through the main lcore, which keeps capture order for the timers. */
-	p->rss = !p->drains && info->flow_type_rss_offloads != 0 &&
-		 info->max_rx_queues >= app->n_workers;
-	if (p->rss) {
-		p->n_rxq = (uint16_t)app->n_workers;
-		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-		conf.rx_adv_conf.rss_conf.rss_key = symmetric_rss_key;
-		conf.rx_adv_conf.rss_conf.rss_key_len = sizeof(symmetric_rss_key);
-		conf.rx_adv_conf.rss_conf.rss_hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP) &
-						   info->flow_type_rss_offloads;
-	} else {
-		p->n_rxq = info->max_rx_queues > 0 ? info->max_rx_queues : 1;
-		if (p->n_rxq > 64)
-			p->n_rxq = 1; /* a real NIC without RSS: one queue is enough */
-	}
-	rc = rte_eth_dev_configure(p->port_id, p->n_rxq, n_txq, &conf);
+	rc = rte_eth_dev_configure(p->port_id, p->n_rxq, n_txq, conf);
 	if (rc < 0) {
 		fprintf(stderr, "reasm: port %u (%s): cannot configure %u RX queues: %s\n",
 			p->port_id, p->name, p->n_rxq, rte_strerror(-rc));
@@ -209,7 +191,33 @@ port_configure(struct app *app, struct port_info *p, const struct rte_eth_dev_in
 			return -1;
 		}
 	}
+	rc = rte_eth_dev_start(p->port_id);
+	if (rc < 0) {
+		fprintf(stderr, "reasm: port %u (%s): cannot start: %s\n", p->port_id, p->name,
+			rte_strerror(-rc));
+		return -1;
+	}
 	return 0;
+}
+
+/* Configure and start @p p, direct or spread (rx_mode.c). */
+static int
+port_configure(struct app *app, struct port_info *p, const struct rte_eth_dev_info *info)
+{
+	struct rte_eth_conf conf;
+	int rc;
+
+	memset(&conf, 0, sizeof(conf));
+	if (rx_mode_choose(app, p, info, &conf) < 0 || port_start(app, p, info, &conf) < 0)
+		return -1;
+	rc = rx_mode_verify(app, p, &conf);
+	if (rc <= 0)
+		return rc;
+	/* The port refused the symmetric key: start it again, spread. */
+	rte_eth_dev_stop(p->port_id);
+	memset(&conf, 0, sizeof(conf));
+	p->n_rxq = 1;
+	return port_start(app, p, info, &conf);
 }
 
 static int
@@ -229,19 +237,19 @@ port_setup(struct app *app, uint16_t port_id, struct port_info *p)
 	snprintf(p->driver, sizeof(p->driver), "%s", info.driver_name);
 	p->drains = port_drains(&info);
 	p->pcap_timestamps = strcmp(info.driver_name, "net_pcap") == 0;
-	if (replay_pool_setup(app, p, &info) < 0 || port_configure(app, p, &info) < 0)
+	if (replay_pool_setup(app, p, &info) < 0 || af_packet_pool_setup(app, p, &info) < 0 ||
+	    port_configure(app, p, &info) < 0)
 		return -1;
-	rc = rte_eth_dev_start(port_id);
-	if (rc < 0) {
-		fprintf(stderr, "reasm: port %u (%s): cannot start: %s\n", port_id, p->name,
-			rte_strerror(-rc));
+	if (af_packet_setup(p, &info) < 0)
 		return -1;
-	}
-	rte_eth_promiscuous_enable(port_id); /* vdevs may refuse: not an error */
-	printf("reasm: port %u %s (%s): %u RX queue%s, %s%s\n", port_id, p->name, p->driver,
-	       p->n_rxq, p->n_rxq > 1 ? "s" : "",
-	       p->rss ? "hardware RSS (symmetric key)" : "software RSS on the main lcore",
-	       p->drains ? ", capture replay" : "");
+	/* Promiscuous for the run only: what the port was is restored at the end. */
+	p->was_promiscuous = rte_eth_promiscuous_get(port_id) == 1;
+	if (!p->was_promiscuous)
+		rte_eth_promiscuous_enable(port_id); /* vdevs may refuse: not an error */
+	printf("reasm: port %u %s (%s): %u RX queue%s, rx %s: %s (%s)%s\n", port_id, p->name,
+	       p->driver, p->n_rxq, p->n_rxq > 1 ? "s" : "", p->direct ? "direct" : "spread",
+	       p->direct ? "worker i polls queue i" : "the main lcore spreads its frames",
+	       p->rx_why, p->drains ? ", capture replay" : "");
 	return 0;
 }
 
@@ -256,7 +264,7 @@ ports_setup(struct app *app)
 
 		if (port_setup(app, port_id, p) < 0)
 			return -1;
-		app->any_sw_port |= !p->rss;
+		app->any_sw_port |= !p->direct;
 		app->n_ports++;
 	}
 	if (app->n_ports == 0) {
@@ -280,6 +288,9 @@ ports_stop(struct app *app)
 	unsigned int i;
 
 	for (i = 0; i < app->n_ports; i++) {
+		af_packet_forget(&app->ports[i]);
+		if (!app->ports[i].was_promiscuous)
+			rte_eth_promiscuous_disable(app->ports[i].port_id);
 		rte_eth_dev_stop(app->ports[i].port_id);
 		rte_eth_dev_close(app->ports[i].port_id);
 		rte_mempool_free(app->ports[i].own_mbufs);
@@ -288,14 +299,19 @@ ports_stop(struct app *app)
 }
 
 void
-ports_totals(const struct app *app, struct ports_totals *out)
+ports_totals(struct app *app, struct ports_totals *out)
 {
 	unsigned int i;
 
 	memset(out, 0, sizeof(*out));
 	for (i = 0; i < app->n_ports; i++) {
 		struct rte_eth_stats es;
+		uint64_t drops, rollovers;
 
+		af_packet_stats(&app->ports[i], &drops, &rollovers);
+		out->kernel_drops += drops;
+		out->kernel_rollovers += rollovers;
+		out->imissed += drops;
 		if (rte_eth_stats_get(app->ports[i].port_id, &es) != 0)
 			continue;
 		out->ipackets += es.ipackets;
@@ -303,4 +319,7 @@ ports_totals(const struct app *app, struct ports_totals *out)
 		out->nombuf += es.rx_nombuf;
 		out->ierrors += es.ierrors;
 	}
+	out->frames_cut = __atomic_load_n(&app->dist_rx_cut, __ATOMIC_RELAXED);
+	for (i = 0; i < app->n_workers; i++)
+		out->frames_cut += __atomic_load_n(&app->workers[i].rx_cut, __ATOMIC_RELAXED);
 }

@@ -90,6 +90,13 @@ struct sink_ops {
 	void (*stream_close)(struct sink *k, struct sink_stream *st, void *priv,
 			     const struct sink_close_info *info);
 	/**
+	 * Reopen the output under its name (SIGHUP, after logrotate renamed it),
+	 * appending: swap in the new descriptor and put the old one in *@p old,
+	 * which the dispatch closes once no worker can be using it.
+	 * @return 0, or -1 after printing why (the old output is kept).
+	 */
+	int (*reopen)(struct sink *k, int *old);
+	/**
 	 * Every stream is closed: flush and close the output.
 	 * @return 0, or -1 after printing to stderr what failed.
 	 */

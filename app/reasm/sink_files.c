@@ -105,8 +105,8 @@ create_file(const struct files_state *fs, const struct sink_stream *st, struct f
 		int fd;
 
 		file_name(st, suffix, name, NAME_LEN);
-		fd = openat(fs->dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC,
-			    0644);
+		fd = openat(__atomic_load_n(&fs->dir_fd, __ATOMIC_ACQUIRE), name,
+			    O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
 		if (fd >= 0) {
 			fst->suffix = suffix;
 			return fd;
@@ -130,7 +130,8 @@ reopen_file(const struct files_state *fs, const struct sink_stream *st,
 
 	file_name(st, fst->suffix, name, NAME_LEN);
 	do
-		fd = openat(fs->dir_fd, name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		fd = openat(__atomic_load_n(&fs->dir_fd, __ATOMIC_ACQUIRE), name,
+			    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	while (fd < 0 && errno == EINTR);
 	return fd < 0 ? -errno : fd;
 }
@@ -278,6 +279,32 @@ files_stream_close(struct sink *k, struct sink_stream *st, void *priv,
 	fst->fd = -1;
 }
 
+/*
+ * SIGHUP: the directory again (it may have been moved away and created anew).
+ * Streams keep the files they hold open; new files go to the directory now
+ * under the name.
+ */
+static int
+files_reopen(struct sink *k, int *old)
+{
+	struct files_state *fs = k->state;
+	int fd;
+
+	if (mkdir(k->arg, 0755) < 0 && errno != EEXIST) {
+		fprintf(stderr, "reasm: files sink: reopening %s: %s (still writing the old one)\n",
+			k->arg, strerror(errno));
+		return -1;
+	}
+	fd = open(k->arg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "reasm: files sink: reopening %s: %s (still writing the old one)\n",
+			k->arg, strerror(errno));
+		return -1;
+	}
+	*old = __atomic_exchange_n(&fs->dir_fd, fd, __ATOMIC_ACQ_REL);
+	return 0;
+}
+
 /* Create DIR if missing (one level) and check it is a writable directory. */
 static int
 files_open(struct sink *k)
@@ -336,5 +363,6 @@ const struct sink_ops sink_files_ops = {
 	.stream_open = files_stream_open,
 	.data = files_data,
 	.stream_close = files_stream_close,
+	.reopen = files_reopen,
 	.free = files_free,
 };

@@ -5,8 +5,9 @@
  * 4-tuple (addresses as Go writes them), bytes, records, skips by cause,
  * start/end, first/last seen, worker, the library's accounting (received,
  * overlap, discarded) and, with --sha256, the SHA-256 of the delivered
- * bytes. The file is truncated at start; each line is one write(2) on an
- * O_APPEND descriptor, so lines of different workers never interleave.
+ * bytes. The file is truncated at start, and reopened for appending on
+ * SIGHUP (logrotate); each line is one write(2) on an O_APPEND descriptor,
+ * so lines of different workers never interleave.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -69,7 +70,7 @@ jsonl_stream_close(struct sink *k, struct sink_stream *st, void *priv,
 		sink_write_error(k, st->worker, k->arg, NULL, EOVERFLOW);
 		return;
 	}
-	rc = sink_write_all(js->fd, buf, l.len);
+	rc = sink_write_all(__atomic_load_n(&js->fd, __ATOMIC_ACQUIRE), buf, l.len);
 	if (rc < 0)
 		sink_write_error(k, st->worker, k->arg, NULL, -rc);
 }
@@ -89,6 +90,22 @@ jsonl_open(struct sink *k)
 		fprintf(stderr, "reasm: jsonl sink: %s: %s\n", k->arg, strerror(errno));
 		return -1;
 	}
+	return 0;
+}
+
+static int
+jsonl_reopen(struct sink *k, int *old)
+{
+	struct jsonl_state *js = k->state;
+	int fd = open(k->arg, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+	if (fd < 0) {
+		fprintf(stderr,
+			"reasm: jsonl sink: reopening %s: %s (still writing the old file)\n",
+			k->arg, strerror(errno));
+		return -1;
+	}
+	*old = __atomic_exchange_n(&js->fd, fd, __ATOMIC_ACQ_REL);
 	return 0;
 }
 
@@ -125,6 +142,7 @@ const struct sink_ops sink_jsonl_ops = {
 	.per_stream_detail = true,
 	.open = jsonl_open,
 	.stream_close = jsonl_stream_close,
+	.reopen = jsonl_reopen,
 	.finish = jsonl_finish,
 	.free = jsonl_free,
 };

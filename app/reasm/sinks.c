@@ -472,6 +472,28 @@ sinks_create(const struct sinks_conf *conf)
 }
 
 int
+sinks_reopen(struct sinks *s, void (*quiesce)(void *ctx), void *ctx)
+{
+	int old[SINK_MAX + 1];
+	unsigned int i;
+	int rc = 0;
+
+	for (i = 0; i < s->n; i++) {
+		old[i] = -1;
+		if (s->sink[i].ops->reopen != NULL &&
+		    s->sink[i].ops->reopen(&s->sink[i], &old[i]) < 0)
+			rc = -1;
+	}
+	/* Once every worker has been between two bursts, none holds an old descriptor. */
+	if (quiesce != NULL)
+		quiesce(ctx);
+	for (i = 0; i < s->n; i++)
+		if (old[i] >= 0)
+			close(old[i]);
+	return rc;
+}
+
+int
 sinks_finish(struct sinks *s)
 {
 	uint64_t errors = 0;

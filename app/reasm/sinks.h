@@ -114,6 +114,16 @@ void sinks_worker_totals(const struct sinks *s, unsigned int worker, struct sink
  */
 int sinks_finish(struct sinks *s);
 
+/**
+ * Reopen the outputs under their names (SIGHUP, after logrotate): the jsonl
+ * file for appending, the files directory. @p quiesce (may be NULL) must
+ * return only when no worker is inside a stream callback that started
+ * before the call; then the old descriptors are closed.
+ * @return 0, or -1 if an output could not be reopened (it keeps the old one;
+ *   the reason is on stderr).
+ */
+int sinks_reopen(struct sinks *s, void (*quiesce)(void *ctx), void *ctx);
+
 /** Free everything. NULL is a no-op. */
 void sinks_free(struct sinks *s);
 

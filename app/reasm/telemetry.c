@@ -87,6 +87,9 @@ do_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	tel_add_u64(d, "port_rx_missed", pt.imissed);
 	tel_add_u64(d, "port_rx_nombuf", pt.nombuf);
 	tel_add_u64(d, "port_rx_errors", pt.ierrors);
+	tel_add_u64(d, "port_kernel_drops", pt.kernel_drops);
+	tel_add_u64(d, "port_kernel_rollovers", pt.kernel_rollovers);
+	tel_add_u64(d, "port_frames_cut", pt.frames_cut);
 	tel_add_u64(d, "dist_pkts", __atomic_load_n(&g_app.dist_pkts, __ATOMIC_RELAXED));
 	tel_add_u64(d, "dist_ring_full", __atomic_load_n(&g_app.dist_ring_full, __ATOMIC_RELAXED));
 	tel_add_u64(d, "rx_pkts", rx_pkts);
@@ -157,6 +160,9 @@ do_config(const char *cmd, const char *params, struct rte_tel_data *d)
 	tel_add_u64(d, "mbufs", o->mbufs);
 	tel_add_u64(d, "burst", o->burst);
 	tel_add_u64(d, "ring_size", o->ring_size);
+	tel_add_u64(d, "mbuf_size", o->mbuf_size);
+	rte_tel_data_add_dict_string(d, "rx", rx_mode_name(o->rx_mode));
+	tel_add_u64(d, "idle_sleep_us", o->idle_sleep_us);
 	tel_add_u64(d, "sha256", o->sinks.sha256);
 	rte_tel_data_add_dict_string(d, "sink_count",
 				     sinks_conf_arg(&o->sinks, "count") ? "yes" : "no");

@@ -3,7 +3,7 @@
  *
  * Workers: set-up, and the loop each worker lcore runs.
  *
- * A worker takes frames from its own RX queues (ports with hardware RSS)
+ * A worker takes frames from its own RX queues (direct ports, rx_mode.c)
  * and from its ring (ports the main lcore distributes), assembles them in
  * bursts and frees them. Markers on the ring, put there by the distributor
  * at exact points of the capture's timeline, run timer flushes and end the
@@ -214,7 +214,7 @@ drain_ring(struct worker *w, unsigned int burst)
 }
 
 static unsigned int
-poll_hw_queues(struct worker *w, unsigned int burst)
+poll_direct_queues(struct worker *w, unsigned int burst)
 {
 	struct rte_mbuf *pkts[MAX_BURST];
 	unsigned int i, total = 0;
@@ -223,9 +223,12 @@ poll_hw_queues(struct worker *w, unsigned int burst)
 		const struct port_info *p = &g_app.ports[i];
 		uint16_t n;
 
-		if (!p->rss)
+		if (!p->direct)
 			continue;
 		n = rte_eth_rx_burst(p->port_id, (uint16_t)w->id, pkts, (uint16_t)burst);
+		if (unlikely(p->cut_at != UINT32_MAX))
+			__atomic_store_n(&w->rx_cut, w->rx_cut + port_frames_cut(p, pkts, n),
+					 __ATOMIC_RELAXED);
 		assemble_and_free(w, pkts, n);
 		total += n;
 	}
@@ -238,16 +241,16 @@ worker_main(void *arg)
 	struct worker *w = arg;
 	unsigned int burst = g_app.opt.burst;
 	bool ring_open = w->ring != NULL;
-	bool hw = false;
-	unsigned int i;
+	bool direct = false;
+	unsigned int i, idle = 0;
 
 	for (i = 0; i < g_app.n_ports; i++)
-		hw |= g_app.ports[i].rss;
-	while ((hw && !g_force_quit) || ring_open) {
+		direct |= g_app.ports[i].direct;
+	while ((direct && !g_force_quit) || ring_open) {
 		unsigned int got = 0;
 
-		if (hw && !g_force_quit)
-			got += poll_hw_queues(w, burst);
+		if (direct && !g_force_quit)
+			got += poll_direct_queues(w, burst);
 		if (ring_open) {
 			unsigned int before = rte_ring_count(w->ring);
 
@@ -255,8 +258,7 @@ worker_main(void *arg)
 			got += before;
 		}
 		serve_mailbox(w);
-		if (got == 0)
-			rte_pause();
+		app_idle(&g_app, got > 0, &idle);
 	}
 	reasm_flush_all(w->asm_);
 	__atomic_store_n(&w->exited, true, __ATOMIC_RELEASE);

@@ -49,7 +49,8 @@ from reasmkit import appliance, frames, gtest, pcap, source_dir  # noqa: E402
 SUITE = "AppTelemetry"
 WORKER_LCORES = (1, 2)
 # What docs/appliance.md promises beyond the library counters (checked against the doc).
-APP_KEYS = ("workers", "port_rx_pkts", "port_rx_missed", "port_rx_nombuf", "port_rx_errors",
+APP_KEYS = ("workers", "port_rx_pkts", "port_rx_missed", "port_kernel_drops",
+            "port_kernel_rollovers", "port_frames_cut", "port_rx_nombuf", "port_rx_errors",
             "dist_pkts", "dist_ring_full", "rx_pkts", "streams_open", "streams_completed",
             "sink_bytes", "sink_write_errors", "streams_unbalanced", "clock_ns")
 GAUGES = ("streams_open", "pages_in_use", "buffered_bytes")
@@ -173,7 +174,8 @@ def run_busy(report, reasm, tmp, counters):
     want_config = {"workers": 2, "ports": 1, "timeout_ms": 0, "flush_interval_ms": 250,
                    "pages_total": 1000, "pages_per_conn": 64, "max_conns": 4096,
                    "pages": 2048, "page_bytes": 1900, "mbufs": 4096, "burst": 16,
-                   "ring_size": 1024, "sha256": 1, "sink_count": "no", "sink_files": "",
+                   "ring_size": 1024, "mbuf_size": 2048, "rx": "auto", "idle_sleep_us": 0,
+                   "sha256": 1, "sink_count": "no", "sink_files": "",
                    "sink_jsonl": jsonl}
     bg = reasm.start(["net_pcap0,rx_pcap=%s,infinite_rx=1" % cap], opts)
     try:

@@ -127,10 +127,11 @@ af_packet_pool_setup(struct app *app, struct port_info *p, const struct rte_eth_
 	blocksz = devarg_number(args, "blocksz", (unsigned long)getpagesize());
 	if (framesz == 0 || blocksz % framesz != 0) {
 		/* The PMD would read frames at the wrong places: garbage, not an error. */
-		fprintf(stderr, "reasm: port %u (%s): blocksz=%lu is not a multiple of framesz=%lu: "
-				"net_af_packet reads frame i at i x framesz, so it would read the "
-				"kernel's ring at the wrong places; give blocksz=framesz or a "
-				"multiple\n",
+		fprintf(stderr,
+			"reasm: port %u (%s): blocksz=%lu is not a multiple of framesz=%lu: "
+			"net_af_packet reads frame i at i x framesz, so it would read the "
+			"kernel's ring at the wrong places; give blocksz=framesz or a "
+			"multiple\n",
 			p->port_id, p->name, blocksz, framesz);
 		return -1;
 	}
@@ -140,22 +141,23 @@ af_packet_pool_setup(struct app *app, struct port_info *p, const struct rte_eth_
 	if (need <= room)
 		return 0;
 	if (need > UINT16_MAX - RTE_PKTMBUF_HEADROOM) {
-		fprintf(stderr, "reasm: port %u (%s): framesz=%lu: frames of %lu bytes cannot fit in "
-				"one mbuf, and net_af_packet takes no chained mbufs: give "
-				"framesz=%u,blocksz=%u at most, and keep the interface's frames below "
-				"it (ip link set DEV gso_max_size N gro_max_size N, or ethtool -K DEV "
-				"tso off gso off gro off)\n",
+		fprintf(stderr,
+			"reasm: port %u (%s): framesz=%lu: frames of %lu bytes cannot fit in "
+			"one mbuf, and net_af_packet takes no chained mbufs: give "
+			"framesz=%u,blocksz=%u at most, and keep the interface's frames below "
+			"it (ip link set DEV gso_max_size N gro_max_size N, or ethtool -K DEV "
+			"tso off gso off gro off)\n",
 			p->port_id, p->name, framesz, need, AF_PACKET_MAX_FRAMESZ,
 			AF_PACKET_MAX_FRAMESZ);
 		return -1;
 	}
 	snprintf(name, sizeof(name), "reasm_afp%u", p->port_id);
-	p->own_mbufs = rte_pktmbuf_pool_create(name, app->opt.mbufs, 256, 0,
-					       mbuf_buf_size(need),
+	p->own_mbufs = rte_pktmbuf_pool_create(name, app->opt.mbufs, 256, 0, mbuf_buf_size(need),
 					       rte_eth_dev_socket_id(p->port_id));
 	if (p->own_mbufs == NULL) {
-		fprintf(stderr, "reasm: port %u (%s): framesz=%lu needs %u mbufs of %lu bytes: %s "
-				"(give fewer --mbufs, a smaller framesz or more memory, -m)\n",
+		fprintf(stderr,
+			"reasm: port %u (%s): framesz=%lu needs %u mbufs of %lu bytes: %s "
+			"(give fewer --mbufs, a smaller framesz or more memory, -m)\n",
 			p->port_id, p->name, framesz, app->opt.mbufs, need,
 			rte_strerror(rte_errno));
 		return -1;
@@ -199,8 +201,9 @@ af_packet_setup(struct port_info *p, const struct rte_eth_dev_info *info)
 		return 0;
 	find_sockets(p, (int)info->if_index);
 	if (p->n_ksock == 0)
-		fprintf(stderr, "reasm: warning: port %u (%s): its AF_PACKET sockets were not found: "
-				"kernel drops on it cannot be counted\n",
+		fprintf(stderr,
+			"reasm: warning: port %u (%s): its AF_PACKET sockets were not found: "
+			"kernel drops on it cannot be counted\n",
 			p->port_id, p->name);
 	frames = devarg_number(args, "framecnt", AF_PACKET_DEFAULT_FRAMES);
 	printf("reasm: port %u (%s): kernel ring of %lu frames per queue (framecnt=); frames "

@@ -60,8 +60,8 @@ conf_rss(struct rte_eth_conf *conf, const struct rte_eth_dev_info *info)
 	conf->rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 	conf->rx_adv_conf.rss_conf.rss_key = (uint8_t *)(uintptr_t)ports_rss_key();
 	conf->rx_adv_conf.rss_conf.rss_key_len = PORTS_RSS_KEY_LEN;
-	conf->rx_adv_conf.rss_conf.rss_hf =
-		(RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP) & info->flow_type_rss_offloads;
+	conf->rx_adv_conf.rss_conf.rss_hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP) &
+					    info->flow_type_rss_offloads;
 }
 
 /* The queues a spread port keeps: all the PMD has (vdevs), one on a NIC. */
@@ -92,8 +92,9 @@ choose_per_flow(const struct app *app, struct port_info *p, uint16_t queues, con
 	}
 	if (queues != app->n_workers) {
 		if (app->opt.rx_mode == RX_DIRECT) {
-			snprintf(msg, sizeof(msg), "it has %u RX queues for %u workers: give it one "
-						   "per worker (net_af_packet: qpairs=%u)",
+			snprintf(msg, sizeof(msg),
+				 "it has %u RX queues for %u workers: give it one "
+				 "per worker (net_af_packet: qpairs=%u)",
 				 queues, app->n_workers, app->n_workers);
 			return refuse_direct(p, msg);
 		}
@@ -127,11 +128,11 @@ rx_mode_choose(const struct app *app, struct port_info *p, const struct rte_eth_
 			p->rx_why = "net_pcap queues are per file, not per connection";
 			return 0;
 		}
-		return choose_per_flow(app, p, p->n_rxq, "--rx direct: the files are split per "
-							 "connection");
-	case KIND_AF_PACKET:
 		return choose_per_flow(app, p, p->n_rxq,
-				       "the kernel's fanout hash is symmetric");
+				       "--rx direct: the files are split per "
+				       "connection");
+	case KIND_AF_PACKET:
+		return choose_per_flow(app, p, p->n_rxq, "the kernel's fanout hash is symmetric");
 	case KIND_TAP:
 		if (want == RX_DIRECT || (want == RX_AUTO && app->n_workers <= info->max_rx_queues))
 			p->n_rxq = (uint16_t)app->n_workers;
@@ -179,8 +180,9 @@ rx_mode_verify(const struct app *app, struct port_info *p, const struct rte_eth_
 		return 0;
 	if (app->opt.rx_mode == RX_DIRECT)
 		return refuse_direct(p, "the port does not take the symmetric RSS key");
-	fprintf(stderr, "reasm: warning: port %u (%s) does not take the symmetric RSS key: its "
-			"frames are spread by the main lcore instead\n",
+	fprintf(stderr,
+		"reasm: warning: port %u (%s) does not take the symmetric RSS key: its "
+		"frames are spread by the main lcore instead\n",
 		p->port_id, p->name);
 	p->direct = false;
 	p->rx_why = "the port refused the symmetric RSS key";

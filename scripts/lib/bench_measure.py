@@ -364,7 +364,32 @@ def main():
     with open(out, "w") as f:
         json.dump(results, f, indent=1, default=str)
     log("measured in %.0f s; results %s" % (time.monotonic() - t_start, out))
+    remove_runtime_dirs()
     return 0
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def remove_runtime_dirs():
+    """EAL leaves RUNTIME_DIR/PREFIX behind: remove those of the runs that have ended.
+
+    reasm_bench names its prefix reasm-bench-PID, the appliance runs reasm-bench-app-PID-N
+    (PID: this script's)."""
+    for d in glob.glob(os.path.join(telemetry.runtime_dir(), "reasm-bench-*")):
+        m = re.match(r"reasm-bench-(?:app-)?(\d+)", os.path.basename(d))
+        if not m:
+            continue
+        pid = int(m.group(1))
+        if pid == os.getpid() or not pid_alive(pid):
+            shutil.rmtree(d, ignore_errors=True)
 
 
 if __name__ == "__main__":

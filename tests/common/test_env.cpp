@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <vector>
 
 namespace reasm_test {
@@ -42,9 +43,14 @@ void EalEnvironment::SetUp()
 
 void EalEnvironment::TearDown()
 {
+	/* EAL leaves its runtime folder (/var/run/dpdk/PREFIX) behind: a test leaves nothing. */
+	const std::string runtime_dir = rte_eal_get_runtime_dir();
+
 	rte_mempool_free(g_mbuf_pool);
 	g_mbuf_pool = nullptr;
 	rte_eal_cleanup();
+	std::error_code ec;
+	std::filesystem::remove_all(runtime_dir, ec);
 }
 
 struct rte_mempool *mbuf_pool()

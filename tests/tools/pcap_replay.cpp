@@ -51,6 +51,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -454,8 +455,11 @@ int main(int argc, char **argv)
 		}
 	}
 	fflush(stdout);
+	const std::string runtime_dir = rte_eal_get_runtime_dir(); /* left by EAL: removed */
 	rte_mempool_free(r.pages);
 	rte_mempool_free(r.mbufs);
 	rte_eal_cleanup();
+	std::error_code ec;
+	std::filesystem::remove_all(runtime_dir, ec);
 	return rc;
 }

@@ -63,10 +63,12 @@ struct __rte_cache_aligned port_info {
 	bool direct;          /* worker i polls queue i (rx_mode.c); else the main lcore spreads */
 	const char *rx_why;   /* why direct or spread, for the start-up line */
 	bool was_promiscuous; /* before reasm started: restored at the end */
-	/* net_af_packet: the PMD's sockets and what the kernel counted on them (af_packet.c) */
+	/* ports the kernel feeds: what it counted (kernel_port.c) */
+	unsigned int tap_ifindex;  /* net_tap: its interface, or 0 */
+	uint64_t tap_dropped_base; /* net_tap: the interface's tx_dropped at start */
 	int ksock[PORT_MAX_KSOCK];
 	unsigned int n_ksock;
-	uint64_t kernel_drops;     /* ring full: dropped by the kernel */
+	uint64_t kernel_drops;     /* af_packet ring or tap queue full: dropped by the kernel */
 	uint64_t kernel_rollovers; /* ring full: moved to another queue by the fanout */
 	uint32_t cut_at; /* frames this long may have been cut by the port (af_packet framesz) */
 	bool drains;     /* a capture replay that ends (net_pcap rx_pcap, no infinite_rx) */
@@ -173,11 +175,11 @@ void ports_stop(struct app *app);
 #define PORTS_RSS_KEY_LEN 40
 const uint8_t *ports_rss_key(void);
 
-/** What every port received and lost, summed (rte_eth_stats_get, af_packet.c). */
+/** What every port received and lost, summed (rte_eth_stats_get, kernel_port.c). */
 struct ports_totals {
 	uint64_t ipackets;         /**< frames received */
 	uint64_t imissed;          /**< dropped by the NIC or the kernel before reaching reasm */
-	uint64_t kernel_drops;     /**< of imissed: net_af_packet rings full */
+	uint64_t kernel_drops;     /**< of imissed: net_af_packet rings, net_tap queues full */
 	uint64_t kernel_rollovers; /**< net_af_packet frames moved to another queue */
 	uint64_t frames_cut;       /**< frames the port cut short (af_packet framesz=) */
 	uint64_t nombuf;           /**< dropped for want of an mbuf */
@@ -192,17 +194,18 @@ int workers_setup(struct app *app);  /* pools, assemblers, rings */
 void workers_free(struct app *app);
 int worker_main(void *arg);
 
-/* af_packet.c */
-/** Find @p p's AF_PACKET sockets (net_af_packet only) and say how its ring is sized. */
-int af_packet_setup(struct port_info *p, const struct rte_eth_dev_info *info);
+/* kernel_port.c: ports the kernel feeds (net_af_packet, net_tap) */
+/** Find what the kernel counts for @p p (af_packet sockets, tap interface); say how it is sized. */
+int kernel_port_setup(struct port_info *p, const struct rte_eth_dev_info *info);
 /** A pool of @p p's own when its framesz= frames do not fit our mbufs; sets p->cut_at. */
 int af_packet_pool_setup(struct app *app, struct port_info *p, const struct rte_eth_dev_info *info);
 /** Whether frame @p m (of cut_at bytes or more) lost bytes: its IP length says more. */
 bool af_packet_frame_cut(const struct rte_mbuf *m);
 /** The kernel's drops and rollovers on @p p so far. Thread safe. */
-void af_packet_stats(struct port_info *p, uint64_t *drops, uint64_t *rollovers);
-/** Read the sockets a last time before the port stops (and closes them). */
-void af_packet_forget(struct port_info *p);
+void kernel_port_stats(struct port_info *p, uint64_t *drops, uint64_t *rollovers);
+/** Read the kernel's counters a last time before the port stops. */
+void kernel_port_forget(struct port_info *p);
+
 /*
  * Frames of @p pkts that @p p cut (af_packet frames longer than its framesz=):
  * their bytes past the cut are lost, and counted where the port's drops are.

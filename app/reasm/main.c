@@ -93,7 +93,8 @@ print_port_summary(struct app *app)
 
 	ports_totals(app, &pt);
 	printf("reasm: ports: %" PRIu64 " received, %" PRIu64
-	       " missed (NIC or kernel drops: %" PRIu64 " af_packet ring full), %" PRIu64
+	       " missed (NIC or kernel drops: %" PRIu64
+	       " af_packet ring or tap queue full), %" PRIu64
 	       " moved to another queue (af_packet rollover), %" PRIu64
 	       " cut short (af_packet framesz), %" PRIu64 " without mbuf, %" PRIu64
 	       " errors; RX lcore: %" PRIu64 " spread, %" PRIu64

@@ -163,7 +163,8 @@ static int
 port_start(struct app *app, struct port_info *p, const struct rte_eth_dev_info *info,
 	   const struct rte_eth_conf *conf)
 {
-	uint16_t q, n_txq = info->max_tx_queues > 0 ? 1 : 0;
+	/* Some PMDs (net_tap) want as many TX queues as RX queues; reasm sends nothing. */
+	uint16_t q, n_txq = RTE_MIN(p->n_rxq, info->max_tx_queues);
 	int rc;
 
 	rc = rte_eth_dev_configure(p->port_id, p->n_rxq, n_txq, conf);
@@ -240,7 +241,7 @@ port_setup(struct app *app, uint16_t port_id, struct port_info *p)
 	if (replay_pool_setup(app, p, &info) < 0 || af_packet_pool_setup(app, p, &info) < 0 ||
 	    port_configure(app, p, &info) < 0)
 		return -1;
-	if (af_packet_setup(p, &info) < 0)
+	if (kernel_port_setup(p, &info) < 0)
 		return -1;
 	/* Promiscuous for the run only: what the port was is restored at the end. */
 	p->was_promiscuous = rte_eth_promiscuous_get(port_id) == 1;
@@ -288,7 +289,7 @@ ports_stop(struct app *app)
 	unsigned int i;
 
 	for (i = 0; i < app->n_ports; i++) {
-		af_packet_forget(&app->ports[i]);
+		kernel_port_forget(&app->ports[i]);
 		if (!app->ports[i].was_promiscuous)
 			rte_eth_promiscuous_disable(app->ports[i].port_id);
 		rte_eth_dev_stop(app->ports[i].port_id);
@@ -308,7 +309,7 @@ ports_totals(struct app *app, struct ports_totals *out)
 		struct rte_eth_stats es;
 		uint64_t drops, rollovers;
 
-		af_packet_stats(&app->ports[i], &drops, &rollovers);
+		kernel_port_stats(&app->ports[i], &drops, &rollovers);
 		out->kernel_drops += drops;
 		out->kernel_rollovers += rollovers;
 		out->imissed += drops;

@@ -10,7 +10,7 @@
  *   - net_af_packet with qpairs = workers: the kernel's fanout hash is a
  *     symmetric flow hash (__skb_get_hash_symmetric). Under overload the PMD's
  *     PACKET_FANOUT_FLAG_ROLLOVER moves frames of a full queue to another:
- *     those are counted (af_packet.c), never silent;
+ *     those are counted (kernel_port.c), never silent;
  *   - net_tap with one queue per worker: tun's queue selection hashes flows
  *     symmetrically;
  *   - net_pcap with infinite_rx=1 and one rx_pcap per worker, when the user

@@ -1,24 +1,31 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * Copyright(c) 2026 The reasm authors
  *
- * What the kernel does to net_af_packet ports that the PMD does not report
- * (DPDK 22.11 counts neither): frames dropped because a queue's ring was
- * full (PACKET_STATISTICS tp_drops), and frames the fanout moved to another
+ * Ports the kernel feeds (net_af_packet, net_tap): what the kernel does to
+ * their frames that the PMDs do not report (DPDK 22.11 counts none of it).
+ *
+ * net_af_packet: frames dropped because a queue's ring was full
+ * (PACKET_STATISTICS tp_drops), and frames the fanout moved to another
  * queue because theirs was full (PACKET_ROLLOVER_STATS: the PMD joins its
  * sockets with PACKET_FANOUT_FLAG_ROLLOVER). A rolled-over frame reaches a
  * worker that does not own its connection when workers poll their queues
  * directly: the owner sees a hole, the other worker a stream whose start it
- * did not see.
+ * did not see. Also the PMD's frame size (framesz=): frames longer are cut,
+ * and a mempool of its own when its frames do not fit ours.
  *
- * The PMD's sockets are found in /proc/self/fd (AF_PACKET sockets bound to
- * the port's interface). PACKET_STATISTICS clears the kernel's counters on
- * each read, so the totals are accumulated here, under a lock: the main
- * lcore and the telemetry thread both read them.
+ * net_tap: frames the kernel could not queue to the tap (its queues full),
+ * the interface's tx_dropped.
+ *
+ * The af_packet PMD's sockets are found in /proc/self/fd (AF_PACKET sockets
+ * bound to the port's interface). PACKET_STATISTICS clears the kernel's
+ * counters on each read, so the totals are accumulated here, under a lock:
+ * the main lcore and the telemetry thread both read them.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <linux/if_packet.h>
+#include <net/if.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,7 +198,7 @@ af_packet_frame_cut(const struct rte_mbuf *m)
 	return false;
 }
 
-int
+static int
 af_packet_setup(struct port_info *p, const struct rte_eth_dev_info *info)
 {
 	const char *args;
@@ -239,22 +246,68 @@ read_sockets(struct port_info *p)
 		p->kernel_rollovers = rollovers;
 }
 
+/* /sys/class/net/IFACE/statistics/tx_dropped of interface @p ifindex, or 0. */
+static uint64_t
+tap_tx_dropped(unsigned int ifindex)
+{
+	char name[IF_NAMESIZE], path[96];
+	unsigned long long v = 0;
+	FILE *f;
+
+	if (ifindex == 0 || if_indextoname(ifindex, name) == NULL)
+		return 0;
+	snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/tx_dropped", name);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	if (fscanf(f, "%llu", &v) != 1)
+		v = 0;
+	fclose(f);
+	return v;
+}
+
+int
+kernel_port_setup(struct port_info *p, const struct rte_eth_dev_info *info)
+{
+	if (strcmp(info->driver_name, "net_tap") == 0) {
+		p->tap_ifindex = info->if_index;
+		p->tap_dropped_base = tap_tx_dropped(p->tap_ifindex);
+		return 0;
+	}
+	return af_packet_setup(p, info);
+}
+
+/* Bring @p p's kernel counters up to date. Lock held. */
+static void
+read_kernel(struct port_info *p)
+{
+	if (p->tap_ifindex != 0) {
+		uint64_t now = tap_tx_dropped(p->tap_ifindex);
+
+		if (now >= p->tap_dropped_base)
+			p->kernel_drops = now - p->tap_dropped_base;
+		return;
+	}
+	read_sockets(p);
+}
+
 void
-af_packet_stats(struct port_info *p, uint64_t *drops, uint64_t *rollovers)
+kernel_port_stats(struct port_info *p, uint64_t *drops, uint64_t *rollovers)
 {
 	pthread_mutex_lock(&kstats_mu);
-	read_sockets(p);
+	read_kernel(p);
 	*drops = p->kernel_drops;
 	*rollovers = p->kernel_rollovers;
 	pthread_mutex_unlock(&kstats_mu);
 }
 
 void
-af_packet_forget(struct port_info *p)
+kernel_port_forget(struct port_info *p)
 {
-	/* The PMD closes its sockets when the port stops: a last read first. */
+	/* The PMD closes its sockets (the tap) when the port stops: a last read first. */
 	pthread_mutex_lock(&kstats_mu);
-	read_sockets(p);
+	read_kernel(p);
 	p->n_ksock = 0;
+	p->tap_ifindex = 0;
 	pthread_mutex_unlock(&kstats_mu);
 }

@@ -16,6 +16,10 @@ Modules:
   tshark     what `tshark -z follow,tcp,raw` shows per stream direction
   gencap     the capture generator with its gopacket tcpassembly model (entry point:
              tests/gen/gencap.py)
+  netns      the live test bed: two network namespaces and a veth pair (VethPair),
+             available(), cleanup on exit and on signals
+  live       reasm on a veth through net_af_packet (NetnsReasm), rx_option(), drop
+             reports, truth and gencap comparisons, remap_ipv4_capture() (tests/live/)
 
 Every Python file of the project that needs it imports it the same way, with the path
 from that file to the repository root ("..", ".." for tests/e2e/x.py):

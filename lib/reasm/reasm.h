@@ -508,52 +508,56 @@ enum reasm_counter_class {
  * One line adds a counter, its name, its class and its telemetry key. The
  * list's order is the order of enum reasm_counter and of struct reasm_stats.v.
  */
-/* clang-format off: one counter per line, however long its description */
-#define REASM_COUNTERS(X)                                                                                              \
-	X(pkts, TRAFFIC, "mbufs given to reasm_assemble_burst")                                                        \
-	X(pkts_tcp, TRAFFIC, "packets that parsed as TCP and reached the assembler")                                   \
-	X(drop_not_ip, DROP, "frames whose ethertype is not IPv4, IPv6 or VLAN")                                       \
-	X(drop_l2_truncated, DROP, "frames shorter than their Ethernet/VLAN header")                                   \
-	X(drop_ipv4_truncated, DROP, "IPv4 header cut by the end of the frame")                                        \
-	X(drop_ipv4_bad_header, DROP,                                                                                  \
-	  "IPv4 IHL < 5, total length < 20 or < IHL*4, or malformed options")                                          \
-	X(drop_ipv4_fragment, DROP, "IPv4 fragments (not reassembled, as in gopacket)")                                \
-	X(drop_ipv6_truncated, DROP, "IPv6 header cut by the end of the frame")                                        \
-	X(drop_ipv6_bad_header, DROP,                                                                                  \
-	  "IPv6 length 0 without a jumbo option, malformed hop-by-hop/destination options, routing type other than 0") \
-	X(drop_ipv6_ext_truncated, DROP,                                                                               \
-	  "extension header (IPv6, or after IPv4) runs off the frame, or AH under 12 bytes")                           \
-	X(drop_ipv6_fragment, DROP, "IPv6 fragments (not reassembled, as in gopacket)")                                \
-	X(drop_not_tcp, DROP, "IP packets whose transport is not TCP")                                                 \
-	X(drop_tcp_truncated, DROP, "TCP header shorter than 20 bytes")                                                \
-	X(tcp_bad_offset, ANOMALY,                                                                                     \
-	  "TCP data offset < 5 or past the packet: flags kept, payload ignored (as gopacket)")                         \
-	X(frame_cut, ANOMALY,                                                                                          \
-	  "chained frames whose segments hold less than pkt_len, or over 256 KiB: parsed cut")                         \
-	X(ip_len_past_frame, ANOMALY,                                                                                  \
-	  "IP length claims more than the frame holds (payload cut, still assembled)")                                 \
-	X(segs, TRAFFIC, "segments given to the assembler")                                                            \
-	X(segs_ignored_empty, IGNORED, "segments without payload, SYN, FIN or RST (ignored)")                          \
-	X(segs_no_conn, IGNORED, "FIN/RST without payload for an unknown stream (ignored)")                            \
-	X(table_full_pkts, TABLE_FULL, "segments dropped because the connection table was full")                       \
-	X(table_full_bytes, TABLE_FULL, "payload bytes of those segments")                                             \
-	X(conns_opened, CONN, "stream directions opened")                                                              \
-	X(conns_closed_fin, CONN, "streams completed by FIN or RST")                                                   \
-	X(conns_closed_flush, CONN, "streams completed by a flush")                                                    \
-	X(payload_bytes, TRAFFIC, "TCP payload bytes received")                                                        \
-	X(delivered_bytes, TRAFFIC, "bytes handed to reassembled callbacks")                                           \
-	X(delivered_records, TRAFFIC, "records handed to reassembled callbacks")                                       \
-	X(overlap_bytes, NOT_DELIVERED, "received bytes trimmed because already delivered")                            \
-	X(discarded_on_close_bytes, NOT_DELIVERED,                                                                     \
-	  "buffered bytes freed when a stream completed before them")                                                  \
-	X(skips_start_unknown, EVENT, "records with skip -1 (stream start not seen)")                                  \
-	X(skipped_bytes_page_limit, SKIP, "bytes skipped because max_pages_per_conn was reached")                      \
-	X(skipped_bytes_total_limit, SKIP, "bytes skipped because max_pages_total was reached")                        \
-	X(skipped_bytes_no_page, SKIP, "bytes skipped because the page mempool was empty")                             \
-	X(skipped_bytes_flush, SKIP, "bytes skipped by reasm_flush_older_than")                                        \
-	X(skipped_bytes_flush_all, SKIP, "bytes skipped by reasm_flush_all")                                           \
-	X(pages_alloc_failed, EVENT, "page requests the mempool could not serve")                                      \
-	X(pages_in_use, GAUGE, "pages holding out-of-order data now (gauge)")                                          \
+/* One counter per line, however long its description: */
+/* clang-format off */
+#define REASM_COUNTERS(X) \
+	X(pkts, TRAFFIC, "mbufs given to reasm_assemble_burst") \
+	X(pkts_tcp, TRAFFIC, "packets that parsed as TCP and reached the assembler") \
+	X(pkts_decap, TRAFFIC, "of those, TCP found inside an encapsulation (MPLS, PPPoE, IP in IP, GRE, ERSPAN, VXLAN, Geneve, GTP-U): keyed by the innermost IP layer") \
+	X(drop_not_ip, DROP, "frames whose ethertype is not IPv4, IPv6, VLAN, MPLS or PPPoE session") \
+	X(drop_l2_truncated, DROP, "frames shorter than their Ethernet/VLAN header") \
+	X(drop_ipv4_truncated, DROP, "IPv4 header cut by the end of the frame") \
+	X(drop_ipv4_bad_header, DROP, "IPv4 IHL < 5, total length < 20 or < IHL*4, or malformed options") \
+	X(drop_ipv4_fragment, DROP, "IPv4 fragments (not reassembled, as in gopacket)") \
+	X(drop_ipv6_truncated, DROP, "IPv6 header cut by the end of the frame") \
+	X(drop_ipv6_bad_header, DROP, "IPv6 length 0 without a jumbo option, malformed hop-by-hop/destination options, routing type other than 0") \
+	X(drop_ipv6_ext_truncated, DROP, "extension header (IPv6, or after IPv4) runs off the frame, or AH under 12 bytes") \
+	X(drop_ipv6_fragment, DROP, "IPv6 fragments (not reassembled, as in gopacket)") \
+	X(drop_vlan_too_deep, DROP, "more than 16 VLAN tags in a row") \
+	X(drop_mpls_bad, DROP, "MPLS label stack cut or over 16 labels, or its payload neither IPv4 nor IPv6 (by its first byte, as gopacket guesses)") \
+	X(drop_pppoe_bad, DROP, "PPPoE session or PPP header cut, or PPP carrying neither IPv4 nor IPv6") \
+	X(drop_gre_bad, DROP, "GRE header cut, routing present, a version other than 0 (1 with PPP), or a payload other than IPv4, IPv6, Ethernet, ERSPAN or PPP") \
+	X(drop_erspan_bad, DROP, "ERSPAN type II or III header cut") \
+	X(drop_vxlan_bad, DROP, "VXLAN header cut (UDP port 4789)") \
+	X(drop_geneve_bad, DROP, "Geneve header or options cut, or a payload other than Ethernet, IPv4 or IPv6 (UDP port 6081)") \
+	X(drop_gtpu_bad, DROP, "GTP-U header or extension headers cut, not a G-PDU, or a payload neither IPv4 nor IPv6 (UDP port 2152)") \
+	X(drop_tunnel_too_deep, DROP, "more than 8 tunnels over IP nested (IP in IP, GRE, VXLAN, Geneve, GTP-U)") \
+	X(drop_not_tcp, DROP, "IP packets whose transport is not TCP, nor a tunnel reasm decodes") \
+	X(drop_tcp_truncated, DROP, "TCP header shorter than 20 bytes") \
+	X(tcp_bad_offset, ANOMALY, "TCP data offset < 5 or past the packet: flags kept, payload ignored (as gopacket)") \
+	X(frame_cut, ANOMALY, "chained frames whose segments hold less than pkt_len, or over 256 KiB: parsed cut") \
+	X(ip_len_past_frame, ANOMALY, "IP length claims more than the frame holds (payload cut, still assembled)") \
+	X(segs, TRAFFIC, "segments given to the assembler") \
+	X(segs_ignored_empty, IGNORED, "segments without payload, SYN, FIN or RST (ignored)") \
+	X(segs_no_conn, IGNORED, "FIN/RST without payload for an unknown stream (ignored)") \
+	X(table_full_pkts, TABLE_FULL, "segments dropped because the connection table was full") \
+	X(table_full_bytes, TABLE_FULL, "payload bytes of those segments") \
+	X(conns_opened, CONN, "stream directions opened") \
+	X(conns_closed_fin, CONN, "streams completed by FIN or RST") \
+	X(conns_closed_flush, CONN, "streams completed by a flush") \
+	X(payload_bytes, TRAFFIC, "TCP payload bytes received") \
+	X(delivered_bytes, TRAFFIC, "bytes handed to reassembled callbacks") \
+	X(delivered_records, TRAFFIC, "records handed to reassembled callbacks") \
+	X(overlap_bytes, NOT_DELIVERED, "received bytes trimmed because already delivered") \
+	X(discarded_on_close_bytes, NOT_DELIVERED, "buffered bytes freed when a stream completed before them") \
+	X(skips_start_unknown, EVENT, "records with skip -1 (stream start not seen)") \
+	X(skipped_bytes_page_limit, SKIP, "bytes skipped because max_pages_per_conn was reached") \
+	X(skipped_bytes_total_limit, SKIP, "bytes skipped because max_pages_total was reached") \
+	X(skipped_bytes_no_page, SKIP, "bytes skipped because the page mempool was empty") \
+	X(skipped_bytes_flush, SKIP, "bytes skipped by reasm_flush_older_than") \
+	X(skipped_bytes_flush_all, SKIP, "bytes skipped by reasm_flush_all") \
+	X(pages_alloc_failed, EVENT, "page requests the mempool could not serve") \
+	X(pages_in_use, GAUGE, "pages holding out-of-order data now (gauge)") \
 	X(buffered_bytes, GAUGE, "out-of-order bytes held in pages now (gauge)")
 /* clang-format on */
 

@@ -121,6 +121,8 @@ assemble_chunk(struct reasm_assembler *a, struct rte_mbuf *const *pkts, uint16_t
 		}
 		if (unlikely(anomalies != 0))
 			count_anomalies(a, anomalies);
+		if (unlikely(parsed[ntcp].encap.layers & ~REASM_ENCAP_VLAN))
+			reasm_ctr_add(a, REASM_CTR_pkts_decap, 1);
 		keys[ntcp] = &parsed[ntcp].flow;
 		which[ntcp] = (uint16_t)i;
 		ntcp++;

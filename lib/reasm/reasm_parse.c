@@ -19,37 +19,6 @@
 
 #include "reasm_private.h"
 
-#define ETHERTYPE_IPV4 0x0800
-#define ETHERTYPE_IPV6 0x86dd
-#define ETHERTYPE_VLAN 0x8100
-#define ETHERTYPE_QINQ 0x88a8
-
-#define IPPROTO_HOPOPTS_ 0
-#define IPPROTO_TCP_ 6
-#define IPPROTO_ROUTING_ 43
-#define IPPROTO_FRAGMENT_ 44
-#define IPPROTO_AH_ 51
-#define IPPROTO_DSTOPTS_ 60
-
-static inline uint16_t
-rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline uint32_t
-rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* Where the IP layer leaves us: the transport bytes and their protocol. */
-struct l4_view {
-	const uint8_t *p;
-	uint32_t len;
-	uint8_t proto;
-};
-
 /* gopacket's IPv4 option walk; false if an option is malformed. */
 static bool
 ipv4_options_ok(const uint8_t *opt, uint32_t len)
@@ -101,7 +70,7 @@ tlv_options_ok(const uint8_t *h, uint32_t hlen, uint32_t avail, bool *jumbo, boo
 			return false;
 		if (h[off] == 0xC2 && !seen_jumbo) { /* the first Jumbo Payload option counts */
 			seen_jumbo = true;
-			if (h[off + 1] != 4 || rd32(h + off + 2) <= 65535)
+			if (h[off + 1] != 4 || reasm_rd32(h + off + 2) <= 65535)
 				*jumbo_bad = true;
 			else
 				*jumbo = true;
@@ -113,7 +82,7 @@ tlv_options_ok(const uint8_t *h, uint32_t hlen, uint32_t avail, bool *jumbo, boo
 
 /* Length of a generic extension header (8-byte units + 8); false if it runs off. */
 static bool
-ext_header_len(const struct l4_view *v, uint32_t *hlen)
+ext_header_len(const struct reasm_l4 *v, uint32_t *hlen)
 {
 	if (v->len < 2)
 		return false;
@@ -126,7 +95,7 @@ ext_header_len(const struct l4_view *v, uint32_t *hlen)
  * field gopacket decodes the same way) with gopacket's checks.
  */
 static enum reasm_counter
-skip_ext_header(struct l4_view *v)
+skip_ext_header(struct reasm_l4 *v)
 {
 	uint32_t hlen;
 	bool jumbo, jumbo_bad;
@@ -157,7 +126,7 @@ skip_ext_header(struct l4_view *v)
 
 /* Walk extension headers until something that is not one. */
 static enum reasm_counter
-walk_ext_headers(struct l4_view *v)
+walk_ext_headers(struct reasm_l4 *v)
 {
 	for (;;) {
 		enum reasm_counter c;
@@ -179,9 +148,9 @@ walk_ext_headers(struct l4_view *v)
 	}
 }
 
-static enum reasm_counter
+static inline enum reasm_counter
 parse_ipv4(const uint8_t *ip, uint32_t avail, uint32_t wire, struct reasm_flow *flow,
-	   struct l4_view *v, uint32_t *anomalies)
+	   struct reasm_l4 *v, uint32_t *anomalies)
 {
 	uint32_t ihl, total;
 	uint16_t frag;
@@ -189,7 +158,7 @@ parse_ipv4(const uint8_t *ip, uint32_t avail, uint32_t wire, struct reasm_flow *
 	if (avail < 20)
 		return REASM_CTR_drop_ipv4_truncated;
 	ihl = (uint32_t)(ip[0] & 0x0f) * 4;
-	total = rd16(ip + 2);
+	total = reasm_rd16(ip + 2);
 	if (total == 0)
 		total = (uint16_t)wire; /* TSO: gopacket takes the frame length, as a uint16 */
 	if (total < 20 || ihl < 20 || ihl > total)
@@ -202,7 +171,7 @@ parse_ipv4(const uint8_t *ip, uint32_t avail, uint32_t wire, struct reasm_flow *
 	}
 	if (!ipv4_options_ok(ip + 20, ihl - 20))
 		return REASM_CTR_drop_ipv4_bad_header;
-	frag = rd16(ip + 6);
+	frag = reasm_rd16(ip + 6);
 	if ((frag & 0x2000) || (frag & 0x1fff))
 		return REASM_CTR_drop_ipv4_fragment;
 	reasm_flow_fill(flow, REASM_FAMILY_IPV4, ip + 12, ip + 16, 4);
@@ -220,7 +189,7 @@ parse_ipv4(const uint8_t *ip, uint32_t avail, uint32_t wire, struct reasm_flow *
  * payload length is not applied).
  */
 static enum reasm_counter
-ipv6_hop_by_hop(struct l4_view *v, uint32_t plen)
+ipv6_hop_by_hop(struct reasm_l4 *v, uint32_t plen)
 {
 	uint32_t hlen;
 	bool jumbo, jumbo_bad;
@@ -236,8 +205,8 @@ ipv6_hop_by_hop(struct l4_view *v, uint32_t plen)
 	return REASM_CTR_MAX;
 }
 
-static enum reasm_counter
-parse_ipv6(const uint8_t *ip, uint32_t avail, struct reasm_flow *flow, struct l4_view *v,
+static inline enum reasm_counter
+parse_ipv6(const uint8_t *ip, uint32_t avail, struct reasm_flow *flow, struct reasm_l4 *v,
 	   uint32_t *anomalies)
 {
 	uint32_t plen;
@@ -245,7 +214,7 @@ parse_ipv6(const uint8_t *ip, uint32_t avail, struct reasm_flow *flow, struct l4
 
 	if (avail < 40)
 		return REASM_CTR_drop_ipv6_truncated;
-	plen = rd16(ip + 4);
+	plen = reasm_rd16(ip + 4);
 	v->p = ip + 40;
 	v->len = avail - 40;
 	v->proto = ip[6];
@@ -264,50 +233,120 @@ parse_ipv6(const uint8_t *ip, uint32_t avail, struct reasm_flow *flow, struct l4
 	return v->proto == IPPROTO_TCP_ ? REASM_CTR_MAX : walk_ext_headers(v);
 }
 
+/* The TCP header at @p v: ports, sequence, flags and payload into @p out. */
+static inline enum reasm_counter
+parse_tcp(const struct reasm_l4 *v, struct reasm_parsed *out, uint32_t *anomalies)
+{
+	uint32_t doff;
+
+	if (v->len < 20)
+		return REASM_CTR_drop_tcp_truncated;
+	out->flow.src_port = reasm_rd16(v->p);
+	out->flow.dst_port = reasm_rd16(v->p + 2);
+	out->seg.seq = reasm_rd32(v->p + 4);
+	out->seg.flags = v->p[13] & (REASM_TCP_FIN | REASM_TCP_SYN | REASM_TCP_RST);
+	doff = (uint32_t)(v->p[12] >> 4) * 4;
+	if (doff < 20 || doff > v->len) {
+		/* gopacket keeps the header's flags but no payload. */
+		*anomalies |= ANOMALY_TCP_OFFSET;
+		doff = v->len;
+	}
+	out->seg.payload = v->p + doff;
+	out->seg.len = v->len - doff;
+	return REASM_CTR_MAX;
+}
+
+/*
+ * Ethernet with its VLAN tags, at most REASM_MAX_VLAN_TAGS. @return the
+ * offset of what follows and *@p type its ethertype, or 0 after setting
+ * *@p drop.
+ */
+static inline uint32_t
+parse_ethernet(const uint8_t *frame, uint32_t len, uint16_t *type, struct reasm_encap *encap,
+	       enum reasm_counter *drop)
+{
+	uint32_t off = 12, tags = 0;
+
+	if (len < 14) {
+		*drop = REASM_CTR_drop_l2_truncated;
+		return 0;
+	}
+	*type = reasm_rd16(frame + off);
+	while (*type == ETHERTYPE_VLAN || *type == ETHERTYPE_QINQ) {
+		if (len < off + 6) {
+			*drop = REASM_CTR_drop_l2_truncated;
+			return 0;
+		}
+		if (tags++ == 0 && !(encap->layers & REASM_ENCAP_VLAN)) {
+			encap->layers |= REASM_ENCAP_VLAN;
+			encap->vlan = reasm_rd16(frame + off + 2) & 0x0fff;
+		}
+		if (tags > REASM_MAX_VLAN_TAGS) {
+			*drop = REASM_CTR_drop_vlan_too_deep;
+			return 0;
+		}
+		off += 4;
+		*type = reasm_rd16(frame + off);
+	}
+	return off + 2;
+}
+
+enum reasm_counter
+reasm_parse_ipv4(const uint8_t *ip, uint32_t avail, uint32_t wire, struct reasm_flow *flow,
+		 struct reasm_l4 *v, uint32_t *anomalies)
+{
+	return parse_ipv4(ip, avail, wire, flow, v, anomalies);
+}
+
+enum reasm_counter
+reasm_parse_ipv6(const uint8_t *ip, uint32_t avail, struct reasm_flow *flow, struct reasm_l4 *v,
+		 uint32_t *anomalies)
+{
+	return parse_ipv6(ip, avail, flow, v, anomalies);
+}
+
+/* Ethernet down to the first IP layer; inlined in the common path, shared with reasm_decap.c. */
+static inline enum reasm_counter
+parse_ethernet_ip(const uint8_t *frame, uint32_t len, uint32_t wire_len, struct reasm_parsed *out,
+		  struct reasm_l4 *v, uint32_t *anomalies)
+{
+	enum reasm_counter drop = REASM_CTR_MAX;
+	uint32_t off;
+	uint16_t type;
+
+	off = parse_ethernet(frame, len, &type, &out->encap, &drop);
+	if (off == 0)
+		return drop;
+	if (likely(type == ETHERTYPE_IPV4))
+		return parse_ipv4(frame + off, len - off, wire_len - off, &out->flow, v, anomalies);
+	if (type == ETHERTYPE_IPV6)
+		return parse_ipv6(frame + off, len - off, &out->flow, v, anomalies);
+	return reasm_decap_ethertype(type, frame + off, len - off, out, v, anomalies);
+}
+
+enum reasm_counter
+reasm_parse_ethernet(const uint8_t *frame, uint32_t len, uint32_t wire_len,
+		     struct reasm_parsed *out, struct reasm_l4 *v, uint32_t *anomalies)
+{
+	return parse_ethernet_ip(frame, len, wire_len, out, v, anomalies);
+}
+
 enum reasm_counter
 reasm_parse_frame(const uint8_t *frame, uint32_t len, uint32_t wire_len, struct reasm_parsed *out,
 		  uint32_t *anomalies)
 {
-	uint32_t off = 12, doff;
-	struct l4_view v;
+	struct reasm_l4 v;
 	enum reasm_counter c;
-	uint16_t type;
 
 	*anomalies = 0;
-	if (len < 14)
-		return REASM_CTR_drop_l2_truncated;
-	type = rd16(frame + off);
-	while (type == ETHERTYPE_VLAN || type == ETHERTYPE_QINQ) {
-		off += 4;
-		if (len < off + 2)
-			return REASM_CTR_drop_l2_truncated;
-		type = rd16(frame + off);
-	}
-	off += 2;
-	if (type == ETHERTYPE_IPV4)
-		c = parse_ipv4(frame + off, len - off, wire_len - off, &out->flow, &v, anomalies);
-	else if (type == ETHERTYPE_IPV6)
-		c = parse_ipv6(frame + off, len - off, &out->flow, &v, anomalies);
-	else
-		return REASM_CTR_drop_not_ip;
+	out->encap.layers = 0;
+	c = parse_ethernet_ip(frame, len, wire_len, out, &v, anomalies);
 	if (c != REASM_CTR_MAX)
 		return c;
-	if (v.proto != IPPROTO_TCP_)
-		return REASM_CTR_drop_not_tcp;
-	if (v.len < 20)
-		return REASM_CTR_drop_tcp_truncated;
-
-	out->flow.src_port = rd16(v.p);
-	out->flow.dst_port = rd16(v.p + 2);
-	out->seg.seq = rd32(v.p + 4);
-	out->seg.flags = v.p[13] & (REASM_TCP_FIN | REASM_TCP_SYN | REASM_TCP_RST);
-	doff = (uint32_t)(v.p[12] >> 4) * 4;
-	if (doff < 20 || doff > v.len) {
-		/* gopacket keeps the header's flags but no payload. */
-		*anomalies |= ANOMALY_TCP_OFFSET;
-		doff = v.len;
+	if (unlikely(v.proto != IPPROTO_TCP_)) {
+		c = reasm_decap_l4(out, &v, anomalies);
+		if (c != REASM_CTR_MAX)
+			return c;
 	}
-	out->seg.payload = v.p + doff;
-	out->seg.len = v.len - doff;
-	return REASM_CTR_MAX;
+	return parse_tcp(&v, out, anomalies);
 }

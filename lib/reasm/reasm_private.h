@@ -248,11 +248,74 @@ unsigned int reasm_pool_snapshot_paged(struct reasm_pool *pool, uint32_t *out, u
 int reasm_assemble_conn(struct reasm_assembler *a, const struct reasm_flow *flow, int32_t pos,
 			bool pos_final, const struct reasm_segment *seg, uint64_t ts);
 
-/* reasm_parse.c */
+/* ---- parsing: reasm_parse.c (Ethernet, IP, TCP), reasm_decap.c (tunnels) ---- */
+
+#define ETHERTYPE_IPV4 0x0800
+#define ETHERTYPE_IPV6 0x86dd
+#define ETHERTYPE_VLAN 0x8100
+#define ETHERTYPE_QINQ 0x88a8
+#define ETHERTYPE_MPLS 0x8847
+#define ETHERTYPE_MPLS_MC 0x8848
+#define ETHERTYPE_PPPOE_SESSION 0x8864
+#define ETHERTYPE_TEB 0x6558 /* transparent Ethernet bridging: an Ethernet frame */
+#define ETHERTYPE_ERSPAN_2 0x88be
+#define ETHERTYPE_ERSPAN_3 0x22eb
+#define ETHERTYPE_PPP 0x880b
+
+#define IPPROTO_HOPOPTS_ 0
+#define IPPROTO_IPIP_ 4
+#define IPPROTO_TCP_ 6
+#define IPPROTO_UDP_ 17
+#define IPPROTO_IPV6_ 41
+#define IPPROTO_ROUTING_ 43
+#define IPPROTO_FRAGMENT_ 44
+#define IPPROTO_GRE_ 47
+#define IPPROTO_AH_ 51
+#define IPPROTO_DSTOPTS_ 60
+
+static inline uint16_t
+reasm_rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint32_t
+reasm_rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/** Where an IP layer leaves the parser: the transport bytes and their protocol. */
+struct reasm_l4 {
+	const uint8_t *p;
+	uint32_t len;
+	uint8_t proto;
+};
+
+/** Encapsulations a segment came in (bits of struct reasm_encap.layers). */
+#define REASM_ENCAP_VLAN 0x001
+#define REASM_ENCAP_MPLS 0x002
+#define REASM_ENCAP_PPPOE 0x004
+#define REASM_ENCAP_IPIP 0x008 /**< IPv4 or IPv6 directly in IPv4 or IPv6 */
+#define REASM_ENCAP_GRE 0x010
+#define REASM_ENCAP_ERSPAN 0x020
+#define REASM_ENCAP_VXLAN 0x040
+#define REASM_ENCAP_GENEVE 0x080
+#define REASM_ENCAP_GTPU 0x100
+
+/** What the parser saw around the segment. */
+struct reasm_encap {
+	uint16_t layers; /**< REASM_ENCAP_* bits */
+	uint16_t vlan;   /**< the outermost VLAN id, if layers has VLAN */
+	uint32_t
+		tunnel_id; /**< the innermost tunnel's id: MPLS label, GRE key, VNI, TEID, ERSPAN session */
+};
+
 /** What the parser found in a frame. */
 struct reasm_parsed {
-	struct reasm_flow flow;
+	struct reasm_flow flow;   /**< the innermost IP layer's addresses, the TCP ports */
 	struct reasm_segment seg; /**< payload points into the frame */
+	struct reasm_encap encap;
 };
 /** Anomalies of a frame that is still assembled (bits of reasm_parse_frame's *anomalies). */
 #define ANOMALY_IP_LEN 1u     /**< ip_len_past_frame */
@@ -266,5 +329,48 @@ struct reasm_parsed {
  */
 enum reasm_counter reasm_parse_frame(const uint8_t *frame, uint32_t len, uint32_t wire_len,
 				     struct reasm_parsed *out, uint32_t *anomalies);
+
+/*
+ * One IP layer of @p avail bytes at @p ip (@p wire: what the frame claims, for
+ * IPv4's total length 0): fill @p flow's addresses and @p v with what follows.
+ * @return REASM_CTR_MAX, or the drop counter.
+ */
+enum reasm_counter reasm_parse_ipv4(const uint8_t *ip, uint32_t avail, uint32_t wire,
+				    struct reasm_flow *flow, struct reasm_l4 *v,
+				    uint32_t *anomalies);
+enum reasm_counter reasm_parse_ipv6(const uint8_t *ip, uint32_t avail, struct reasm_flow *flow,
+				    struct reasm_l4 *v, uint32_t *anomalies);
+
+/*
+ * An Ethernet frame (VLAN tags, MPLS, PPPoE) down to its first IP layer:
+ * fill @p out's addresses and encap, and @p v with what the IP layer carries.
+ * @return REASM_CTR_MAX, or the drop counter.
+ */
+enum reasm_counter reasm_parse_ethernet(const uint8_t *frame, uint32_t len, uint32_t wire_len,
+					struct reasm_parsed *out, struct reasm_l4 *v,
+					uint32_t *anomalies);
+
+/* reasm_decap.c */
+/** Nested encapsulations the parser follows before it gives up (drop_tunnel_too_deep). */
+#define REASM_MAX_ENCAP_DEPTH 8
+/** VLAN tags in a row it follows (drop_vlan_too_deep). */
+#define REASM_MAX_VLAN_TAGS 16
+
+/*
+ * A frame whose outer ethertype @p type (at @p p, @p len bytes on) is not IP:
+ * MPLS or a PPPoE session. Decode down to the IP layer and fill @p v.
+ * @return REASM_CTR_MAX, or the drop counter.
+ */
+enum reasm_counter reasm_decap_ethertype(uint16_t type, const uint8_t *p, uint32_t len,
+					 struct reasm_parsed *out, struct reasm_l4 *v,
+					 uint32_t *anomalies);
+/*
+ * @p v is an IP layer's payload that is not TCP: follow tunnels (IP in IP,
+ * GRE, ERSPAN, VXLAN, Geneve, GTP-U, and what they carry) down to TCP.
+ * @return REASM_CTR_MAX with @p v at the innermost TCP header and @p out's
+ *   flow addresses the innermost IP layer's, or the drop counter.
+ */
+enum reasm_counter reasm_decap_l4(struct reasm_parsed *out, struct reasm_l4 *v,
+				  uint32_t *anomalies);
 
 #endif /* REASM_PRIVATE_H */

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "encap.h"
 #include "frames.h"
 #include "recorder.h"
 #include "test_env.h"
@@ -445,6 +446,94 @@ struct DropCase {
 	unsigned counter;
 };
 
+/*
+ * Encapsulations reasm cannot follow, one or more per counter: @p add(name,
+ * frame, counter), @p a and @p b an IPv4 and an IPv6 TCP frame to wrap.
+ */
+template <typename Add>
+inline void
+add_tunnel_drop_cases(Add add, const FrameSpec &a, const FrameSpec &b)
+{
+	const Bytes fa = frame_of(a), fb = frame_of(b);
+	/* Offsets in wrap()'s outer IPv4 frames: GRE or UDP at 34, a UDP tunnel header at 42. */
+	constexpr size_t kL4 = 34, kTun = 42;
+	auto wrapped = [&](const Bytes &f, EncapSpec e, auto edit) {
+		Bytes w = wrap(f, e);
+		edit(w);
+		return w;
+	};
+	auto cut = [](size_t n) { return [n](Bytes &w) { w.resize(n); }; };
+	EncapSpec e;
+
+	FrameSpec s = a;
+	s.vlans = std::vector<uint16_t>(17, 3);
+	add("17 VLAN tags", frame_of(s), REASM_CTR_drop_vlan_too_deep);
+
+	e.kind = Encap::Mpls;
+	add("MPLS label cut", wrapped(fa, e, cut(14 + 2)), REASM_CTR_drop_mpls_bad);
+	add("MPLS without bottom of stack", wrapped(fa, e, cut(14 + 8)), REASM_CTR_drop_mpls_bad);
+	e.mpls_labels = 17;
+	add("17 MPLS labels", wrap(fa, e), REASM_CTR_drop_mpls_bad);
+	e.mpls_labels = 1;
+	add("MPLS payload neither IPv4 nor IPv6 (0x44)",
+	    wrapped(fa, e, [](Bytes &w) { w[18] = 0x44; }), REASM_CTR_drop_mpls_bad);
+
+	e = EncapSpec();
+	e.kind = Encap::Pppoe;
+	add("PPPoE header cut", wrapped(fa, e, cut(14 + 5)), REASM_CTR_drop_pppoe_bad);
+	add("PPPoE carrying LCP (0xc021)", wrapped(fa, e, [](Bytes &w) { put16(w, 20, 0xc021); }),
+	    REASM_CTR_drop_pppoe_bad);
+	add("PPPoE version 2", wrapped(fa, e, [](Bytes &w) { w[14] = 0x21; }),
+	    REASM_CTR_drop_pppoe_bad);
+
+	e = EncapSpec();
+	e.kind = Encap::Gre;
+	add("GRE header cut", wrapped(fa, e, cut(kL4 + 3)), REASM_CTR_drop_gre_bad);
+	add("GRE key cut", wrapped(fa, e, cut(kL4 + 6)), REASM_CTR_drop_gre_bad);
+	add("GRE routing present", wrapped(fa, e, [](Bytes &w) { w[34] |= 0x40; }),
+	    REASM_CTR_drop_gre_bad);
+	add("GRE version 2", wrapped(fa, e, [](Bytes &w) { w[35] = 2; }), REASM_CTR_drop_gre_bad);
+	add("GRE carrying ARP (0x0806)", wrapped(fa, e, [](Bytes &w) { put16(w, 36, 0x0806); }),
+	    REASM_CTR_drop_gre_bad);
+	e.kind = Encap::Pptp;
+	add("PPTP GRE with PPP LCP",
+	    wrapped(fa, e, [](Bytes &w) { put16(w, 34 + 16 + 2, 0xc021); }),
+	    REASM_CTR_drop_gre_bad);
+
+	e = EncapSpec();
+	e.kind = Encap::Erspan2;
+	add("ERSPAN II header cut", wrapped(fa, e, cut(kL4 + 8 + 5)), REASM_CTR_drop_erspan_bad);
+	e.kind = Encap::Erspan3;
+	e.opt = true;
+	add("ERSPAN III subheader cut", wrapped(fa, e, cut(kL4 + 8 + 16)),
+	    REASM_CTR_drop_erspan_bad);
+
+	e = EncapSpec();
+	e.kind = Encap::Vxlan;
+	add("VXLAN header cut", wrapped(fa, e, cut(kTun + 4)), REASM_CTR_drop_vxlan_bad);
+
+	e = EncapSpec();
+	e.kind = Encap::Geneve;
+	e.opt = true;
+	add("Geneve options cut", wrapped(fb, e, cut(14 + 40 + 8 + 12)), REASM_CTR_drop_geneve_bad);
+	e.opt = false;
+	add("Geneve carrying ARP (0x0806)", wrapped(fb, e, [](Bytes &w) { put16(w, 64, 0x0806); }),
+	    REASM_CTR_drop_geneve_bad);
+
+	e = EncapSpec();
+	e.kind = Encap::Gtpu;
+	add("GTP-U echo request, not a G-PDU", wrapped(fa, e, [](Bytes &w) { w[kTun + 1] = 1; }),
+	    REASM_CTR_drop_gtpu_bad);
+	add("GTP-U extension header of length 0",
+	    wrapped(fa, e, [](Bytes &w) { w[kTun + 12] = 0; }), REASM_CTR_drop_gtpu_bad);
+	add("GTP-U optional fields cut", wrapped(fa, e, cut(kTun + 10)), REASM_CTR_drop_gtpu_bad);
+
+	e = EncapSpec();
+	e.kind = Encap::IpInIp4;
+	add("IP in IP nested 9 times", wrap_all(fa, std::vector<EncapSpec>(9, e)),
+	    REASM_CTR_drop_tunnel_too_deep);
+}
+
 /* Malformed frames, at least one per drop counter, each with the one counter it must bump. */
 inline std::vector<DropCase>
 drop_cases()
@@ -621,6 +710,7 @@ drop_cases()
 	add("IPv6 802.1Q dest, TCP header 12 bytes, padding after",
 	    edited(s, [](Bytes &f, const FrameLayout &l) { put16(f, l.l3 + 4, 8 + 12); }),
 	    REASM_CTR_drop_tcp_truncated);
+	add_tunnel_drop_cases(add, a, b);
 	return out;
 }
 

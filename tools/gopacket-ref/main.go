@@ -10,6 +10,11 @@
 //	one JSON line per stream direction, sorted
 //	# end
 //
+// Tunnelled TCP (IP in IP, GRE, VXLAN, Geneve, GTP-U, as far as gopacket decodes
+// them) is given to the assembler with the innermost IP layer around its TCP layer
+// (innermostTCP), which is how reasm keys it; for plain frames that is exactly
+// NetworkLayer() and TransportLayer().
+//
 // Each line summarises what the stream received (see streamSummary); the
 // test program tests/tools/pcap_replay prints the same lines for reasm.
 // Only Ethernet captures are assembled; for other link types only the
@@ -108,6 +113,27 @@ func (s *stream) ReassemblyComplete() {
 		hex.EncodeToString(s.data.Sum(nil)), hex.EncodeToString(s.meta.Sum(nil))))
 }
 
+// innermostTCP finds the TCP layer a packet carries and the IP layer right around
+// it: for plain frames that is gopacket's NetworkLayer() and TransportLayer(); for
+// tunnelled ones (IP in IP, GRE, VXLAN, Geneve, GTP-U, whatever gopacket decodes),
+// the innermost IP layer and its TCP, which is how reasm keys them. A packet whose
+// first transport layer is not TCP and that carries no TCP deeper is not assembled.
+func innermostTCP(packet gopacket.Packet) (gopacket.Flow, *layers.TCP, bool) {
+	var flow gopacket.Flow
+	haveIP := false
+	for _, l := range packet.Layers() {
+		switch l := l.(type) {
+		case *layers.IPv4:
+			flow, haveIP = l.NetworkFlow(), true
+		case *layers.IPv6:
+			flow, haveIP = l.NetworkFlow(), true
+		case *layers.TCP:
+			return flow, l, haveIP
+		}
+	}
+	return flow, nil, false
+}
+
 func replay(path string) []string {
 	f, err := os.Open(path)
 	if err != nil {
@@ -130,14 +156,11 @@ func replay(path string) []string {
 			break
 		}
 		packet := gopacket.NewPacket(data, reader.LinkType(), gopacket.Default)
-		if packet.NetworkLayer() == nil {
-			continue
-		}
-		tcp, ok := packet.TransportLayer().(*layers.TCP)
+		netFlow, tcp, ok := innermostTCP(packet)
 		if !ok {
 			continue
 		}
-		assembler.AssembleWithTimestamp(packet.NetworkLayer().NetworkFlow(), tcp, ci.Timestamp)
+		assembler.AssembleWithTimestamp(netFlow, tcp, ci.Timestamp)
 	}
 	assembler.FlushAll()
 	sort.Strings(out)

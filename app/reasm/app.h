@@ -32,6 +32,7 @@
 #define APP_MAX_PORTS RTE_MAX_ETHPORTS
 #define APP_TOP_CONNS 16
 #define MAX_BURST 512      /* most packets per receive burst (--burst) */
+#define APP_RETA_SIZE 512  /* the redirection table connections map to workers by (distributor.c) */
 #define PORT_MAX_KSOCK 128 /* net_af_packet sockets (queues) of one port we watch */
 
 /* Items on a worker's ring are mbuf pointers or, with bit 0 set, markers. */
@@ -87,11 +88,13 @@ struct __rte_cache_aligned worker {
 	struct reasm_pool *pool;
 	struct rte_mempool *pages;
 	struct reasm_assembler *asm_;
-	struct rte_ring *ring;    /* from the RX lcore (software RSS), or NULL */
+	struct rte_ring *ring;    /* from the RX lcore and other workers' handoffs, or NULL */
 	struct rte_ring *mailbox; /* control-plane requests (struct ctrl_slot *) */
 	struct ctrl_slot slot;
 	volatile bool exited;
 	uint64_t rx_cut;        /* frames of its direct queues the port had cut */
+	uint64_t handoffs_out;  /* reassembled datagrams sent to the worker that owns them */
+	uint64_t handoffs_lost; /* ... dropped: that worker's ring was full */
 	uint64_t rx_pkts;       /* packets this worker took in */
 	uint64_t clock_ns;      /* newest packet timestamp seen */
 	unsigned int n_flushes; /* timer flushes run */
@@ -114,6 +117,7 @@ struct app {
 	volatile uint64_t clock_ns; /* newest packet time the RX side saw */
 	uint64_t dist_pkts;         /* frames the RX lcore distributed */
 	uint64_t dist_rx_cut;       /* frames the RX lcore took that the port had cut */
+	unsigned int workers_done;  /* workers past their receive loop (handoffs end) */
 	uint64_t dist_ring_full;    /* frames dropped for a full worker ring (live only) */
 };
 
@@ -237,6 +241,8 @@ int rx_mode_choose(const struct app *app, struct port_info *p, const struct rte_
 int rx_mode_verify(const struct app *app, struct port_info *p, const struct rte_eth_conf *conf);
 
 /* distributor.c */
+/** The worker that owns @p key (a TCP direction, or a fragment's addresses). */
+unsigned int app_worker_of(const struct reasm_flow *key, unsigned int n_workers);
 /** Spread the non-RSS ports' frames over the workers until the replays end or a signal. */
 int distributor_main(struct app *app);
 

@@ -24,27 +24,45 @@
 
 #include "app.h"
 
-/* Symmetric Toeplitz over (addresses, ports): both directions hash alike. */
-static unsigned int
-pick_worker(const struct rte_mbuf *m, unsigned int n_workers)
+/*
+ * The worker that owns a key: a symmetric Toeplitz hash over its addresses
+ * and ports (both directions hash alike), then a redirection table of
+ * APP_RETA_SIZE entries, entry i naming worker i % n, as a NIC's RSS does
+ * with the table ports.c programs. Fragments are keyed by their addresses
+ * only (reasm_spread_key_of_mbuf), so all fragments of a datagram meet on one
+ * worker, which hands the datagram to its connection's owner.
+ */
+unsigned int
+app_worker_of(const struct reasm_flow *key, unsigned int n_workers)
 {
-	struct reasm_flow flow;
 	uint32_t tuple[9];
 	unsigned int words, i;
 
-	if (n_workers == 1 || reasm_flow_of_mbuf(m, &flow) < 0)
+	if (n_workers == 1)
 		return 0;
-	words = flow.family == REASM_FAMILY_IPV4 ? 1 : 4;
+	words = key->family == REASM_FAMILY_IPV4 ? 1 : 4;
 	for (i = 0; i < words; i++) {
 		uint32_t s, d;
 
-		memcpy(&s, flow.src_addr + 4 * i, 4);
-		memcpy(&d, flow.dst_addr + 4 * i, 4);
+		memcpy(&s, key->src_addr + 4 * i, 4);
+		memcpy(&d, key->dst_addr + 4 * i, 4);
 		tuple[i] = rte_be_to_cpu_32(s);
 		tuple[words + i] = rte_be_to_cpu_32(d);
 	}
-	tuple[2 * words] = (uint32_t)flow.src_port << 16 | flow.dst_port;
-	return rte_softrss(tuple, 2 * words + 1, ports_rss_key()) % n_workers;
+	tuple[2 * words] = (uint32_t)key->src_port << 16 | key->dst_port;
+	return (rte_softrss(tuple, 2 * words + 1, ports_rss_key()) % APP_RETA_SIZE) % n_workers;
+}
+
+static unsigned int
+pick_worker(const struct app *app, const struct rte_mbuf *m)
+{
+	struct reasm_flow key;
+	int rc;
+
+	if (app->n_workers == 1)
+		return 0;
+	rc = app->opt.defrag ? reasm_spread_key_of_mbuf(m, &key) : reasm_flow_of_mbuf(m, &key);
+	return rc < 0 ? 0 : app_worker_of(&key, app->n_workers);
 }
 
 struct staging {
@@ -59,7 +77,7 @@ stage_flush(struct app *app, struct worker *w, struct staging *st, bool wait)
 	unsigned int done = 0;
 
 	while (done < st->n) {
-		done += rte_ring_sp_enqueue_burst(w->ring, st->items + done, st->n - done, NULL);
+		done += rte_ring_enqueue_burst(w->ring, st->items + done, st->n - done, NULL);
 		if (done == st->n)
 			break;
 		if (!wait) {
@@ -126,7 +144,7 @@ distribute_queue(struct app *app, struct port_info *p, uint16_t q, struct stagin
 				 __ATOMIC_RELAXED);
 	for (i = 0; i < n; i++) {
 		uint64_t ts = app_frame_time(app, pkts[i], now);
-		unsigned int wi = pick_worker(pkts[i], app->n_workers);
+		unsigned int wi = pick_worker(app, pkts[i]);
 
 		if (ts > app->clock_ns)
 			__atomic_store_n(&app->clock_ns, ts, __ATOMIC_RELAXED);

@@ -103,6 +103,22 @@ print_port_summary(struct app *app)
 	       pt.nombuf, pt.ierrors, app->dist_pkts, app->dist_ring_full);
 }
 
+/* What --defrag did: fragments in, datagrams out, handed over, lost. */
+static void
+print_defrag_summary(const struct app *app, const struct reasm_stats *sum)
+{
+	uint64_t lost = 0;
+	unsigned int i;
+
+	for (i = 0; i < app->n_workers; i++)
+		lost += app->workers[i].handoffs_lost;
+	printf("reasm: defrag: %" PRIu64 " fragments, %" PRIu64 " datagrams reassembled (%" PRIu64
+	       " handed to the worker owning their connection, %" PRIu64 " lost for a full ring), "
+	       "%" PRIu64 " dropped incomplete\n",
+	       sum->v[REASM_CTR_defrag_fragments], sum->v[REASM_CTR_defrag_datagrams],
+	       sum->v[REASM_CTR_defrag_handoffs], lost, sum->v[REASM_CTR_defrag_timeouts]);
+}
+
 static void
 print_summary(struct app *app)
 {
@@ -139,6 +155,8 @@ print_summary(struct app *app)
 	       " = delivered %" PRIu64 " + overlap %" PRIu64 " + discarded %" PRIu64 ", %" PRIu64
 	       " unbalanced\n",
 	       acc.streams, acc.received, acc.bytes, acc.overlap, acc.discarded, acc.unbalanced);
+	if (app->opt.defrag)
+		print_defrag_summary(app, &sum);
 	print_port_summary(app);
 }
 

@@ -20,6 +20,9 @@
 #define DEFAULT_MBUF_SIZE 2048
 #define DEFAULT_BURST 32
 #define DEFAULT_RING_SIZE 4096
+#define DEFAULT_DEFRAG_DATAGRAMS 4096
+#define DEFAULT_DEFRAG_FRAGMENTS 64
+#define DEFAULT_DEFRAG_TIMEOUT_MS 30000
 
 static void
 usage(FILE *f)
@@ -40,6 +43,13 @@ usage(FILE *f)
 		"  --mbuf-size BYTES            frame bytes one mbuf holds, 1024..65000 (default %d)\n"
 		"  --burst N                    packets per receive burst, 1..512 (default %d)\n"
 		"  --ring-size N                RX lcore to worker ring size, power of 2 (default %d)\n"
+		"  --defrag                     reassemble IPv4 and IPv6 fragments before TCP (at any\n"
+		"                               depth of encapsulation); off: fragments are counted\n"
+		"  --defrag-datagrams N         datagrams reassembled at once per worker (default %d)\n"
+		"  --defrag-fragments N         fragments of one datagram at most (default %d)\n"
+		"  --defrag-pages N             pages of --pages fragments may hold per worker\n"
+		"                               (default 4 per datagram, at most --pages / 2)\n"
+		"  --defrag-timeout MS          a datagram incomplete this long is dropped (default %d)\n"
 		"  --idle-sleep US              after 256 empty polls in a row, sleep US microseconds\n"
 		"                               between polls (0 = busy-poll, the default)\n"
 		"  --rx auto|direct|spread      workers poll their own queues (direct) or the main\n"
@@ -47,7 +57,8 @@ usage(FILE *f)
 		"                               a port keeps connections on one queue (default)\n"
 		"  --help                       this text\n",
 		DEFAULT_TIMEOUT_MS, DEFAULT_FLUSH_INTERVAL_MS, DEFAULT_MAX_CONNS, DEFAULT_PAGES,
-		DEFAULT_MBUFS, DEFAULT_MBUF_SIZE, DEFAULT_BURST, DEFAULT_RING_SIZE);
+		DEFAULT_MBUFS, DEFAULT_MBUF_SIZE, DEFAULT_BURST, DEFAULT_RING_SIZE,
+		DEFAULT_DEFRAG_DATAGRAMS, DEFAULT_DEFRAG_FRAGMENTS, DEFAULT_DEFRAG_TIMEOUT_MS);
 }
 
 /* A whole non-negative decimal number within [min, max], or -1. */
@@ -130,6 +141,11 @@ enum {
 	OPT_RING_SIZE,
 	OPT_RX,
 	OPT_IDLE_SLEEP,
+	OPT_DEFRAG,
+	OPT_DEFRAG_DATAGRAMS,
+	OPT_DEFRAG_FRAGMENTS,
+	OPT_DEFRAG_PAGES,
+	OPT_DEFRAG_TIMEOUT,
 	OPT_HELP,
 };
 
@@ -149,6 +165,11 @@ static const struct option long_options[] = {
 	{"ring-size", required_argument, NULL, OPT_RING_SIZE},
 	{"rx", required_argument, NULL, OPT_RX},
 	{"idle-sleep", required_argument, NULL, OPT_IDLE_SLEEP},
+	{"defrag", no_argument, NULL, OPT_DEFRAG},
+	{"defrag-datagrams", required_argument, NULL, OPT_DEFRAG_DATAGRAMS},
+	{"defrag-fragments", required_argument, NULL, OPT_DEFRAG_FRAGMENTS},
+	{"defrag-pages", required_argument, NULL, OPT_DEFRAG_PAGES},
+	{"defrag-timeout", required_argument, NULL, OPT_DEFRAG_TIMEOUT},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -198,9 +219,53 @@ parse_one(int c, const char *arg, struct app_options *opt)
 		return parse_rx_mode(arg, &opt->rx_mode);
 	case OPT_IDLE_SLEEP:
 		return parse_u32("idle-sleep", arg, 0, 1000000, &opt->idle_sleep_us);
+	case OPT_DEFRAG:
+		opt->defrag = true;
+		return 0;
+	case OPT_DEFRAG_DATAGRAMS:
+		opt->defrag = true;
+		return parse_u32("defrag-datagrams", arg, 8, 1u << 22,
+				 &opt->defrag_conf.max_datagrams);
+	case OPT_DEFRAG_FRAGMENTS:
+		opt->defrag = true;
+		return parse_u32("defrag-fragments", arg, 2, 8192, &opt->defrag_conf.max_fragments);
+	case OPT_DEFRAG_PAGES:
+		opt->defrag = true;
+		return parse_u32("defrag-pages", arg, 1, 1u << 26, &opt->defrag_conf.max_pages);
+	case OPT_DEFRAG_TIMEOUT: {
+		uint64_t ms;
+
+		opt->defrag = true;
+		if (parse_u64("defrag-timeout", arg, 1, 3600000, &ms) < 0)
+			return -1;
+		opt->defrag_conf.timeout_ns = ms * 1000000ULL;
+		return 0;
+	}
 	default:
 		return -1;
 	}
+}
+
+/* --defrag's defaults, and its pages checked against the page mempool. */
+static int
+defrag_defaults(struct app_options *opt)
+{
+	struct reasm_defrag_conf *d = &opt->defrag_conf;
+
+	if (d->max_datagrams == 0)
+		d->max_datagrams = DEFAULT_DEFRAG_DATAGRAMS;
+	if (d->max_fragments == 0)
+		d->max_fragments = DEFAULT_DEFRAG_FRAGMENTS;
+	if (d->timeout_ns == 0)
+		d->timeout_ns = DEFAULT_DEFRAG_TIMEOUT_MS * 1000000ULL;
+	if (d->max_pages == 0)
+		d->max_pages = RTE_MIN(4 * d->max_datagrams, opt->pages / 2);
+	if (d->max_pages > opt->pages) {
+		fprintf(stderr, "reasm: --defrag-pages %u exceeds the page mempool (--pages %u)\n",
+			d->max_pages, opt->pages);
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -241,6 +306,8 @@ options_parse(int argc, char **argv, struct app_options *opt)
 	}
 	if (opt->sinks.n_specs == 0)
 		sinks_conf_add(&opt->sinks, "count");
+	if (opt->defrag && defrag_defaults(opt) < 0)
+		return -1;
 	if (opt->pages_total > opt->pages) {
 		fprintf(stderr, "reasm: --pages-total %u exceeds the page mempool (--pages %u)\n",
 			opt->pages_total, opt->pages);
@@ -262,6 +329,14 @@ options_print(const struct app_options *opt, unsigned int n_workers)
 	       opt->timeout_ms, opt->timeout_ms ? "" : " (flush only at the end)",
 	       opt->flush_interval_ms, opt->burst, opt->mbufs, opt->mbuf_size, opt->ring_size,
 	       rx_mode_name(opt->rx_mode), opt->idle_sleep_us);
+	if (opt->defrag)
+		printf("reasm: defrag on: %u datagrams, %u fragments each, %u pages (of --pages) per "
+		       "worker, timeout %" PRIu64 " ms\n",
+		       opt->defrag_conf.max_datagrams, opt->defrag_conf.max_fragments,
+		       opt->defrag_conf.max_pages, opt->defrag_conf.timeout_ns / 1000000);
+	else
+		printf("reasm: defrag off: IP fragments are counted (drop_ipv4_fragment, "
+		       "drop_ipv6_fragment), as gopacket sees them\n");
 	printf("reasm: sinks:");
 	for (unsigned int i = 0; i < opt->sinks.n_specs; i++)
 		printf(" %s", opt->sinks.specs[i]);

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <reasm.h>
+
 #include "sinks.h"
 
 /** --rx: who polls a port's queues (rx_mode.c). */
@@ -33,8 +35,11 @@ struct app_options {
 	uint32_t mbuf_size;         /**< --mbuf-size, frame bytes one mbuf holds (data room) */
 	uint32_t burst;             /**< --burst, packets per rx burst */
 	enum rx_mode rx_mode;       /**< --rx */
-	uint32_t idle_sleep_us;     /**< --idle-sleep: sleep when idle (0 = busy-poll) */
-	uint32_t ring_size;         /**< --ring-size, distributor -> worker rings */
+	bool defrag;                /**< --defrag: IP defragmentation on */
+	struct reasm_defrag_conf
+		defrag_conf;    /**< --defrag-* (the steering callbacks set per worker) */
+	uint32_t idle_sleep_us; /**< --idle-sleep: sleep when idle (0 = busy-poll) */
+	uint32_t ring_size;     /**< --ring-size, distributor -> worker rings */
 };
 
 /**

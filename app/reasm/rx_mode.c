@@ -106,6 +106,25 @@ choose_per_flow(const struct app *app, struct port_info *p, uint16_t queues, con
 	return 0;
 }
 
+static const char defrag_needs_spread[] =
+	"with --defrag a datagram reassembled on one worker is handed to its connection's owner, "
+	"and the kernel's queue hash that picked the owner cannot be computed here: give --rx "
+	"spread";
+
+/*
+ * --defrag over several workers: the fragments of a datagram meet on one
+ * queue, but its connection's other frames on the queue the kernel's flow hash
+ * names, which reasm cannot compute to hand the datagram over.
+ */
+static bool
+kernel_hash_blocks_defrag(const struct app *app, struct port_info *p)
+{
+	if (!app->opt.defrag || app->n_workers == 1)
+		return false;
+	p->rx_why = "--defrag: reassembled datagrams go to their owner by reasm's own hash";
+	return true;
+}
+
 int
 rx_mode_choose(const struct app *app, struct port_info *p, const struct rte_eth_dev_info *info,
 	       struct rte_eth_conf *conf)
@@ -132,8 +151,12 @@ rx_mode_choose(const struct app *app, struct port_info *p, const struct rte_eth_
 				       "--rx direct: the files are split per "
 				       "connection");
 	case KIND_AF_PACKET:
+		if (kernel_hash_blocks_defrag(app, p))
+			return want == RX_DIRECT ? refuse_direct(p, defrag_needs_spread) : 0;
 		return choose_per_flow(app, p, p->n_rxq, "the kernel's fanout hash is symmetric");
 	case KIND_TAP:
+		if (kernel_hash_blocks_defrag(app, p))
+			return want == RX_DIRECT ? refuse_direct(p, defrag_needs_spread) : 0;
 		if (want == RX_DIRECT || (want == RX_AUTO && app->n_workers <= info->max_rx_queues))
 			p->n_rxq = (uint16_t)app->n_workers;
 		return choose_per_flow(app, p, p->n_rxq, "tun's queue selection is symmetric");
@@ -162,6 +185,31 @@ rx_mode_choose(const struct app *app, struct port_info *p, const struct rte_eth_
 }
 
 /*
+ * With --defrag, the NIC's redirection table, entry i naming queue i %
+ * workers, so that reasm computes which worker owns a connection exactly as
+ * the NIC picks its queue (app_worker_of: APP_RETA_SIZE entries), to hand
+ * reassembled datagrams over. False if the NIC's table has another size or
+ * refuses the entries.
+ */
+static bool
+reta_programmed(const struct app *app, const struct port_info *p)
+{
+	struct rte_eth_rss_reta_entry64 reta[APP_RETA_SIZE / RTE_ETH_RETA_GROUP_SIZE];
+	struct rte_eth_dev_info info;
+	unsigned int i;
+
+	if (rte_eth_dev_info_get(p->port_id, &info) != 0 || info.reta_size != APP_RETA_SIZE)
+		return false;
+	memset(reta, 0, sizeof(reta));
+	for (i = 0; i < APP_RETA_SIZE; i++) {
+		reta[i / RTE_ETH_RETA_GROUP_SIZE].mask |= 1ULL << (i % RTE_ETH_RETA_GROUP_SIZE);
+		reta[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE] =
+			(uint16_t)(i % app->n_workers);
+	}
+	return rte_eth_dev_rss_reta_update(p->port_id, reta, APP_RETA_SIZE) == 0;
+}
+
+/*
  * After configuration: a NIC given RSS must report our key, or both
  * directions of a connection may land on different workers. Returns 1 if
  * the port must be configured again as spread (auto), -1 to stop (direct).
@@ -176,15 +224,18 @@ rx_mode_verify(const struct app *app, struct port_info *p, const struct rte_eth_
 		return 0;
 	if (rte_eth_dev_rss_hash_conf_get(p->port_id, &got) == 0 &&
 	    got.rss_key_len >= PORTS_RSS_KEY_LEN &&
-	    memcmp(key, ports_rss_key(), PORTS_RSS_KEY_LEN) == 0)
+	    memcmp(key, ports_rss_key(), PORTS_RSS_KEY_LEN) == 0 &&
+	    (!app->opt.defrag || app->n_workers == 1 || reta_programmed(app, p)))
 		return 0;
 	if (app->opt.rx_mode == RX_DIRECT)
-		return refuse_direct(p, "the port does not take the symmetric RSS key");
+		return refuse_direct(p, "the port does not take the symmetric RSS key (or, with "
+					"--defrag, a 512-entry redirection table)");
 	fprintf(stderr,
-		"reasm: warning: port %u (%s) does not take the symmetric RSS key: its "
-		"frames are spread by the main lcore instead\n",
+		"reasm: warning: port %u (%s) does not take the symmetric RSS key (or, with "
+		"--defrag, a 512-entry redirection table): its frames are spread by the main "
+		"lcore instead\n",
 		p->port_id, p->name);
 	p->direct = false;
-	p->rx_why = "the port refused the symmetric RSS key";
+	p->rx_why = "the port refused the symmetric RSS key or the redirection table";
 	return 1;
 }

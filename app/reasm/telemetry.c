@@ -61,6 +61,18 @@ add_worker_extras(struct rte_tel_data *d, const struct worker *w)
 	tel_add_u64(d, "streams_unbalanced", t.unbalanced);
 }
 
+/* Reassembled datagrams dropped because their owner's ring was full, all workers. */
+static uint64_t
+handoffs_lost(void)
+{
+	uint64_t n = 0;
+	unsigned int i;
+
+	for (i = 0; i < g_app.n_workers; i++)
+		n += __atomic_load_n(&g_app.workers[i].handoffs_lost, __ATOMIC_RELAXED);
+	return n;
+}
+
 static int
 do_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 {
@@ -98,6 +110,7 @@ do_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	tel_add_u64(d, "sink_bytes", tsum.bytes);
 	tel_add_u64(d, "sink_write_errors", tsum.write_errors);
 	tel_add_u64(d, "streams_unbalanced", tsum.unbalanced);
+	tel_add_u64(d, "handoffs_lost", handoffs_lost());
 	tel_add_u64(d, "clock_ns", __atomic_load_n(&g_app.clock_ns, __ATOMIC_RELAXED));
 	add_counters(d, &sum);
 	return 0;
@@ -163,6 +176,11 @@ do_config(const char *cmd, const char *params, struct rte_tel_data *d)
 	tel_add_u64(d, "mbuf_size", o->mbuf_size);
 	rte_tel_data_add_dict_string(d, "rx", rx_mode_name(o->rx_mode));
 	tel_add_u64(d, "idle_sleep_us", o->idle_sleep_us);
+	tel_add_u64(d, "defrag", o->defrag);
+	tel_add_u64(d, "defrag_datagrams", o->defrag ? o->defrag_conf.max_datagrams : 0);
+	tel_add_u64(d, "defrag_fragments", o->defrag ? o->defrag_conf.max_fragments : 0);
+	tel_add_u64(d, "defrag_pages", o->defrag ? o->defrag_conf.max_pages : 0);
+	tel_add_u64(d, "defrag_timeout_ms", o->defrag ? o->defrag_conf.timeout_ns / 1000000 : 0);
 	tel_add_u64(d, "sha256", o->sinks.sha256);
 	rte_tel_data_add_dict_string(d, "sink_count",
 				     sinks_conf_arg(&o->sinks, "count") ? "yes" : "no");

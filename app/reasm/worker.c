@@ -41,6 +41,84 @@ static const struct reasm_stream_ops worker_stream_ops = {
 	.complete = sinks_stream_close,
 };
 
+/* ---- reassembled datagrams that are another worker's ----------------- */
+
+/* Workers hand reassembled datagrams to each other. */
+static bool
+worker_handoffs(const struct app *app)
+{
+	return app->opt.defrag && app->n_workers > 1;
+}
+
+/* The fragments of a datagram met here; its connection may be another worker's. */
+static bool
+worker_owns(void *ctx, const struct reasm_flow *flow)
+{
+	const struct worker *w = ctx;
+
+	return app_worker_of(flow, g_app.n_workers) == w->id;
+}
+
+/* A frame of @p len bytes in mbufs of the packet pool (chained past one mbuf), or NULL. */
+static struct rte_mbuf *
+frame_to_mbuf(const uint8_t *frame, uint32_t len)
+{
+	struct rte_mbuf *head = rte_pktmbuf_alloc(g_app.mbufs), *last = head;
+	uint32_t off = 0;
+
+	while (last != NULL && off < len) {
+		uint32_t take = RTE_MIN(len - off, (uint32_t)rte_pktmbuf_tailroom(last));
+		char *p = rte_pktmbuf_append(last, (uint16_t)take);
+
+		memcpy(p, frame + off, take);
+		off += take;
+		if (last != head)
+			head->pkt_len += take;
+		if (off < len) {
+			struct rte_mbuf *next = rte_pktmbuf_alloc(g_app.mbufs);
+
+			if (next == NULL)
+				break;
+			last->next = next;
+			head->nb_segs++;
+			last = next;
+		}
+	}
+	if (head != NULL && off < len) {
+		rte_pktmbuf_free(head);
+		return NULL;
+	}
+	return head;
+}
+
+/* Hand a reassembled datagram to its owner's ring; never waits: a full ring drops it. */
+static void
+worker_handoff(void *ctx, const uint8_t *frame, uint32_t len, uint64_t ts_ns)
+{
+	struct worker *w = ctx;
+	struct rte_mbuf *m = frame_to_mbuf(frame, len);
+	struct reasm_flow flow;
+	struct worker *owner;
+
+	if (m == NULL || reasm_flow_of_mbuf(m, &flow) < 0) {
+		rte_pktmbuf_free(m);
+		__atomic_store_n(&w->handoffs_lost, w->handoffs_lost + 1, __ATOMIC_RELAXED);
+		return;
+	}
+	if (g_app.ts_dynfield >= 0) { /* replays: the capture time travels along */
+		*RTE_MBUF_DYNFIELD(m, g_app.ts_dynfield, uint64_t *) = ts_ns / 1000;
+		m->ol_flags |= g_app.ts_dynflag;
+	}
+	m->port = g_app.ports[0].port_id;
+	owner = &g_app.workers[app_worker_of(&flow, g_app.n_workers)];
+	if (rte_ring_enqueue(owner->ring, m) != 0) {
+		rte_pktmbuf_free(m);
+		__atomic_store_n(&w->handoffs_lost, w->handoffs_lost + 1, __ATOMIC_RELAXED);
+		return;
+	}
+	__atomic_store_n(&w->handoffs_out, w->handoffs_out + 1, __ATOMIC_RELAXED);
+}
+
 /* ---- set-up --------------------------------------------------------- */
 
 static int
@@ -71,6 +149,14 @@ worker_create(struct app *app, struct worker *w)
 	ac.max_pages_total = app->opt.pages_total;
 	ac.max_pages_per_conn = app->opt.pages_per_conn;
 	ac.socket_id = socket;
+	if (app->opt.defrag) {
+		ac.defrag = app->opt.defrag_conf;
+		if (app->n_workers > 1) {
+			ac.defrag.owns = worker_owns;
+			ac.defrag.handoff = worker_handoff;
+			ac.defrag.steer_ctx = w;
+		}
+	}
 	w->asm_ = reasm_assembler_create(&ac);
 	if (w->asm_ == NULL)
 		goto fail;
@@ -78,10 +164,12 @@ worker_create(struct app *app, struct worker *w)
 	w->mailbox = rte_ring_create(name, MAILBOX_SIZE, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
 	if (w->mailbox == NULL)
 		goto fail;
-	if (app->any_sw_port) {
+	if (app->any_sw_port || worker_handoffs(app)) {
+		/* Other workers hand datagrams over too: several producers then. */
 		snprintf(name, sizeof(name), "w%u_rx", w->id);
 		w->ring = rte_ring_create(name, app->opt.ring_size, socket,
-					  RING_F_SP_ENQ | RING_F_SC_DEQ);
+					  worker_handoffs(app) ? RING_F_SC_DEQ
+							       : RING_F_SP_ENQ | RING_F_SC_DEQ);
 		if (w->ring == NULL)
 			goto fail;
 	}
@@ -235,12 +323,31 @@ poll_direct_queues(struct worker *w, unsigned int burst)
 	return total;
 }
 
+/*
+ * Past the receive loop: other workers may still hand datagrams over until
+ * they are past theirs too. Take them all before the final flush.
+ */
+static void
+finish_handoffs(struct worker *w, unsigned int burst)
+{
+	__atomic_fetch_add(&g_app.workers_done, 1, __ATOMIC_ACQ_REL);
+	if (w->ring == NULL || !worker_handoffs(&g_app))
+		return;
+	while (__atomic_load_n(&g_app.workers_done, __ATOMIC_ACQUIRE) < g_app.n_workers ||
+	       !rte_ring_empty(w->ring)) {
+		drain_ring(w, burst);
+		serve_mailbox(w);
+		rte_pause();
+	}
+}
+
 int
 worker_main(void *arg)
 {
 	struct worker *w = arg;
 	unsigned int burst = g_app.opt.burst;
-	bool ring_open = w->ring != NULL;
+	/* The distributor ends the ring with a marker; handoffs alone do not. */
+	bool ring_open = w->ring != NULL && g_app.any_sw_port;
 	bool direct = false;
 	unsigned int i, idle = 0;
 
@@ -251,15 +358,16 @@ worker_main(void *arg)
 
 		if (direct && !g_force_quit)
 			got += poll_direct_queues(w, burst);
-		if (ring_open) {
+		if (w->ring != NULL) {
 			unsigned int before = rte_ring_count(w->ring);
 
-			ring_open = drain_ring(w, burst);
+			ring_open &= drain_ring(w, burst);
 			got += before;
 		}
 		serve_mailbox(w);
 		app_idle(&g_app, got > 0, &idle);
 	}
+	finish_handoffs(w, burst);
 	reasm_flush_all(w->asm_);
 	__atomic_store_n(&w->exited, true, __ATOMIC_RELEASE);
 	/* Answer what the control plane posted meanwhile, so it never waits on us. */

@@ -491,7 +491,8 @@ enum reasm_counter_class {
 	REASM_CLASS_NOT_DELIVERED, /**< received bytes never delivered: overlaps, discards */
 	REASM_CLASS_SKIP,          /**< bytes skipped (holes given up), one counter per cause */
 	REASM_CLASS_EVENT,         /**< other events: unseen starts, page shortages */
-	REASM_CLASS_GAUGE,         /**< current levels, not totals: they go down too */
+	REASM_CLASS_DEFRAG, /**< IP defragmentation: fragments, datagrams, what was dropped */
+	REASM_CLASS_GAUGE,  /**< current levels, not totals: they go down too */
 	/** Number of classes (not a class). */
 	REASM_CLASS_MAX,
 };
@@ -557,6 +558,17 @@ enum reasm_counter_class {
 	X(skipped_bytes_flush, SKIP, "bytes skipped by reasm_flush_older_than") \
 	X(skipped_bytes_flush_all, SKIP, "bytes skipped by reasm_flush_all") \
 	X(pages_alloc_failed, EVENT, "page requests the mempool could not serve") \
+	X(defrag_fragments, DEFRAG, "IP fragments given to the defragmenter (with defragmentation on; else counted in drop_ipv4_fragment / drop_ipv6_fragment)") \
+	X(defrag_datagrams, DEFRAG, "datagrams reassembled from them, each then parsed on as one packet") \
+	X(defrag_overlap_bytes, DEFRAG, "fragment bytes already held (duplicated or overlapping fragments): the first copy is kept") \
+	X(defrag_conflict_bytes, DEFRAG, "of those, bytes that differ from the copy kept (overlapping fragments that disagree: an evasion attempt, or corruption)") \
+	X(defrag_handoffs, DEFRAG, "of those, datagrams handed to the assembler that owns their connection (struct reasm_defrag_conf.handoff)") \
+	X(defrag_timeouts, DEFRAG, "datagrams dropped incomplete: not complete a timeout after their first fragment, or at reasm_flush_all()") \
+	X(defrag_drop_too_many, DEFRAG, "datagrams dropped: more fragments than max_fragments") \
+	X(defrag_drop_bad, DEFRAG, "fragments dropped as inconsistent: a length not a multiple of 8 before the last, a datagram past 65,535 bytes, data past the last fragment's end, or a second last fragment with another end") \
+	X(defrag_drop_table_full, DEFRAG, "fragments dropped because max_datagrams datagrams were being reassembled") \
+	X(defrag_drop_no_page, DEFRAG, "fragments dropped for want of a page (max_pages reached or the page mempool empty)") \
+	X(defrag_pages, GAUGE, "pages holding fragments now (gauge)") \
 	X(pages_in_use, GAUGE, "pages holding out-of-order data now (gauge)") \
 	X(buffered_bytes, GAUGE, "out-of-order bytes held in pages now (gauge)")
 /* clang-format on */
@@ -689,6 +701,53 @@ struct rte_mempool *reasm_page_pool_create(const char *name, unsigned int n_page
 /* The assembler                                                        */
 /* ------------------------------------------------------------------ */
 
+/**
+ * IP defragmentation before TCP, per assembler (struct
+ * reasm_assembler_conf.defrag). All zero: off, and fragments are dropped and
+ * counted (drop_ipv4_fragment, drop_ipv6_fragment), as gopacket tcpassembly
+ * users see them.
+ *
+ * On: IPv4 and IPv6 fragments, at any depth of encapsulation (an inner
+ * datagram inside a tunnel, or the tunnel's outer datagram), are reassembled
+ * and the datagram is parsed on as one packet. Fragment bytes are copied into
+ * pages of the assembler's page mempool (at most @c max_pages of them); the
+ * first copy of each byte is kept, later duplicated or overlapping bytes are
+ * counted (defrag_overlap_bytes) and compared with it (defrag_conflict_bytes).
+ * Every outcome has a counter of class REASM_CLASS_DEFRAG. Memory is bounded by
+ * @c max_datagrams and @c max_pages whatever arrives.
+ *
+ * Several assemblers that split connections among themselves (one per worker)
+ * may give @c owns and @c handoff: a datagram whose fragments reached this
+ * assembler but whose connection is another's is handed off instead of
+ * assembled here.
+ */
+struct reasm_defrag_conf {
+	uint32_t max_datagrams; /**< datagrams being reassembled at once; 0: defragmentation off */
+	uint32_t max_fragments; /**< fragments of one datagram before it is dropped (0: 64) */
+	uint32_t max_pages;     /**< pages all datagrams together hold (0: 4 per datagram) */
+	uint64_t timeout_ns;    /**< a datagram not complete this long is dropped (0: 30 s) */
+	/**
+	 * Optional, with @c handoff: whether @p flow (a reassembled TCP segment's
+	 * key) is this assembler's to assemble.
+	 * @param ctx  @c steer_ctx
+	 * @param flow the segment's key
+	 * @return true to assemble it here.
+	 */
+	bool (*owns)(void *ctx, const struct reasm_flow *flow);
+	/**
+	 * Optional, with @c owns: take a reassembled datagram that is not this
+	 * assembler's, as an Ethernet frame (addresses zero, no VLAN tag, the
+	 * innermost fragmented IP layer's datagram whole). Called on the
+	 * assembler's thread, during reasm_assemble_burst().
+	 * @param ctx   @c steer_ctx
+	 * @param frame the frame; borrowed: valid during the call only
+	 * @param len   its length
+	 * @param ts_ns the timestamp of the fragment that completed it
+	 */
+	void (*handoff)(void *ctx, const uint8_t *frame, uint32_t len, uint64_t ts_ns);
+	void *steer_ctx; /**< given to @c owns and @c handoff */
+};
+
 /** Parameters of reasm_assembler_create() (gopacket's AssemblerOptions, and more). */
 struct reasm_assembler_conf {
 	struct reasm_pool *pool;       /**< required; shared mode if several assemblers use it */
@@ -708,6 +767,8 @@ struct reasm_assembler_conf {
 	 */
 	uint32_t max_pages_per_conn;
 	int socket_id; /**< NUMA socket for the assembler itself */
+	/** IP defragmentation (all zero: off; see struct reasm_defrag_conf). */
+	struct reasm_defrag_conf defrag;
 };
 
 struct reasm_assembler;
@@ -946,6 +1007,29 @@ unsigned int reasm_assembler_top_conns(struct reasm_assembler *a, struct reasm_c
  *   - -ENOMEM if that buffer could not be allocated.
  */
 int reasm_flow_of_mbuf(const struct rte_mbuf *m, struct reasm_flow *flow);
+
+/**
+ * The key to spread a frame over workers by, such that every frame of a
+ * connection and every fragment of a datagram reach one worker: for a TCP
+ * segment its direction's key, as reasm_flow_of_mbuf(); for an IP fragment
+ * (at any depth of encapsulation) the addresses of the IP layer it
+ * fragments, ports 0, since only the first fragment has them. The worker
+ * that reassembles such a datagram hands it to the connection's owner
+ * (struct reasm_defrag_conf.owns and handoff).
+ *
+ * Thread safety: as reasm_flow_of_mbuf().
+ *
+ * @param m
+ *   The frame; not modified.
+ * @param[out] key
+ *   Filled on success.
+ * @return
+ *   - 0 with @p key the TCP segment's direction;
+ *   - 1 with @p key the fragmented IP layer's addresses, ports 0;
+ *   - -EINVAL if the frame is neither (or an argument is NULL);
+ *   - -ENOMEM as reasm_flow_of_mbuf().
+ */
+int reasm_spread_key_of_mbuf(const struct rte_mbuf *m, struct reasm_flow *key);
 
 /* ------------------------------------------------------------------ */
 /* Reader adapter (gopacket's tcpreader.ReaderStream)                  */

@@ -595,6 +595,7 @@ reasm_flush_all(struct reasm_assembler *a)
 		closes++;
 		conn_unlock(a, conn);
 	}
+	reasm_defrag_drop_all(a); /* datagrams still incomplete will not complete now */
 	reasm_tally_publish(a);
 	return closes;
 }
@@ -620,6 +621,7 @@ reasm_assembler_create(const struct reasm_assembler_conf *conf)
 {
 	struct reasm_assembler *a;
 	struct reasm_pool *pool;
+	int rc;
 
 	if (conf == NULL || conf->pool == NULL || conf->page_pool == NULL) {
 		REASM_LOG(ERR, "assembler: pool and page_pool are required");
@@ -657,6 +659,15 @@ reasm_assembler_create(const struct reasm_assembler_conf *conf)
 	}
 	a->pool = pool;
 	a->page_pool = conf->page_pool;
+	rc = reasm_defrag_create(a, &conf->defrag, conf->socket_id);
+	if (rc < 0) {
+		reasm_defrag_free(a);
+		rte_free(a->snapshot);
+		rte_free(a->scratch);
+		rte_free(a);
+		rte_errno = -rc;
+		return NULL;
+	}
 	a->max_pages_total = conf->max_pages_total;
 	a->max_pages_per_conn = conf->max_pages_per_conn;
 	a->shared = pool->mode == REASM_POOL_SHARED;
@@ -706,6 +717,7 @@ reasm_assembler_free(struct reasm_assembler *a)
 	if (a == NULL)
 		return;
 	drop_owned_pages(a);
+	reasm_defrag_free(a);
 	__atomic_fetch_sub(&a->pool->assemblers, 1, __ATOMIC_RELAXED);
 	rte_free(a->snapshot);
 	rte_free(a->scratch);

@@ -71,6 +71,54 @@ count_anomalies(struct reasm_assembler *a, uint32_t anomalies)
 		reasm_ctr_add(a, REASM_CTR_tcp_bad_offset, 1);
 }
 
+/*
+ * A fragment (@p p->frag) to the defragmenter; when it completes a datagram,
+ * parse that (again, if it holds another fragmented layer) into @p p.
+ * @return true when @p p is a TCP segment to assemble here.
+ */
+static __rte_noinline bool
+defragment(struct reasm_assembler *a, struct reasm_parsed *p, uint64_t ts)
+{
+	const struct reasm_defrag_conf *conf = &a->defrag->conf;
+	struct reasm_encap encap = p->encap;
+	enum reasm_counter c;
+	uint32_t len, anomalies;
+
+	for (;;) {
+		len = reasm_defrag_fragment(a, &p->frag, &encap, ts);
+		if (len == 0)
+			return false;
+		c = reasm_parse_frame(a->defrag->buf, len, len, p, &anomalies);
+		if (c == REASM_CTR_MAX)
+			break;
+		if (p->frag.p == NULL ||
+		    (c != REASM_CTR_drop_ipv4_fragment && c != REASM_CTR_drop_ipv6_fragment)) {
+			reasm_ctr_add(a, c, 1);
+			return false;
+		}
+		/* A fragment inside the datagram just rebuilt (an inner one): its bytes are
+		 * copied before the buffer is reused. */
+		p->encap.layers |= encap.layers;
+		encap = p->encap;
+	}
+	/* What surrounded the first fragment, and what the datagram itself holds. */
+	p->encap.layers |= encap.layers;
+	if (encap.layers & REASM_ENCAP_VLAN)
+		p->encap.vlan = encap.vlan;
+	if (p->encap.tunnel_id == 0)
+		p->encap.tunnel_id = encap.tunnel_id;
+	if (anomalies != 0)
+		count_anomalies(a, anomalies);
+	if (conf->owns != NULL && !conf->owns(conf->steer_ctx, &p->flow)) {
+		conf->handoff(conf->steer_ctx, a->defrag->buf, len, ts);
+		reasm_ctr_add(a, REASM_CTR_defrag_handoffs, 1);
+		return false;
+	}
+	if (p->encap.layers & ~REASM_ENCAP_VLAN)
+		reasm_ctr_add(a, REASM_CTR_pkts_decap, 1);
+	return true;
+}
+
 #define PREFETCH_MBUF 8
 #define PREFETCH_DATA 4
 
@@ -116,8 +164,22 @@ assemble_chunk(struct reasm_assembler *a, struct rte_mbuf *const *pkts, uint16_t
 		frame = frame_bytes(a, pkts[i], &len, &wire);
 		drop = reasm_parse_frame(frame, len, wire, &parsed[ntcp], &anomalies);
 		if (unlikely(drop != REASM_CTR_MAX)) {
-			reasm_ctr_add(a, drop, 1);
-			continue;
+			if (a->defrag == NULL || parsed[ntcp].frag.p == NULL ||
+			    (drop != REASM_CTR_drop_ipv4_fragment &&
+			     drop != REASM_CTR_drop_ipv6_fragment)) {
+				reasm_ctr_add(a, drop, 1);
+				continue;
+			}
+			if (!defragment(a, &parsed[ntcp],
+					timestamps != NULL ? timestamps[i] : now_ns))
+				continue;
+			/* A datagram completed: its segment is in the defrag buffer, which the
+			 * next one would overwrite: assemble this chunk first. */
+			keys[ntcp] = &parsed[ntcp].flow;
+			which[ntcp] = (uint16_t)i;
+			ntcp++;
+			i++;
+			break;
 		}
 		if (unlikely(anomalies != 0))
 			count_anomalies(a, anomalies);
@@ -160,6 +222,21 @@ assemble_chunk(struct reasm_assembler *a, struct rte_mbuf *const *pkts, uint16_t
 	return ntcp;
 }
 
+/* Datagrams not complete a timeout after their first fragment, by the burst's newest time. */
+static void
+expire_fragments(struct reasm_assembler *a, const uint64_t *timestamps, uint16_t n, uint64_t now_ns)
+{
+	uint64_t newest = 0;
+	uint16_t i;
+
+	if (timestamps == NULL)
+		newest = now_ns;
+	for (i = 0; timestamps != NULL && i < n; i++)
+		newest = RTE_MAX(newest, timestamps[i]);
+	reasm_defrag_expire(a, newest);
+	reasm_tally_publish(a);
+}
+
 unsigned int
 reasm_assemble_burst(struct reasm_assembler *a, struct rte_mbuf *const *pkts, uint16_t n,
 		     const uint64_t *timestamps, uint64_t now_ns)
@@ -178,6 +255,8 @@ reasm_assemble_burst(struct reasm_assembler *a, struct rte_mbuf *const *pkts, ui
 				      &consumed);
 		done += consumed;
 	}
+	if (unlikely(a->defrag != NULL))
+		expire_fragments(a, timestamps, n, now_ns);
 	return tcp;
 }
 
@@ -203,18 +282,15 @@ gather_whole(const struct rte_mbuf *m, uint32_t *len)
 	return buf;
 }
 
-int
-reasm_flow_of_mbuf(const struct rte_mbuf *m, struct reasm_flow *flow)
+/* Parse @p m as the burst path would, into @p parsed; the parser's verdict. */
+static int
+parse_mbuf(const struct rte_mbuf *m, struct reasm_parsed *parsed, enum reasm_counter *c)
 {
 	uint8_t copy[1024];
-	struct reasm_parsed parsed;
 	uint32_t anomalies;
 	const uint8_t *frame;
 	uint32_t len;
-	enum reasm_counter c;
 
-	if (m == NULL || flow == NULL)
-		return -EINVAL;
 	if (m->nb_segs == 1) {
 		len = rte_pktmbuf_data_len(m);
 		frame = rte_pktmbuf_mtod(m, const uint8_t *);
@@ -223,15 +299,59 @@ reasm_flow_of_mbuf(const struct rte_mbuf *m, struct reasm_flow *flow)
 		len = gather(m, copy, sizeof(copy));
 		frame = copy;
 	}
-	c = reasm_parse_frame(frame, len, rte_pktmbuf_pkt_len(m), &parsed, &anomalies);
-	if (c != REASM_CTR_MAX && frame == copy && rte_pktmbuf_pkt_len(m) > sizeof(copy)) {
+	*c = reasm_parse_frame(frame, len, rte_pktmbuf_pkt_len(m), parsed, &anomalies);
+	if (*c != REASM_CTR_MAX && frame == copy && rte_pktmbuf_pkt_len(m) > sizeof(copy)) {
 		frame = gather_whole(m, &len);
 		if (frame == NULL)
 			return -ENOMEM;
-		c = reasm_parse_frame(frame, len, rte_pktmbuf_pkt_len(m), &parsed, &anomalies);
+		*c = reasm_parse_frame(frame, len, rte_pktmbuf_pkt_len(m), parsed, &anomalies);
 	}
+	return 0;
+}
+
+int
+reasm_flow_of_mbuf(const struct rte_mbuf *m, struct reasm_flow *flow)
+{
+	struct reasm_parsed parsed;
+	enum reasm_counter c;
+	int rc;
+
+	if (m == NULL || flow == NULL)
+		return -EINVAL;
+	rc = parse_mbuf(m, &parsed, &c);
+	if (rc < 0)
+		return rc;
 	if (c != REASM_CTR_MAX)
 		return -EINVAL;
 	*flow = parsed.flow;
 	return 0;
+}
+
+int
+reasm_spread_key_of_mbuf(const struct rte_mbuf *m, struct reasm_flow *key)
+{
+	struct reasm_parsed parsed;
+	enum reasm_counter c;
+	const uint8_t *ip;
+	int rc;
+
+	if (m == NULL || key == NULL)
+		return -EINVAL;
+	rc = parse_mbuf(m, &parsed, &c);
+	if (rc < 0)
+		return rc;
+	if (c == REASM_CTR_MAX) {
+		*key = parsed.flow;
+		return 0;
+	}
+	if ((c != REASM_CTR_drop_ipv4_fragment && c != REASM_CTR_drop_ipv6_fragment) ||
+	    parsed.frag.p == NULL)
+		return -EINVAL;
+	/* A fragment: the addresses of the IP layer it fragments, no ports. */
+	ip = parsed.frag.p;
+	if ((ip[0] >> 4) == 4)
+		reasm_flow_ipv4(key, ip + 12, ip + 16, 0, 0);
+	else
+		reasm_flow_ipv6(key, ip + 8, ip + 24, 0, 0);
+	return 1;
 }

@@ -61,6 +61,7 @@ reasm_counter_class_name(enum reasm_counter_class cls)
 		[REASM_CLASS_NOT_DELIVERED] = "not_delivered",
 		[REASM_CLASS_SKIP] = "skip",
 		[REASM_CLASS_EVENT] = "event",
+		[REASM_CLASS_DEFRAG] = "defrag",
 		[REASM_CLASS_GAUGE] = "gauge",
 	};
 	return (unsigned int)cls < REASM_CLASS_MAX ? names[cls] : NULL;

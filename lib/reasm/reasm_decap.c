@@ -194,15 +194,16 @@ decap_gre(struct inner_view *in, struct reasm_encap *encap)
 	type = reasm_rd16(in->p + 2);
 	if ((f0 & 0x40) || version > 1 || (version == 1 && type != ETHERTYPE_PPP))
 		return REASM_CTR_drop_gre_bad; /* routing (deprecated), unknown versions */
-	hlen += (f0 & 0x80) ? 4 : 0; /* checksum and reserved */
-	if (f0 & 0x20) {             /* key */
+	/* Optional fields: checksum (with reserved), key, sequence, PPTP's acknowledgment. */
+	hlen += (f0 & 0x80) ? 4 : 0;
+	if (f0 & 0x20) {
 		if (in->len < hlen + 4)
 			return REASM_CTR_drop_gre_bad;
 		encap->tunnel_id = reasm_rd32(in->p + hlen);
 		hlen += 4;
 	}
-	hlen += (f0 & 0x10) ? 4 : 0; /* sequence number */
-	hlen += (version == 1 && (f1 & 0x80)) ? 4 : 0; /* acknowledgment number */
+	hlen += (f0 & 0x10) ? 4 : 0;
+	hlen += (version == 1 && (f1 & 0x80)) ? 4 : 0;
 	if (in->len < hlen)
 		return REASM_CTR_drop_gre_bad;
 	in->p += hlen;
@@ -324,8 +325,7 @@ decap_udp(struct inner_view *in, struct reasm_encap *encap)
  * @p out and @p v. Layers below IP (Ethernet, MPLS, PPP) come before it.
  */
 static enum reasm_counter
-inner_ip(struct inner_view *in, struct reasm_parsed *out, struct reasm_l4 *v,
-	 uint32_t *anomalies)
+inner_ip(struct inner_view *in, struct reasm_parsed *out, struct reasm_l4 *v, uint32_t *anomalies)
 {
 	if (in->kind == INNER_IP_GUESS)
 		in->kind = guess_ip(in->p, in->len);

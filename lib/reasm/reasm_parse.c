@@ -153,6 +153,7 @@ parse_ipv4(const uint8_t *ip, uint32_t avail, uint32_t wire, struct reasm_flow *
 	   struct reasm_l4 *v, uint32_t *anomalies)
 {
 	uint32_t ihl, total;
+	enum reasm_counter c;
 	uint16_t frag;
 
 	if (avail < 20)
@@ -172,13 +173,21 @@ parse_ipv4(const uint8_t *ip, uint32_t avail, uint32_t wire, struct reasm_flow *
 	if (!ipv4_options_ok(ip + 20, ihl - 20))
 		return REASM_CTR_drop_ipv4_bad_header;
 	frag = reasm_rd16(ip + 6);
-	if ((frag & 0x2000) || (frag & 0x1fff))
+	if ((frag & 0x2000) || (frag & 0x1fff)) {
+		v->p = ip; /* for the defragmenter */
+		v->len = total;
 		return REASM_CTR_drop_ipv4_fragment;
+	}
 	reasm_flow_fill(flow, REASM_FAMILY_IPV4, ip + 12, ip + 16, 4);
 	v->p = ip + ihl;
 	v->len = total - ihl;
 	v->proto = ip[9];
-	return v->proto == IPPROTO_TCP_ ? REASM_CTR_MAX : walk_ext_headers(v);
+	if (v->proto == IPPROTO_TCP_)
+		return REASM_CTR_MAX;
+	c = walk_ext_headers(v);
+	if (unlikely(c == REASM_CTR_drop_ipv6_fragment))
+		v->p = NULL; /* an IPv6 fragment header after IPv4 (gopacket's walk): not reassembled */
+	return c;
 }
 
 /*
@@ -230,7 +239,14 @@ parse_ipv6(const uint8_t *ip, uint32_t avail, struct reasm_flow *flow, struct re
 		v->len = plen;
 	}
 	reasm_flow_fill(flow, REASM_FAMILY_IPV6, ip + 8, ip + 24, 16);
-	return v->proto == IPPROTO_TCP_ ? REASM_CTR_MAX : walk_ext_headers(v);
+	if (v->proto == IPPROTO_TCP_)
+		return REASM_CTR_MAX;
+	c = walk_ext_headers(v);
+	if (unlikely(c == REASM_CTR_drop_ipv6_fragment)) {
+		v->p = ip; /* for the defragmenter: the packet as far as the frame has it */
+		v->len = 40 + plen <= avail ? 40 + plen : avail;
+	}
+	return c;
 }
 
 /* The TCP header at @p v: ports, sequence, flags and payload into @p out. */
@@ -341,12 +357,12 @@ reasm_parse_frame(const uint8_t *frame, uint32_t len, uint32_t wire_len, struct 
 	*anomalies = 0;
 	out->encap.layers = 0;
 	c = parse_ethernet_ip(frame, len, wire_len, out, &v, anomalies);
-	if (c != REASM_CTR_MAX)
-		return c;
-	if (unlikely(v.proto != IPPROTO_TCP_)) {
+	if (likely(c == REASM_CTR_MAX) && unlikely(v.proto != IPPROTO_TCP_))
 		c = reasm_decap_l4(out, &v, anomalies);
-		if (c != REASM_CTR_MAX)
-			return c;
+	if (unlikely(c != REASM_CTR_MAX)) {
+		if (c == REASM_CTR_drop_ipv4_fragment || c == REASM_CTR_drop_ipv6_fragment)
+			out->frag = v; /* the fragmented IP packet, for the defragmenter */
+		return c;
 	}
 	return parse_tcp(&v, out, anomalies);
 }

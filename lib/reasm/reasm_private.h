@@ -161,9 +161,10 @@ struct reasm_assembler {
 	uint32_t pages_used;      /**< pages this assembler holds */
 	struct reasm_tally tally; /**< not yet in stats */
 	struct reasm_batch batch;
-	struct reasm_stats stats; /**< published: relaxed stores, read from any thread */
-	uint32_t *snapshot;       /**< max_conns indices, for flushes */
-	uint8_t *scratch;         /**< gathers multi-segment mbufs */
+	struct reasm_stats stats;    /**< published: relaxed stores, read from any thread */
+	struct reasm_defrag *defrag; /**< NULL: fragments dropped and counted */
+	uint32_t *snapshot;          /**< max_conns indices, for flushes */
+	uint8_t *scratch;            /**< gathers multi-segment mbufs */
 };
 
 /* ---- counters ------------------------------------------------------- */
@@ -285,7 +286,11 @@ reasm_rd32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/** Where an IP layer leaves the parser: the transport bytes and their protocol. */
+/**
+ * Where an IP layer leaves the parser: the transport bytes and their protocol.
+ * When the parser returns drop_ipv4_fragment or drop_ipv6_fragment, p is the
+ * fragment's IP header instead and len the bytes of its IP packet.
+ */
 struct reasm_l4 {
 	const uint8_t *p;
 	uint32_t len;
@@ -316,6 +321,8 @@ struct reasm_parsed {
 	struct reasm_flow flow;   /**< the innermost IP layer's addresses, the TCP ports */
 	struct reasm_segment seg; /**< payload points into the frame */
 	struct reasm_encap encap;
+	/** For drop_ipv4_fragment / drop_ipv6_fragment: the fragment's IP packet (p NULL: none). */
+	struct reasm_l4 frag;
 };
 /** Anomalies of a frame that is still assembled (bits of reasm_parse_frame's *anomalies). */
 #define ANOMALY_IP_LEN 1u     /**< ip_len_past_frame */
@@ -349,6 +356,74 @@ enum reasm_counter reasm_parse_ipv6(const uint8_t *ip, uint32_t avail, struct re
 enum reasm_counter reasm_parse_ethernet(const uint8_t *frame, uint32_t len, uint32_t wire_len,
 					struct reasm_parsed *out, struct reasm_l4 *v,
 					uint32_t *anomalies);
+
+/* ---- IP defragmentation (reasm_defrag.c) ---------------------------- */
+
+/** Bytes of a first fragment's IP header (with IPv6 extension headers) kept for the rebuild. */
+#define REASM_DEFRAG_HDR_MAX 512
+/** Largest datagram payload: IPv4's total length and IPv6's payload length are 16 bits. */
+#define REASM_DEFRAG_DATAGRAM_MAX 65535
+/** Bytes of the buffer a reassembled datagram is rebuilt in: Ethernet, header, payload. */
+#define REASM_DEFRAG_BUF_BYTES (14 + REASM_DEFRAG_HDR_MAX + REASM_DEFRAG_DATAGRAM_MAX)
+
+/** What identifies a datagram (RFC 791 / RFC 8200): the rte_hash key. */
+struct reasm_dgram_key {
+	uint8_t family; /**< 4 or 6 */
+	uint8_t proto;  /**< IPv4 protocol; 0 for IPv6 */
+	uint16_t reserved;
+	uint32_t id; /**< identification: 16 bits in IPv4, 32 in IPv6 */
+	uint8_t src[16];
+	uint8_t dst[16];
+};
+
+/** A datagram being reassembled: its pieces, disjoint, in pages sorted by offset. */
+struct reasm_dgram {
+	struct reasm_dgram_key key;
+	uint64_t first_seen; /**< time of its first fragment: the timeout runs from it */
+	uint32_t end;        /**< payload bytes, once the last fragment came; else UINT32_MAX */
+	uint32_t held;       /**< payload bytes held */
+	uint32_t fifo_prev;  /**< the datagrams in arrival order (timeouts) */
+	uint32_t fifo_next;
+	uint16_t nfrags;  /**< fragments taken */
+	uint16_t hdr_len; /**< bytes of hdr: the IP header, IPv6's up to its fragment header */
+	uint16_t next_header_at; /**< IPv6: the byte of hdr naming the fragment header */
+	uint8_t next_header;     /**< IPv6: what the fragment header says follows it */
+	bool in_use;
+	bool have_first;          /**< the fragment at offset 0 came: hdr is filled */
+	struct reasm_encap encap; /**< of the first fragment seen */
+	struct reasm_page *first;
+	uint8_t hdr[REASM_DEFRAG_HDR_MAX];
+};
+
+/** One assembler's defragmenter. */
+struct reasm_defrag {
+	struct reasm_defrag_conf conf;
+	struct rte_hash *table;     /**< key -> index in dgrams */
+	struct reasm_dgram *dgrams; /**< conf.max_datagrams */
+	uint32_t fifo_head;         /**< oldest datagram, or REASM_NO_CONN */
+	uint32_t fifo_tail;
+	uint32_t pages; /**< pages the datagrams hold */
+	uint64_t clock; /**< newest timestamp seen */
+	uint8_t *buf;   /**< REASM_DEFRAG_BUF_BYTES: the rebuilt datagram */
+};
+
+/* reasm_defrag.c */
+int reasm_defrag_create(struct reasm_assembler *a, const struct reasm_defrag_conf *conf,
+			int socket_id);
+void reasm_defrag_free(struct reasm_assembler *a);
+/*
+ * A fragment: @p frag is its IP packet (p: the header, len: the bytes it has),
+ * found with @p encap around it. @return 0 (held, or dropped and counted), or
+ * the length of the frame rebuilt in a->defrag->buf once the datagram is
+ * complete (valid until the next fragment completes another); then @p encap
+ * becomes what surrounded the datagram's first fragment.
+ */
+uint32_t reasm_defrag_fragment(struct reasm_assembler *a, const struct reasm_l4 *frag,
+			       struct reasm_encap *encap, uint64_t ts);
+/* Drop the datagrams not complete by @p now (or the newest time seen) minus the timeout. */
+void reasm_defrag_expire(struct reasm_assembler *a, uint64_t now);
+/* Drop every datagram being reassembled (reasm_flush_all). */
+void reasm_defrag_drop_all(struct reasm_assembler *a);
 
 /* reasm_decap.c */
 /** Nested encapsulations the parser follows before it gives up (drop_tunnel_too_deep). */

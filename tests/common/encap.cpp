@@ -2,6 +2,7 @@
 #include "encap.h"
 
 #include <cstdio>
+#include <algorithm>
 #include <cstdlib>
 
 namespace reasm_test {
@@ -248,6 +249,57 @@ Bytes wrap(const Bytes &frame, const EncapSpec &e)
 				v);
 	}
 	abort();
+}
+
+/* The offset of the first IP header of an Ethernet frame (after its tags). */
+static size_t ip_offset(const Bytes &frame)
+{
+	return frame.size() - ip_of(frame).size();
+}
+
+std::vector<Bytes> fragments_of(const Bytes &frame, const std::vector<Piece> &pieces, uint32_t id)
+{
+	const size_t l3 = ip_offset(frame);
+	const bool v6 = (frame[l3] >> 4) == 6;
+	const size_t hlen = v6 ? 40 : (size_t)(frame[l3] & 0x0f) * 4;
+	const size_t total = frame.size() - l3 - hlen;
+	std::vector<Bytes> out;
+
+	for (const Piece &p : pieces) {
+		const bool more = p.off + p.len < total;
+		Bytes f(frame.begin(), frame.begin() + (long)(l3 + hlen));
+		if (v6) {
+			const uint8_t next = f[l3 + 6];
+			f[l3 + 6] = 44;
+			Bytes fh = {next, 0, (uint8_t)(p.off >> 8), (uint8_t)((p.off & 0xf8) | (more ? 1 : 0))};
+			add32(fh, id);
+			f = cat(f, fh);
+			const size_t plen = 8 + p.len;
+			f[l3 + 4] = (uint8_t)(plen >> 8);
+			f[l3 + 5] = (uint8_t)plen;
+		} else {
+			const size_t tot = hlen + p.len;
+			f[l3 + 2] = (uint8_t)(tot >> 8);
+			f[l3 + 3] = (uint8_t)tot;
+			f[l3 + 4] = (uint8_t)(id >> 8);
+			f[l3 + 5] = (uint8_t)id;
+			const uint16_t field = (uint16_t)((p.off / 8) | (more ? 0x2000 : 0));
+			f[l3 + 6] = (uint8_t)(field >> 8);
+			f[l3 + 7] = (uint8_t)field;
+		}
+		f.insert(f.end(), frame.begin() + (long)(l3 + hlen + p.off),
+			 frame.begin() + (long)(l3 + hlen + p.off + p.len));
+		out.push_back(f);
+	}
+	return out;
+}
+
+std::vector<Piece> even_pieces(size_t total, size_t size)
+{
+	std::vector<Piece> out;
+	for (size_t off = 0; off < total; off += size)
+		out.push_back({off, std::min(size, total - off)});
+	return out;
 }
 
 Bytes wrap_all(Bytes frame, const std::vector<EncapSpec> &layers)

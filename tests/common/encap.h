@@ -7,6 +7,7 @@
 #ifndef REASM_TEST_ENCAP_H
 #define REASM_TEST_ENCAP_H
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -14,32 +15,33 @@ namespace reasm_test
 {
 
 enum class Encap {
-	Mpls,     /* Ethernet, MPLS labels (labels), then the inner IP packet */
-	Pppoe,    /* Ethernet, PPPoE session, PPP, inner IP */
-	IpInIp4,  /* Ethernet, outer IPv4 (protocol 4 or 41), inner IP */
-	IpInIp6,  /* Ethernet, outer IPv6 (next header 4 or 41), inner IP */
-	Gre,      /* outer IPv4, GRE (flags below) with the inner IP's ethertype */
-	GreTeb,   /* outer IPv4, GRE 0x6558, the inner Ethernet frame */
-	Erspan2,  /* outer IPv4, GRE with sequence, ERSPAN II header, inner Ethernet */
-	Erspan3,  /* outer IPv4, GRE, ERSPAN III header (+ subheader if opt), inner Ethernet */
-	Pptp,     /* outer IPv4, GRE version 1 (key, seq, ack), PPP, inner IP */
-	Vxlan,    /* outer IPv4, UDP 4789, VXLAN, inner Ethernet */
-	Geneve,   /* outer IPv6, UDP 6081, Geneve with options, inner Ethernet or IP */
-	Gtpu,     /* outer IPv4, UDP 2152, GTP-U G-PDU (extension headers), inner IP */
+	Mpls,    /* Ethernet, MPLS labels (labels), then the inner IP packet */
+	Pppoe,   /* Ethernet, PPPoE session, PPP, inner IP */
+	IpInIp4, /* Ethernet, outer IPv4 (protocol 4 or 41), inner IP */
+	IpInIp6, /* Ethernet, outer IPv6 (next header 4 or 41), inner IP */
+	Gre,     /* outer IPv4, GRE (flags below) with the inner IP's ethertype */
+	GreTeb,  /* outer IPv4, GRE 0x6558, the inner Ethernet frame */
+	Erspan2, /* outer IPv4, GRE with sequence, ERSPAN II header, inner Ethernet */
+	Erspan3, /* outer IPv4, GRE, ERSPAN III header (+ subheader if opt), inner Ethernet */
+	Pptp,    /* outer IPv4, GRE version 1 (key, seq, ack), PPP, inner IP */
+	Vxlan,   /* outer IPv4, UDP 4789, VXLAN, inner Ethernet */
+	Geneve,  /* outer IPv6, UDP 6081, Geneve with options, inner Ethernet or IP */
+	Gtpu,    /* outer IPv4, UDP 2152, GTP-U G-PDU (extension headers), inner IP */
 };
 
 /* How to wrap: the kind and the fields that vary. */
 struct EncapSpec {
 	Encap kind = Encap::Vxlan;
-	uint32_t id = 42;            /* MPLS bottom label, PPPoE session, GRE key, VNI, TEID, ERSPAN session */
-	unsigned mpls_labels = 2;    /* Mpls */
-	bool gre_csum = false;       /* Gre */
-	bool gre_key = true;         /* Gre */
-	bool gre_seq = false;        /* Gre */
-	bool opt = false;            /* Erspan3: platform subheader; Geneve: 8 bytes of options */
-	unsigned gtpu_ext = 1;       /* Gtpu: extension headers (0 = none, no optional fields) */
-	bool geneve_ether = true;    /* Geneve: carries Ethernet (else the inner IP) */
-	bool udp_src_port = false;   /* VXLAN/Geneve/GTP-U port as the source port, not the destination */
+	uint32_t id = 42; /* MPLS bottom label, PPPoE session, GRE key, VNI, TEID, ERSPAN session */
+	unsigned mpls_labels = 2; /* Mpls */
+	bool gre_csum = false;    /* Gre */
+	bool gre_key = true;      /* Gre */
+	bool gre_seq = false;     /* Gre */
+	bool opt = false;         /* Erspan3: platform subheader; Geneve: 8 bytes of options */
+	unsigned gtpu_ext = 1;    /* Gtpu: extension headers (0 = none, no optional fields) */
+	bool geneve_ether = true; /* Geneve: carries Ethernet (else the inner IP) */
+	bool udp_src_port =
+		false; /* VXLAN/Geneve/GTP-U port as the source port, not the destination */
 	std::vector<uint16_t> vlans; /* outer Ethernet's VLAN tags */
 };
 
@@ -51,6 +53,26 @@ std::vector<uint8_t> wrap_all(std::vector<uint8_t> frame, const std::vector<Enca
 
 /* The inner IP packet of an Ethernet frame (after its tags). */
 std::vector<uint8_t> ip_of(const std::vector<uint8_t> &frame);
+
+/* A piece of an IP payload: its offset and length in bytes. */
+struct Piece {
+	size_t off;
+	size_t len;
+};
+
+/*
+ * The fragments of @p frame's IP packet (IPv4, or IPv6 without extension
+ * headers; the first IP layer after the Ethernet header and tags), one frame
+ * per piece, in the order given: each carries that part of the IP payload
+ * (pieces may repeat or overlap), the header fields of a fragment (IPv4 offset
+ * and MF, or an IPv6 fragment header) and identification @p id. MF is set
+ * unless a piece reaches the payload's end.
+ */
+std::vector<std::vector<uint8_t>> fragments_of(const std::vector<uint8_t> &frame,
+					       const std::vector<Piece> &pieces, uint32_t id = 7);
+
+/* Pieces of @p size bytes (a multiple of 8) covering @p total bytes in order. */
+std::vector<Piece> even_pieces(size_t total, size_t size);
 
 } // namespace reasm_test
 

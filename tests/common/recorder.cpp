@@ -135,6 +135,7 @@ struct reasm_assembler *Rig::add_assembler()
 	ac.max_pages_total = opt.max_pages_total;
 	ac.max_pages_per_conn = opt.max_pages_per_conn;
 	ac.socket_id = SOCKET_ID_ANY;
+	ac.defrag = opt.defrag;
 	struct reasm_assembler *a = reasm_assembler_create(&ac);
 	if (a == nullptr)
 		die("reasm_assembler_create");

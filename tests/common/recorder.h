@@ -74,6 +74,8 @@ struct RigOptions {
 	uint32_t max_conns = 1024;
 	unsigned n_pages = 4096;
 	enum reasm_pool_mode mode = REASM_POOL_SINGLE_WRITER;
+	struct reasm_defrag_conf defrag {
+	}; /* all zero: no defragmentation */
 };
 
 /*

@@ -52,7 +52,7 @@ WORKER_LCORES = (1, 2)
 APP_KEYS = ("workers", "port_rx_pkts", "port_rx_missed", "port_kernel_drops",
             "port_kernel_rollovers", "port_frames_cut", "port_rx_nombuf", "port_rx_errors",
             "dist_pkts", "dist_ring_full", "rx_pkts", "streams_open", "streams_completed",
-            "sink_bytes", "sink_write_errors", "streams_unbalanced", "clock_ns")
+            "sink_bytes", "sink_write_errors", "streams_unbalanced", "handoffs_lost", "clock_ns")
 GAUGES = ("streams_open", "pages_in_use", "buffered_bytes")
 GROWING = ("pkts", "pkts_tcp", "segs", "rx_pkts", "port_rx_pkts", "dist_pkts", "payload_bytes",
            "delivered_bytes", "delivered_records", "conns_closed_fin", "streams_completed",
@@ -175,6 +175,8 @@ def run_busy(report, reasm, tmp, counters):
                    "pages_total": 1000, "pages_per_conn": 64, "max_conns": 4096,
                    "pages": 2048, "page_bytes": 1900, "mbufs": 4096, "burst": 16,
                    "ring_size": 1024, "mbuf_size": 2048, "rx": "auto", "idle_sleep_us": 0,
+                   "defrag": 0, "defrag_datagrams": 0, "defrag_fragments": 0,
+                   "defrag_pages": 0, "defrag_timeout_ms": 0,
                    "sha256": 1, "sink_count": "no", "sink_files": "",
                    "sink_jsonl": jsonl}
     bg = reasm.start(["net_pcap0,rx_pcap=%s,infinite_rx=1" % cap], opts)

@@ -43,14 +43,14 @@
 /* One fragment, as its IP header describes it. */
 struct fragment {
 	struct reasm_dgram_key key;
-	const uint8_t *ip;      /* the fragment's IP header */
-	uint32_t hdr_len;       /* IPv4: IHL; IPv6: up to the fragment header */
+	const uint8_t *ip;       /* the fragment's IP header */
+	uint32_t hdr_len;        /* IPv4: IHL; IPv6: up to the fragment header */
 	uint32_t next_header_at; /* IPv6: where hdr names the fragment header */
-	uint8_t next_header;    /* IPv6: what follows the fragment header */
-	uint32_t offset;        /* of its payload in the datagram */
+	uint8_t next_header;     /* IPv6: what follows the fragment header */
+	uint32_t offset;         /* of its payload in the datagram */
 	const uint8_t *payload;
 	uint32_t len;
-	bool more;              /* more fragments follow */
+	bool more; /* more fragments follow */
 };
 
 static inline void
@@ -208,8 +208,8 @@ dgram_of(struct reasm_assembler *a, const struct fragment *f, uint64_t ts)
 
 /* A new piece [off, off + len) of @p data after @p prev (NULL: first), in pages. */
 static bool
-add_piece(struct reasm_assembler *a, struct reasm_dgram *g, struct reasm_page *prev,
-	  uint32_t off, const uint8_t *data, uint32_t len)
+add_piece(struct reasm_assembler *a, struct reasm_dgram *g, struct reasm_page *prev, uint32_t off,
+	  const uint8_t *data, uint32_t len)
 {
 	struct reasm_defrag *d = a->defrag;
 
@@ -462,8 +462,7 @@ reasm_defrag_drop_all(struct reasm_assembler *a)
 /* ---- life cycle ------------------------------------------------------------ */
 
 int
-reasm_defrag_create(struct reasm_assembler *a, const struct reasm_defrag_conf *conf,
-		    int socket_id)
+reasm_defrag_create(struct reasm_assembler *a, const struct reasm_defrag_conf *conf, int socket_id)
 {
 	struct rte_hash_parameters hp = {0};
 	struct reasm_defrag *d;

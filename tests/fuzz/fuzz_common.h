@@ -21,7 +21,8 @@
  *       bit 3 end the input by freeing without reasm_flush_all;
  *       bits 4-5 mempool cache size {0, 0, 2, 8}; bit 6 per-stream area;
  *       bit 7 burst timestamps: NULL (now_ns for all) instead of an array
- *   c5  stream_priv_size = 1 + c5 % 64 (with c4 bit 6)
+ *   c5  stream_priv_size = 1 + c5 % 64 (with c4 bit 6); bit 7 IP defragmentation on
+ *       (4 datagrams, 8 fragments each, a quarter of the pages, 1 µs timeout)
  * The harness-specific operations follow.
  */
 #ifndef REASM_FUZZ_COMMON_H
@@ -473,6 +474,12 @@ fuzz_rig_setup(struct fuzz_rig *rig, struct fin *in)
 	ac.max_pages_per_conn = c[2] % 32;
 	ac.max_pages_total = c[3] < 128 ? 0 : c[3] % 128;
 	ac.socket_id = SOCKET_ID_ANY;
+	if (c[5] & 0x80) {
+		ac.defrag.max_datagrams = 4;
+		ac.defrag.max_fragments = 8;
+		ac.defrag.max_pages = rig->n_pages / 4 + 1;
+		ac.defrag.timeout_ns = 1000;
+	}
 	for (i = 0; i < rig->na; i++) {
 		rig->mp[i] = own_pages ? i : 0;
 		ac.page_pool = rig->pages[rig->mp[i]];
@@ -576,10 +583,15 @@ fuzz_check(struct fuzz_rig *rig, const char *after)
 			if (is_drop[j])
 				drops += st[i].v[j];
 		}
-		FUZZ_CHECK(CTR(st[i], pkts) == CTR(st[i], pkts_tcp) + drops,
-			   "after %s: assembler %u: pkts %llu != pkts_tcp %llu + drops %llu", after,
-			   i, (unsigned long long)CTR(st[i], pkts),
-			   (unsigned long long)CTR(st[i], pkts_tcp), (unsigned long long)drops);
+		/* Every frame is a TCP segment, a drop or a fragment; a datagram is one more frame. */
+		FUZZ_CHECK(CTR(st[i], pkts) + CTR(st[i], defrag_datagrams) ==
+				   CTR(st[i], pkts_tcp) + drops + CTR(st[i], defrag_fragments),
+			   "after %s: assembler %u: pkts %llu + datagrams %llu != pkts_tcp %llu + "
+			   "drops %llu + fragments %llu",
+			   after, i, (unsigned long long)CTR(st[i], pkts),
+			   (unsigned long long)CTR(st[i], defrag_datagrams),
+			   (unsigned long long)CTR(st[i], pkts_tcp), (unsigned long long)drops,
+			   (unsigned long long)CTR(st[i], defrag_fragments));
 		FUZZ_CHECK(CTR(st[i], pages_in_use) == reasm_assembler_pages_in_use(rig->a[i]),
 			   "after %s: assembler %u: pages_in_use counter %llu, function %u", after,
 			   i, (unsigned long long)CTR(st[i], pages_in_use),
@@ -590,16 +602,18 @@ fuzz_check(struct fuzz_rig *rig, const char *after)
 			   (unsigned long long)CTR(st[i], buffered_bytes),
 			   (unsigned long long)CTR(st[i], pages_in_use));
 		if (rig->pages[1] != NULL)
-			FUZZ_CHECK(fuzz_pages_taken(rig, rig->mp[i]) == CTR(st[i], pages_in_use),
+			FUZZ_CHECK(fuzz_pages_taken(rig, rig->mp[i]) ==
+					   CTR(st[i], pages_in_use) + CTR(st[i], defrag_pages),
 				   "after %s: assembler %u: %llu pages out of its mempool, "
-				   "pages_in_use %llu",
+				   "pages_in_use %llu, defrag_pages %llu",
 				   after, i, (unsigned long long)fuzz_pages_taken(rig, rig->mp[i]),
-				   (unsigned long long)CTR(st[i], pages_in_use));
-		live_pages += CTR(st[i], pages_in_use);
+				   (unsigned long long)CTR(st[i], pages_in_use),
+				   (unsigned long long)CTR(st[i], defrag_pages));
+		live_pages += CTR(st[i], pages_in_use) + CTR(st[i], defrag_pages);
 	}
 	if (rig->pages[1] == NULL)
 		FUZZ_CHECK(fuzz_pages_taken(rig, 0) == live_pages,
-			   "after %s: %llu pages out of the mempool, pages_in_use %llu", after,
+			   "after %s: %llu pages out of the mempool, in use + defrag %llu", after,
 			   (unsigned long long)fuzz_pages_taken(rig, 0),
 			   (unsigned long long)live_pages);
 	FUZZ_CHECK(CTR(sum, payload_bytes) == CTR(sum, delivered_bytes) + CTR(sum, overlap_bytes) +

@@ -270,7 +270,7 @@ std::string empty_line(const char *src, unsigned sport, const char *dst, unsigne
 	       "\"skipped_by_cause\":{\"start_unknown\":0,\"page_limit\":0,\"total_limit\":0,"
 	       "\"no_page\":0,\"flush\":0,\"flush_all\":0},\"start\":false,\"end\":false,"
 	       "\"first_seen\":0,\"last_seen\":0,\"worker\":" +
-	       std::to_string(worker) + ",\"received\":0,\"overlap\":0,\"discarded\":0}";
+	       std::to_string(worker) + ",\"received\":0,\"overlap\":0,\"discarded\":0,\"cut\":0}";
 }
 
 /* ------------------------------------------------------------------ */
@@ -416,7 +416,7 @@ TEST_F(SinksTest, JsonlLineWithEveryCause)
 		"\"skipped_by_cause\":{\"start_unknown\":0,\"page_limit\":10,\"total_limit\":20,"
 		"\"no_page\":30,\"flush\":40,\"flush_all\":50},\"start\":true,\"end\":true,"
 		"\"first_seen\":1000,\"last_seen\":1600,\"worker\":2,\"received\":17,"
-		"\"overlap\":0,\"discarded\":0,\"sha256\":\"" +
+		"\"overlap\":0,\"discarded\":0,\"cut\":0,\"sha256\":\"" +
 		sha256_of(a + b + c + d + e + f + g) + "\"}";
 	std::string text = read_file(out);
 	EXPECT_EQ(text, expect + "\n");
@@ -450,7 +450,7 @@ TEST_F(SinksTest, JsonlStartEndFlagsAndNoShaKey)
 		  std::string::npos)
 		<< lines[0];
 	EXPECT_NE(lines[0].find("\"start\":true,\"end\":false,\"first_seen\":7,\"last_seen\":7,"
-				"\"worker\":0,\"received\":1,\"overlap\":0,\"discarded\":0}"),
+				"\"worker\":0,\"received\":1,\"overlap\":0,\"discarded\":0,\"cut\":0}"),
 		  std::string::npos)
 		<< lines[0];
 	EXPECT_NE(lines[1].find("\"start\":false,\"end\":true,\"first_seen\":9,\"last_seen\":9,"),
@@ -580,7 +580,7 @@ TEST_F(SinksTest, JsonlFourWritersNeverInterleave)
 				"\"flush_all\":0},\"start\":true,\"end\":true,\"first_seen\":" +
 				std::to_string(i) + ",\"last_seen\":" + std::to_string(i) +
 				",\"worker\":" + std::to_string(w) +
-				",\"received\":100,\"overlap\":0,\"discarded\":0,\"sha256\":\"" + hash +
+				",\"received\":100,\"overlap\":0,\"discarded\":0,\"cut\":0,\"sha256\":\"" + hash +
 				"\"}");
 	}
 	auto lines = read_lines(out);
@@ -880,7 +880,7 @@ TEST_F(SinksTest, JsonlCarriesTheStreamAccounting)
 	auto lines = read_lines(out);
 	ASSERT_EQ(lines.size(), 1u);
 	EXPECT_NE(lines[0].find(",\"bytes\":20,"), std::string::npos) << lines[0];
-	EXPECT_NE(lines[0].find(",\"received\":30,\"overlap\":7,\"discarded\":3}"),
+	EXPECT_NE(lines[0].find(",\"received\":30,\"overlap\":7,\"discarded\":3,\"cut\":0}"),
 		  std::string::npos)
 		<< lines[0];
 	sinks_totals t;

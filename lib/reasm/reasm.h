@@ -216,13 +216,21 @@ int reasm_flow_format(const struct reasm_flow *flow, char *buf, size_t size);
 
 /**
  * One TCP segment for reasm_assemble(): the part of gopacket's layers.TCP
- * that tcpassembly reads.
+ * that tcpassembly reads, and what the capture cut from it. Initialise the
+ * whole struct (`= {0}` or designated initialisers): a field left out is 0.
  */
 struct reasm_segment {
 	uint32_t seq;           /**< sequence number, host byte order */
 	uint8_t flags;          /**< REASM_TCP_* bits */
 	const uint8_t *payload; /**< borrowed for the duration of the call */
 	uint32_t len;           /**< payload length in bytes */
+	/**
+	 * Payload bytes the packet's IP length claims past what was captured
+	 * (a snaplen, a port that cut the frame); 0 normally. Added to the
+	 * stream's reasm_stream_totals.cut_bytes; the segment is assembled with
+	 * its @p len bytes all the same.
+	 */
+	uint32_t cut;
 };
 
 /** Why bytes were skipped; carried in struct reasm_record. */
@@ -301,6 +309,14 @@ struct reasm_stream_totals {
 	 */
 	uint64_t discarded_bytes;
 	uint64_t skipped_bytes; /**< sum of the positive skips of its records */
+	/**
+	 * Payload bytes its segments' IP lengths claimed past their frames
+	 * (ip_len_past_frame_bytes): a capture or a port that cut frames
+	 * (snaplen, af_packet framesz). They were never received, so they are
+	 * outside received = delivered + overlap + buffered + discarded, and
+	 * no record's skip shows them when the cut is at the stream's tail.
+	 */
+	uint64_t cut_bytes;
 };
 
 /**
@@ -538,6 +554,7 @@ enum reasm_counter_class {
 	X(tcp_bad_offset, ANOMALY, "TCP data offset < 5 or past the packet: flags kept, payload ignored (as gopacket)") \
 	X(frame_cut, ANOMALY, "chained frames whose segments hold less than pkt_len, or over 256 KiB: parsed cut") \
 	X(ip_len_past_frame, ANOMALY, "IP length claims more than the frame holds (payload cut, still assembled)") \
+	X(ip_len_past_frame_bytes, ANOMALY, "payload bytes those IP lengths claim past their frames: never received (cut_bytes of their streams)") \
 	X(segs, TRAFFIC, "segments given to the assembler") \
 	X(segs_ignored_empty, IGNORED, "segments without payload, SYN, FIN or RST (ignored)") \
 	X(segs_no_conn, IGNORED, "FIN/RST without payload for an unknown stream (ignored)") \

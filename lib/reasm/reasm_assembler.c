@@ -488,6 +488,8 @@ reasm_assemble_conn(struct reasm_assembler *a, const struct reasm_flow *flow, in
 		reasm_ctr_add(a, REASM_CTR_segs_no_conn, 1);
 		return 0;
 	}
+	if (unlikely(seg->cut != 0))
+		reasm_conn_acct(a->pool, conn)->cut_bytes += seg->cut;
 	assemble_into(a, conn, seg, ts);
 	conn_unlock(a, conn);
 	return 0;

@@ -62,11 +62,15 @@ frame_bytes(struct reasm_assembler *a, const struct rte_mbuf *m, uint32_t *len, 
 	return a->scratch;
 }
 
+/* Count a frame's anomalies; the bytes it lacks go to its segment (@p seg->cut). */
 static void
-count_anomalies(struct reasm_assembler *a, uint32_t anomalies)
+count_anomalies(struct reasm_assembler *a, uint32_t anomalies, struct reasm_segment *seg)
 {
-	if (anomalies & ANOMALY_IP_LEN)
+	seg->cut = anomalies >> ANOMALY_CUT_SHIFT;
+	if (anomalies & ANOMALY_IP_LEN) {
 		reasm_ctr_add(a, REASM_CTR_ip_len_past_frame, 1);
+		reasm_ctr_add(a, REASM_CTR_ip_len_past_frame_bytes, anomalies >> ANOMALY_CUT_SHIFT);
+	}
 	if (anomalies & ANOMALY_TCP_OFFSET)
 		reasm_ctr_add(a, REASM_CTR_tcp_bad_offset, 1);
 }
@@ -108,7 +112,7 @@ defragment(struct reasm_assembler *a, struct reasm_parsed *p, uint64_t ts)
 	if (p->encap.tunnel_id == 0)
 		p->encap.tunnel_id = encap.tunnel_id;
 	if (anomalies != 0)
-		count_anomalies(a, anomalies);
+		count_anomalies(a, anomalies, &p->seg);
 	if (conf->owns != NULL && !conf->owns(conf->steer_ctx, &p->flow)) {
 		conf->handoff(conf->steer_ctx, a->defrag->buf, len, ts);
 		reasm_ctr_add(a, REASM_CTR_defrag_handoffs, 1);
@@ -182,7 +186,7 @@ assemble_chunk(struct reasm_assembler *a, struct rte_mbuf *const *pkts, uint16_t
 			break;
 		}
 		if (unlikely(anomalies != 0))
-			count_anomalies(a, anomalies);
+			count_anomalies(a, anomalies, &parsed[ntcp].seg);
 		if (unlikely(parsed[ntcp].encap.layers & ~REASM_ENCAP_VLAN))
 			reasm_ctr_add(a, REASM_CTR_pkts_decap, 1);
 		keys[ntcp] = &parsed[ntcp].flow;

@@ -19,6 +19,13 @@
 
 #include "reasm_private.h"
 
+/* An IP length @p cut bytes past the frame: the innermost layer's shortfall is kept. */
+static inline uint32_t
+anomaly_cut(uint32_t anomalies, uint32_t cut)
+{
+	return (anomalies & ANOMALY_FLAGS) | ANOMALY_IP_LEN | cut << ANOMALY_CUT_SHIFT;
+}
+
 /* gopacket's IPv4 option walk; false if an option is malformed. */
 static bool
 ipv4_options_ok(const uint8_t *opt, uint32_t len)
@@ -167,7 +174,7 @@ parse_ipv4(const uint8_t *ip, uint32_t avail, uint32_t wire, struct reasm_flow *
 	if (total > avail) {
 		if (ihl > avail)
 			return REASM_CTR_drop_ipv4_truncated;
-		*anomalies |= ANOMALY_IP_LEN;
+		*anomalies = anomaly_cut(*anomalies, total - avail);
 		total = avail;
 	}
 	if (!ipv4_options_ok(ip + 20, ihl - 20))
@@ -228,7 +235,7 @@ parse_ipv6(const uint8_t *ip, uint32_t avail, struct reasm_flow *flow, struct re
 	v->len = avail - 40;
 	v->proto = ip[6];
 	if (plen > v->len)
-		*anomalies |= ANOMALY_IP_LEN;
+		*anomalies = anomaly_cut(*anomalies, plen - v->len);
 	if (v->proto == IPPROTO_HOPOPTS_) {
 		c = ipv6_hop_by_hop(v, plen);
 		if (c != REASM_CTR_MAX)
@@ -269,6 +276,7 @@ parse_tcp(const struct reasm_l4 *v, struct reasm_parsed *out, uint32_t *anomalie
 	}
 	out->seg.payload = v->p + doff;
 	out->seg.len = v->len - doff;
+	out->seg.cut = 0; /* the burst path sets it from the anomalies */
 	return REASM_CTR_MAX;
 }
 

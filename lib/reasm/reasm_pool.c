@@ -580,6 +580,7 @@ reasm_conn_totals(const struct reasm_pool *pool, const struct reasm_conn *conn,
 	out->overlap_bytes = acct->overlap_bytes;
 	out->discarded_bytes = acct->discarded_bytes;
 	out->skipped_bytes = acct->skipped_bytes;
+	out->cut_bytes = acct->cut_bytes;
 	out->buffered_bytes = 0;
 	for (page = conn->first; page != NULL; page = page->next)
 		out->buffered_bytes += page->len;

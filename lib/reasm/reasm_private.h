@@ -103,6 +103,7 @@ struct reasm_conn_acct {
 	uint64_t overlap_bytes;
 	uint64_t discarded_bytes;
 	uint64_t skipped_bytes;
+	uint64_t cut_bytes;
 };
 
 struct reasm_pool {
@@ -326,13 +327,16 @@ struct reasm_parsed {
 };
 /** Anomalies of a frame that is still assembled (bits of reasm_parse_frame's *anomalies). */
 #define ANOMALY_IP_LEN 1u     /**< ip_len_past_frame */
+#define ANOMALY_FLAGS 0xffu   /**< the bits above; those from ANOMALY_CUT_SHIFT up: */
+#define ANOMALY_CUT_SHIFT 8   /**< ... with ip_len_past_frame, the bytes the frame lacks */
 #define ANOMALY_TCP_OFFSET 2u /**< tcp_bad_offset */
 
 /**
  * Parse an Ethernet frame of which @p len bytes are at @p frame and
  * @p wire_len were received (more if the frame was cut). @return REASM_CTR_MAX
  * when the frame is a TCP segment to assemble (and fill @p out), else the drop
- * counter to bump. *@p anomalies gets ANOMALY_* bits to count as well.
+ * counter to bump. *@p anomalies gets ANOMALY_* bits to count as well (and
+ * the bytes cut, from ANOMALY_CUT_SHIFT up: the caller copies them to seg.cut).
  */
 enum reasm_counter reasm_parse_frame(const uint8_t *frame, uint32_t len, uint32_t wire_len,
 				     struct reasm_parsed *out, uint32_t *anomalies);

@@ -117,7 +117,7 @@ struct reasm_flow flow_of(const FrameSpec &s)
 
 struct reasm_segment segment_of(const FrameSpec &s)
 {
-	struct reasm_segment seg;
+	struct reasm_segment seg = {};
 	seg.seq = s.seq;
 	seg.flags = s.flags;
 	seg.payload = s.payload.empty() ? nullptr : s.payload.data();

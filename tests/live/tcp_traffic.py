@@ -20,16 +20,28 @@ run is reproducible: the family (IPv4 or IPv6), the bytes each direction sends (
   rst_client  both write everything and read the other's bytes; the client waits until
               the server has acknowledged all it sent (SIOCOUTQ == 0), then closes with
               SO_LINGER 0 (RST); the server waits for that reset, then closes;
-  rst_server  the same with the roles swapped.
+  rst_server  the same with the roles swapped;
+  hold        (only with --ending hold) both ends write everything and read the other's
+              bytes; once all is acknowledged the connection stays open and idle for
+              --hold seconds (no FIN, no packet at all), then ends as fin does.
+
+Options that shape a run (both ends must be given the same): --ending NAME gives every
+connection that ending (the sizes stay those of the plan); --max-bytes N caps each
+direction's size; --chunk N --chunk-delay S make each end write N bytes at a time with S
+seconds between writes (a transfer that lasts); the client's --start-gap S starts
+connection i no earlier than i * S seconds after the first.
 
 The client binds port B + i, so the server knows i from the peer's port, and every
 stream direction has a 4-tuple known in advance.
 
 Output, one JSON object a line (the client's file is the truth the test compares with):
   client: per connection and direction {"conn", "dir" ("c2s"|"s2c"), "src", "sport",
-    "dst", "dport", "bytes", "sha256", "ending", "family", "ok", "error"}: bytes and
-    sha256 of exactly what the application wrote; ok is false (with error) when the
-    connection failed or the bytes read back differ from the plan.
+    "dst", "dport", "bytes", "sha256", "ending", "family", "ok", "error", "started_at",
+    "idle_at", "done_at"}: bytes and sha256 of exactly what the application wrote; ok is
+    false (with error) when the connection failed or the bytes read back differ from the
+    plan; the times are the wall clock (time.time()) when the client began connecting,
+    when a hold connection went idle (everything exchanged and acknowledged; null for
+    other endings) and when the client was done with the connection (closed).
   server: per connection {"conn", "ok", "error", "c2s_bytes", "c2s_sha256"} (what it read).
 Addresses are written as Python's ipaddress writes them (RFC 5952: "2001:db8::1"), as
 reasm's jsonl does. Exit status 0 when every connection was ok, 1 otherwise, 2 on a
@@ -52,6 +64,7 @@ import threading
 import time
 
 ENDINGS = ("fin", "half_close", "rst_client", "rst_server")
+FORCED_ENDINGS = ENDINGS + ("hold",)
 MAX_BYTES = 300 * 1024
 
 
@@ -77,15 +90,20 @@ def _size(rng):
     return rng.randrange(200 * 1024, MAX_BYTES + 1)
 
 
-def plan(seed, i, p_v6=0.4):
-    """Connection i of seed: family, sizes, ending (without the payload bytes)."""
+def plan(seed, i, p_v6=0.4, ending=None, max_bytes=MAX_BYTES):
+    """Connection i of seed: family, sizes, ending (without the payload bytes).
+
+    ending: every connection's ending instead of the drawn one; max_bytes: a cap on each
+    direction's size. Neither changes what else is drawn."""
     rng = random.Random("tcp_traffic:%d:%d" % (seed, i))
     v6 = rng.random() < p_v6
-    ending = rng.choices(ENDINGS, (0.5, 0.2, 0.15, 0.15))[0]
+    drawn = rng.choices(ENDINGS, (0.5, 0.2, 0.15, 0.15))[0]
     c2s, s2c = _size(rng), _size(rng)
     if i % 97 == 0:        # a few edge cases for sure: both empty, one maximal
         c2s, s2c = (0, 0) if i % 2 == 0 else (MAX_BYTES, MAX_BYTES)
-    return Plan(i, v6, c2s, s2c, ending)
+    if ending is not None and ending not in FORCED_ENDINGS:
+        raise ValueError("unknown ending %r" % ending)
+    return Plan(i, v6, min(c2s, max_bytes), min(s2c, max_bytes), ending or drawn)
 
 
 def payload(seed, i, direction, n):
@@ -166,6 +184,10 @@ def reset_close(sock):
     sock.close()
 
 
+# Pacing of the writes (--chunk, --chunk-delay): 0 = one sendall.
+PACE = {"chunk": 0, "delay": 0.0}
+
+
 class Writer(threading.Thread):
     """Writes data in the background (both ends write at once without deadlock)."""
 
@@ -176,7 +198,14 @@ class Writer(threading.Thread):
 
     def run(self):
         try:
-            if self.data:
+            chunk = PACE["chunk"]
+            if self.data and chunk > 0:
+                mv = memoryview(self.data)
+                for off in range(0, len(self.data), chunk):
+                    if off:
+                        time.sleep(PACE["delay"])
+                    self.sock.sendall(mv[off:off + chunk])
+            elif self.data:
                 self.sock.sendall(self.data)
             if self.shut_after:
                 self.sock.shutdown(socket.SHUT_WR)
@@ -197,13 +226,33 @@ def sha(data):
 
 # ---- one connection, either end --------------------------------------------------
 
-def converse(sock, role, p, mine, theirs_len, io_deadline):
+def converse(sock, role, p, mine, theirs_len, io_deadline, hold=0.0, marks=None):
     """Run connection p's conversation on sock as role ("client"/"server").
 
     mine: the bytes this end writes; theirs_len: how many the other end writes.
+    hold: the idle time of the "hold" ending; marks (a dict) gets "idle_at" there.
     Returns (count, sha256) of what was read.
     """
     ending = p.ending
+    if ending == "hold":
+        w = Writer(sock, mine)
+        w.start()
+        got = read_exact(sock, theirs_len, io_deadline)
+        w.finish(io_deadline)
+        wait_acked(sock, io_deadline)
+        if role == "client":
+            if marks is not None:
+                marks["idle_at"] = time.time()
+            time.sleep(hold)                         # open and idle: no packet at all
+            sock.shutdown(socket.SHUT_WR)
+            if read_to_eof(sock, io_deadline)[0] != 0:
+                raise ConnectionError("bytes after the hold")
+        else:
+            if read_to_eof(sock, io_deadline)[0] != 0:   # the client's FIN, after the hold
+                raise ConnectionError("bytes after the hold")
+            sock.shutdown(socket.SHUT_WR)
+        sock.close()
+        return got
     if ending == "fin":
         w = Writer(sock, mine, shut_after=True)
         w.start()
@@ -273,10 +322,10 @@ def server_main(a):
     def handle(sock, i):
         try:
             sock.settimeout(a.io_timeout)
-            p = plan(a.seed, i, a.p_v6)
-            io_deadline = Deadline(min(a.io_timeout * 4, max(1.0, deadline.left())))
+            p = plan(a.seed, i, a.p_v6, a.ending, a.max_bytes)
+            io_deadline = Deadline(min(a.io_timeout * 4 + a.hold, max(1.0, deadline.left())))
             got = converse(sock, "server", p, payload(a.seed, i, "s2c", p.s2c), p.c2s,
-                           io_deadline)
+                           io_deadline, a.hold)
             want = (p.c2s, sha(payload(a.seed, i, "c2s", p.c2s)))
             err = None if got == want else "read %d bytes %s, planned %d %s" % (
                 got[0], got[1][:12], want[0], want[1][:12])
@@ -335,8 +384,12 @@ def text(addr):
     return str(ipaddress.ip_address(addr))
 
 
-def client_one(a, i, deadline):
-    p = plan(a.seed, i, a.p_v6)
+def client_one(a, i, deadline, t0):
+    if a.start_gap > 0:
+        time.sleep(max(0.0, t0 + i * a.start_gap - time.monotonic()))
+    started_at = time.time()
+    marks = {}
+    p = plan(a.seed, i, a.p_v6, a.ending, a.max_bytes)
     fam = socket.AF_INET6 if p.v6 else socket.AF_INET
     caddr = a.client6 if p.v6 else a.client4
     saddr = a.server6 if p.v6 else a.server4
@@ -366,8 +419,8 @@ def client_one(a, i, deadline):
     got = None
     if sock is not None:
         try:
-            io_deadline = Deadline(min(a.io_timeout * 4, max(1.0, deadline.left())))
-            got = converse(sock, "client", p, mine, p.s2c, io_deadline)
+            io_deadline = Deadline(min(a.io_timeout * 4 + a.hold, max(1.0, deadline.left())))
+            got = converse(sock, "client", p, mine, p.s2c, io_deadline, a.hold, marks)
             if got != want:
                 err = "read %d bytes %s, planned %d %s" % (got[0], got[1][:12], want[0],
                                                            want[1][:12])
@@ -379,7 +432,8 @@ def client_one(a, i, deadline):
                 pass
     c, s = text(caddr), text(saddr)
     common = dict(conn=i, ending=p.ending, family=6 if p.v6 else 4, ok=err is None,
-                  error=err)
+                  error=err, started_at=started_at, idle_at=marks.get("idle_at"),
+                  done_at=time.time())
     return [dict(common, dir="c2s", src=c, sport=cport, dst=s, dport=a.port,
                  bytes=p.c2s, sha256=sha(mine)),
             dict(common, dir="s2c", src=s, sport=a.port, dst=c, dport=cport,
@@ -391,7 +445,7 @@ def client_main(a):
     t0 = time.monotonic()
     rows = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=a.concurrency) as ex:
-        futs = {ex.submit(client_one, a, i, deadline): i for i in range(a.conns)}
+        futs = {ex.submit(client_one, a, i, deadline, t0): i for i in range(a.conns)}
         for f in concurrent.futures.as_completed(futs, timeout=max(1.0, a.deadline + 30)):
             rows[futs[f]] = f.result()
     out = [r for i in range(a.conns) for r in rows[i]]
@@ -427,6 +481,16 @@ def main(argv=None):
         p.add_argument("--io-timeout", type=float, default=20.0)
         p.add_argument("--deadline", type=float, default=120.0, help="seconds in all")
         p.add_argument("--out", required=True, help="JSON lines written at the end")
+        p.add_argument("--ending", choices=FORCED_ENDINGS,
+                       help="every connection ends this way (hold: idle --hold seconds)")
+        p.add_argument("--hold", type=float, default=3.0,
+                       help="seconds a hold connection stays idle")
+        p.add_argument("--max-bytes", type=int, default=MAX_BYTES,
+                       help="cap on each direction's bytes")
+        p.add_argument("--chunk", type=int, default=0,
+                       help="write N bytes at a time (0: all at once)")
+        p.add_argument("--chunk-delay", type=float, default=0.0,
+                       help="seconds between two writes of --chunk bytes")
     s = sub.choices["server"]
     s.add_argument("--addr4", default="198.18.0.2")
     s.add_argument("--addr6", default="2001:db8::2")
@@ -438,7 +502,10 @@ def main(argv=None):
     c.add_argument("--client4", default="198.18.0.1")
     c.add_argument("--client6", default="2001:db8::1")
     c.add_argument("--concurrency", type=int, default=8)
+    c.add_argument("--start-gap", type=float, default=0.0,
+                   help="connection i starts no earlier than i * S seconds in")
     a = ap.parse_args(argv)
+    PACE["chunk"], PACE["delay"] = max(0, a.chunk), max(0.0, a.chunk_delay)
     if a.port_base + a.conns > 65535 or a.conns < 1:
         print("bad --port-base/--conns", file=sys.stderr)
         return 2

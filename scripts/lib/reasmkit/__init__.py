@@ -20,6 +20,8 @@ Modules:
              available(), cleanup on exit and on signals
   live       reasm on a veth through net_af_packet (NetnsReasm), rx_option(), drop
              reports, truth and gencap comparisons, remap_ipv4_capture() (tests/live/)
+  hugepages  2 MiB hugepages reserved and mounted for a test that needs DPDK shared
+             memory (secondary processes), the kernel's pool restored afterwards
 
 Every Python file of the project that needs it imports it the same way, with the path
 from that file to the repository root ("..", ".." for tests/e2e/x.py):

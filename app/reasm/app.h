@@ -119,6 +119,12 @@ struct app {
 	uint64_t dist_rx_cut;       /* frames the RX lcore took that the port had cut */
 	unsigned int workers_done;  /* workers past their receive loop (handoffs end) */
 	uint64_t dist_ring_full;    /* frames dropped for a full worker ring (live only) */
+	/* --defrag with spread ports and several workers: the distributor reassembles */
+	struct reasm_pool *dist_pool;
+	struct rte_mempool *dist_pages;
+	struct reasm_assembler *dist_asm;
+	uint64_t dist_handoffs;      /* datagrams it staged for their connection's worker */
+	uint64_t dist_handoffs_lost; /* ... lost for want of an mbuf */
 };
 
 extern struct app g_app;
@@ -243,8 +249,30 @@ int rx_mode_verify(const struct app *app, struct port_info *p, const struct rte_
 /* distributor.c */
 /** The worker that owns @p key (a TCP direction, or a fragment's addresses). */
 unsigned int app_worker_of(const struct reasm_flow *key, unsigned int n_workers);
+/**
+ * With --defrag, spread ports and several workers: the distributor's own
+ * defragmenter (an assembler that assembles nothing: every datagram it
+ * completes goes to its connection's worker). 0, or -1 after a message.
+ */
+int distributor_setup(struct app *app);
+void distributor_free(struct app *app);
 /** Spread the non-RSS ports' frames over the workers until the replays end or a signal. */
 int distributor_main(struct app *app);
+/**
+ * Every assembler's counters summed into @p sum (workers and the
+ * distributor's defragmenter), and datagrams lost on their way to their
+ * connection's worker into *@p handoffs_lost (may be NULL). Thread safe.
+ */
+void app_stats_sum(const struct app *app, struct reasm_stats *sum, uint64_t *handoffs_lost);
+
+/* handoff.c */
+/**
+ * A reassembled datagram's frame (@p len bytes, borrowed) copied into an mbuf
+ * of the packet pool, with @p ts_ns as its capture time for replays, and the
+ * worker owning its connection in *@p owner. NULL when the pool is empty.
+ */
+struct rte_mbuf *handoff_mbuf(const uint8_t *frame, uint32_t len, uint64_t ts_ns,
+			      unsigned int *owner);
 
 /* ctrl.c */
 int ctrl_start(struct app *app);

@@ -105,36 +105,32 @@ print_port_summary(struct app *app)
 
 /* What --defrag did: fragments in, datagrams out, handed over, lost. */
 static void
-print_defrag_summary(const struct app *app, const struct reasm_stats *sum)
+print_defrag_summary(const struct app *app, const struct reasm_stats *sum, uint64_t lost)
 {
-	uint64_t lost = 0;
-	unsigned int i;
-
-	for (i = 0; i < app->n_workers; i++)
-		lost += app->workers[i].handoffs_lost;
 	printf("reasm: defrag: %" PRIu64 " fragments, %" PRIu64 " datagrams reassembled (%" PRIu64
-	       " handed to the worker owning their connection, %" PRIu64 " lost for a full ring), "
-	       "%" PRIu64 " dropped incomplete\n",
+	       " handed to the worker owning their connection%s, %" PRIu64 " lost), %" PRIu64
+	       " dropped incomplete\n",
 	       sum->v[REASM_CTR_defrag_fragments], sum->v[REASM_CTR_defrag_datagrams],
-	       sum->v[REASM_CTR_defrag_handoffs], lost, sum->v[REASM_CTR_defrag_timeouts]);
+	       sum->v[REASM_CTR_defrag_handoffs],
+	       app->dist_asm != NULL ? " by the RX lcore, in capture order" : "", lost,
+	       sum->v[REASM_CTR_defrag_timeouts]);
 }
 
 static void
 print_summary(struct app *app)
 {
-	struct reasm_stats sum = {0}, st;
+	struct reasm_stats sum, st;
 	struct sinks_totals acc = {0};
-	uint64_t skipped, drops;
+	uint64_t skipped, drops, lost;
 	unsigned int i, c;
 
+	app_stats_sum(app, &sum, &lost);
 	for (i = 0; i < app->n_workers; i++) {
 		struct sinks_totals t;
 
 		reasm_assembler_stats(app->workers[i].asm_, &st);
 		sinks_worker_totals(app->sinks, i, &t);
 		sinks_totals_add(&acc, &t);
-		for (c = 0; c < REASM_CTR_MAX; c++)
-			sum.v[c] += st.v[c];
 		printf("reasm: worker %u (lcore %u): %" PRIu64 " packets, %" PRIu64
 		       " streams, %" PRIu64 " bytes delivered\n",
 		       i, app->workers[i].lcore, app->workers[i].rx_pkts, t.streams,
@@ -156,7 +152,7 @@ print_summary(struct app *app)
 	       " unbalanced\n",
 	       acc.streams, acc.received, acc.bytes, acc.overlap, acc.discarded, acc.unbalanced);
 	if (app->opt.defrag)
-		print_defrag_summary(app, &sum);
+		print_defrag_summary(app, &sum, lost);
 	print_port_summary(app);
 }
 
@@ -257,7 +253,7 @@ main(int argc, char **argv)
 	if (mbufs_create(app) < 0 || ports_setup(app) < 0)
 		goto fail;
 	app->sinks = sinks_create(&app->opt.sinks);
-	if (app->sinks == NULL || workers_setup(app) < 0)
+	if (app->sinks == NULL || workers_setup(app) < 0 || distributor_setup(app) < 0)
 		goto fail;
 	options_print(&app->opt, app->n_workers);
 	telemetry_register(app);
@@ -273,6 +269,7 @@ main(int argc, char **argv)
 	if (sinks_finish(app->sinks) < 0)
 		status = 1;
 	print_summary(app);
+	distributor_free(app);
 	workers_free(app);
 	sinks_free(app->sinks);
 	ports_stop(app);
@@ -283,6 +280,7 @@ fail:
 	telemetry_shutdown();
 	pdump_stop();
 	ctrl_stop();
+	distributor_free(app);
 	workers_free(app);
 	sinks_free(app->sinks);
 	ports_stop(app);

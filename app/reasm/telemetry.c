@@ -39,15 +39,6 @@ worker_stats(const struct worker *w, struct reasm_stats *st)
 }
 
 static void
-sum_stats(struct reasm_stats *sum, const struct reasm_stats *st)
-{
-	unsigned int i;
-
-	for (i = 0; i < REASM_CTR_MAX; i++)
-		sum->v[i] += st->v[i];
-}
-
-static void
 add_worker_extras(struct rte_tel_data *d, const struct worker *w)
 {
 	struct sinks_totals t;
@@ -61,32 +52,19 @@ add_worker_extras(struct rte_tel_data *d, const struct worker *w)
 	tel_add_u64(d, "streams_unbalanced", t.unbalanced);
 }
 
-/* Reassembled datagrams dropped because their owner's ring was full, all workers. */
-static uint64_t
-handoffs_lost(void)
-{
-	uint64_t n = 0;
-	unsigned int i;
-
-	for (i = 0; i < g_app.n_workers; i++)
-		n += __atomic_load_n(&g_app.workers[i].handoffs_lost, __ATOMIC_RELAXED);
-	return n;
-}
-
 static int
 do_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 {
-	struct reasm_stats sum = {0}, st;
+	struct reasm_stats sum;
 	struct sinks_totals t, tsum = {0};
 	struct ports_totals pt;
-	uint64_t rx_pkts = 0, open = 0;
+	uint64_t rx_pkts = 0, open = 0, lost;
 	unsigned int i;
 
+	app_stats_sum(&g_app, &sum, &lost);
 	for (i = 0; i < g_app.n_workers; i++) {
 		const struct worker *w = &g_app.workers[i];
 
-		worker_stats(w, &st);
-		sum_stats(&sum, &st);
 		sinks_worker_totals(g_app.sinks, w->id, &t);
 		sinks_totals_add(&tsum, &t);
 		rx_pkts += __atomic_load_n(&w->rx_pkts, __ATOMIC_RELAXED);
@@ -110,7 +88,8 @@ do_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	tel_add_u64(d, "sink_bytes", tsum.bytes);
 	tel_add_u64(d, "sink_write_errors", tsum.write_errors);
 	tel_add_u64(d, "streams_unbalanced", tsum.unbalanced);
-	tel_add_u64(d, "handoffs_lost", handoffs_lost());
+	tel_add_u64(d, "dist_handoffs", __atomic_load_n(&g_app.dist_handoffs, __ATOMIC_RELAXED));
+	tel_add_u64(d, "handoffs_lost", lost);
 	tel_add_u64(d, "clock_ns", __atomic_load_n(&g_app.clock_ns, __ATOMIC_RELAXED));
 	add_counters(d, &sum);
 	return 0;

@@ -59,59 +59,15 @@ worker_owns(void *ctx, const struct reasm_flow *flow)
 	return app_worker_of(flow, g_app.n_workers) == w->id;
 }
 
-/* A frame of @p len bytes in mbufs of the packet pool (chained past one mbuf), or NULL. */
-static struct rte_mbuf *
-frame_to_mbuf(const uint8_t *frame, uint32_t len)
-{
-	struct rte_mbuf *head = rte_pktmbuf_alloc(g_app.mbufs), *last = head;
-	uint32_t off = 0;
-
-	while (last != NULL && off < len) {
-		uint32_t take = RTE_MIN(len - off, (uint32_t)rte_pktmbuf_tailroom(last));
-		char *p = rte_pktmbuf_append(last, (uint16_t)take);
-
-		memcpy(p, frame + off, take);
-		off += take;
-		if (last != head)
-			head->pkt_len += take;
-		if (off < len) {
-			struct rte_mbuf *next = rte_pktmbuf_alloc(g_app.mbufs);
-
-			if (next == NULL)
-				break;
-			last->next = next;
-			head->nb_segs++;
-			last = next;
-		}
-	}
-	if (head != NULL && off < len) {
-		rte_pktmbuf_free(head);
-		return NULL;
-	}
-	return head;
-}
-
 /* Hand a reassembled datagram to its owner's ring; never waits: a full ring drops it. */
 static void
 worker_handoff(void *ctx, const uint8_t *frame, uint32_t len, uint64_t ts_ns)
 {
 	struct worker *w = ctx;
-	struct rte_mbuf *m = frame_to_mbuf(frame, len);
-	struct reasm_flow flow;
-	struct worker *owner;
+	unsigned int owner;
+	struct rte_mbuf *m = handoff_mbuf(frame, len, ts_ns, &owner);
 
-	if (m == NULL || reasm_flow_of_mbuf(m, &flow) < 0) {
-		rte_pktmbuf_free(m);
-		__atomic_store_n(&w->handoffs_lost, w->handoffs_lost + 1, __ATOMIC_RELAXED);
-		return;
-	}
-	if (g_app.ts_dynfield >= 0) { /* replays: the capture time travels along */
-		*RTE_MBUF_DYNFIELD(m, g_app.ts_dynfield, uint64_t *) = ts_ns / 1000;
-		m->ol_flags |= g_app.ts_dynflag;
-	}
-	m->port = g_app.ports[0].port_id;
-	owner = &g_app.workers[app_worker_of(&flow, g_app.n_workers)];
-	if (rte_ring_enqueue(owner->ring, m) != 0) {
+	if (m == NULL || rte_ring_enqueue(g_app.workers[owner].ring, m) != 0) {
 		rte_pktmbuf_free(m);
 		__atomic_store_n(&w->handoffs_lost, w->handoffs_lost + 1, __ATOMIC_RELAXED);
 		return;

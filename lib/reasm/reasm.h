@@ -530,7 +530,7 @@ enum reasm_counter_class {
 #define REASM_COUNTERS(X) \
 	X(pkts, TRAFFIC, "mbufs given to reasm_assemble_burst") \
 	X(pkts_tcp, TRAFFIC, "packets that parsed as TCP and reached the assembler") \
-	X(pkts_decap, TRAFFIC, "of those, TCP found inside an encapsulation (MPLS, PPPoE, IP in IP, GRE, ERSPAN, VXLAN, Geneve, GTP-U): keyed by the innermost IP layer") \
+	X(pkts_decap, TRAFFIC, "TCP segments found inside an encapsulation (MPLS, PPPoE, IP in IP, GRE, ERSPAN, VXLAN, Geneve, GTP-U), keyed by the innermost IP layer; counted once, by whichever assembler decapsulated it (with --defrag handoffs, not always the one that assembles it)") \
 	X(drop_not_ip, DROP, "frames whose ethertype is not IPv4, IPv6, VLAN, MPLS or PPPoE session") \
 	X(drop_l2_truncated, DROP, "frames shorter than their Ethernet/VLAN header") \
 	X(drop_ipv4_truncated, DROP, "IPv4 header cut by the end of the frame") \

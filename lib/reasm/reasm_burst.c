@@ -114,6 +114,10 @@ defragment(struct reasm_assembler *a, struct reasm_parsed *p, uint64_t ts)
 	if (anomalies != 0)
 		count_anomalies(a, anomalies, &p->seg);
 	if (conf->owns != NULL && !conf->owns(conf->steer_ctx, &p->flow)) {
+		/* The frame handed off is the datagram: the tunnels around its
+		 * fragments were removed here, those inside it are the owner's. */
+		if (encap.layers & ~REASM_ENCAP_VLAN)
+			reasm_ctr_add(a, REASM_CTR_pkts_decap, 1);
 		conf->handoff(conf->steer_ctx, a->defrag->buf, len, ts);
 		reasm_ctr_add(a, REASM_CTR_defrag_handoffs, 1);
 		return false;

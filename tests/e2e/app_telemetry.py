@@ -52,7 +52,8 @@ WORKER_LCORES = (1, 2)
 APP_KEYS = ("workers", "port_rx_pkts", "port_rx_missed", "port_kernel_drops",
             "port_kernel_rollovers", "port_frames_cut", "port_rx_nombuf", "port_rx_errors",
             "dist_pkts", "dist_ring_full", "rx_pkts", "streams_open", "streams_completed",
-            "sink_bytes", "sink_write_errors", "streams_unbalanced", "handoffs_lost", "clock_ns")
+            "sink_bytes", "sink_write_errors", "streams_unbalanced", "dist_handoffs",
+            "handoffs_lost", "clock_ns")
 GAUGES = ("streams_open", "pages_in_use", "buffered_bytes")
 GROWING = ("pkts", "pkts_tcp", "segs", "rx_pkts", "port_rx_pkts", "dist_pkts", "payload_bytes",
            "delivered_bytes", "delivered_records", "conns_closed_fin", "streams_completed",

@@ -7,7 +7,11 @@ Deterministic: running it again gives the same files. Sources:
     licence, The Tcpdump Group): TCP conversations, IPv6 extension headers, QinQ, TSO
     (gso-*, bigtcp-*) frames, truncated and malformed packets;
   - captures written by tests/gen/gencap.py (handshakes, reordering, retransmissions,
-    loss, sequence wrap, VLAN tags, IPv4 options, IPv6 extension headers);
+    loss, sequence wrap, VLAN tags, IPv4 options, IPv6 extension headers), and with
+    its --encap, --frag, --frag-outer the tunnelled seeds tunnel-KIND (each kind: MPLS,
+    PPPoE, IP in IP, GRE, GRE/Ethernet, ERSPAN II and III, VXLAN, Geneve, GTP-U, two
+    nested) and frag-inner, frag-outer (IPv4 and IPv6 fragments of the inner or of the
+    tunnel's outer packet, out of order, duplicated, overlapping);
   - hand-written scenarios in the harnesses' synthesized formats.
 Frames are copied as captured; each seed also picks the rig options (fuzz_common.h's
 header) and, for bursts, the mbuf layout of each frame, so that every layout and option
@@ -41,6 +45,14 @@ CAPTURES = [
     ("ipv6-routing-header.pcap", 8), ("ipv6-srh-ext-header.pcap", 8),
     ("ip6_frag_asan.pcap", 4), ("ipv6-bad-version.pcap", 4), ("smb_data_print-segv.pcap", 4),
 ]
+# Tunnelled seeds of the burst harness: gencap's options, and how many frames of each.
+TUNNEL_SEEDS = [("tunnel-" + k, ["--encap", k]) for k in gencap.ENCAP_KINDS] + [
+    ("frag-inner", ["--encap", "all", "--frag", "0.6", "--frag-dup", "0.5",
+                    "--frag-overlap", "0.5"]),
+    ("frag-outer", ["--encap", "ipip,gre,vxlan,geneve,gtpu,nested", "--frag-outer", "0.6",
+                    "--frag-dup", "0.5", "--frag-overlap", "0.5"]),
+]
+TUNNEL_FRAMES = 24
 # Rig options (fuzz_common.h header) cycled over the seeds:
 # max_conns, pages, per-conn limit, total limit, flags, priv size.
 CONFS = [
@@ -268,6 +280,15 @@ def main():
             write(burst_dir, "gencap-%d" % seed,
                   burst_seed(CONFS[seed % len(CONFS)], recs[:48], seed))
             write(seg_dir, "gencap-%d" % seed, segments_seed(CONFS[seed % len(CONFS)], recs))
+
+        for i, (name, gen_args) in enumerate(TUNNEL_SEEDS):
+            path = os.path.join(tmp, name + ".pcap")
+            gencap.generate_files(["-o", path, "--seed", str(70 + i), "--conns", "2",
+                                   "--concurrency", "2", "--p-encap", "1", "--p-big", "0",
+                                   "--mss", "300", "--p-midstream", "0", "--p-loss", "0"]
+                                  + gen_args)
+            recs = read_pcap(path)
+            write(burst_dir, name, burst_seed(CONFS[i % len(CONFS)], recs[:TUNNEL_FRAMES], i))
 
     for name, data in synthetic_bursts().items():
         write(burst_dir, name, data)

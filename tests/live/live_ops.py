@@ -19,9 +19,10 @@ A and B, veth va/vb, reasm in B) with real Linux TCP (tcp_traffic.py) or injecte
       conserved.
   offloads_on_frames_cut_counted
       the same traffic with the default framesz (2048): asserts frames were cut and
-      counted (port_frames_cut > 0, telemetry and the summary's "cut short"), every
-      direction whose bytes differ from the truth says so (skips, skipped_bytes or
-      skip_unknown > 0), bytes conserved, 0 unbalanced.
+      counted (port_frames_cut > 0, telemetry and the summary's "cut short"), the jsonl
+      lines' "cut" adding up to ip_len_past_frame_bytes, every direction whose bytes
+      differ from the truth says so (skips, skipped_bytes, skip_unknown or cut > 0),
+      bytes conserved, 0 unbalanced.
   overload_counted (1 worker, spread), overload_counted_direct_w2 (qpairs=2, --rx direct)
       OVERLOAD_COPIES copies of a gencap capture (addresses moved per copy, so every copy
       makes new streams) injected at full speed into a small af_packet ring (framecnt=256)

@@ -13,8 +13,7 @@ allow namespaces or veth (not root, no iproute2...), every case is reported SKIP
 
 Cases (one googletest-style <testcase> each):
   real_tcp_ipv4_ipv6_w{1,2,3}   (spread: the main lcore receives, software RSS to workers)
-  real_tcp_ipv4_ipv6_direct_w{2,3}  (--rx direct: workers poll their own af_packet queue;
-                                skipped while reasm has no --rx option)
+  real_tcp_ipv4_ipv6_direct_w{2,3}  (--rx direct: workers poll their own af_packet queue)
       tests/live/tcp_traffic.py: REAL_CONNS connections (B runs the server, A the client,
       8 at once), IPv4 and IPv6 mixed, 0..300 KB each way, endings FIN both ways,
       half-close (client shuts writing, server sends then closes), RST from either end
@@ -27,7 +26,7 @@ Cases (one googletest-style <testcase> each):
       + discarded + table_full; per stream and per jsonl line). A failure shows reasm's
       drop counters (telemetry, summary) and the kernel's (AF_PACKET ring drops, veth).
   injected_impaired             (spread, 2 workers)
-  injected_impaired_direct_w2   (--rx direct; skipped while reasm has no --rx option)
+  injected_impaired_direct_w2   (--rx direct: workers poll their own af_packet queue)
       a gencap capture (loss, reordering, duplicates, overlaps, sequence wrap, IPv6,
       VLAN/QinQ tags, mid-stream starts, RST, 4-tuple reuse; --p-big 0), its IPv4
       addresses moved into 198.19.0.0/16, injected from A through an AF_PACKET socket

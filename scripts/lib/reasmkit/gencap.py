@@ -38,11 +38,71 @@ fed with the packets in capture order. As a self-check, for every stream directi
 captured segments cover its bytes without a hole, the model must deliver exactly the bytes
 the application sent (from the first captured byte on), as one stream.
 
+Tunnels and fragments (off by default: without these options the capture and the
+expected file are byte for byte what they always were):
+  --encap LIST   each connection, with probability --p-encap (0.85), goes through one
+      kind of LIST (comma-separated; "all": every kind; "none" may be listed), both
+      directions through the same tunnel, outer addresses mirrored (ERSPAN, a mirror
+      session: the same both ways), outer addresses in 198.19.200.0-198.19.231.255 and
+      2001:db8:ffff::/48, outer IPv4 checksums right, UDP checksums 0 over IPv4 and
+      computed over IPv6:
+        mpls     1-3 labels (0x8847, sometimes 0x8848), sometimes behind a VLAN tag
+        pppoe    PPPoE session + PPP (sometimes a one-byte protocol), sometimes behind QinQ
+        ipip     IPv4 or IPv6 in IPv4 or IPv6 (protocols 4, 41)
+        gre      GRE with checksum / key / sequence at random, IPv4 or IPv6 inside
+        gre-teb  GRE carrying the Ethernet frame (0x6558)
+        erspan2  GRE (sequence) + ERSPAN type II + the mirrored frame
+        erspan3  GRE (sequence) + ERSPAN type III, sometimes with the platform subheader
+        vxlan    UDP to 4789 from a random port, VXLAN, the Ethernet frame
+        geneve   UDP to 6081, Geneve (sometimes options), the Ethernet frame or the IP packet
+        gtpu     UDP to 2152, GTP-U G-PDU with 0-3 extension headers (sequence, N-PDU)
+        nested   two of them, one inside the other (e.g. gre>vxlan: VXLAN inside GRE)
+      over IPv4 or IPv6 outer layers. The expected file is keyed by the innermost IP
+      addresses and TCP ports, as reasm and tools/gopacket-ref (innermostTCP) key
+      tunnelled TCP: the model is unchanged, only the frames are wrapped (so the
+      expected file is the one of the same options without --encap). gopacket 1.1.19
+      does not decode ERSPAN III. A connection reusing a 4-tuple keeps its tunnel.
+  --frag P       a fraction P of the TCP segments goes out as IP fragments of the inner
+      (innermost) IP packet: IPv4 (MF / offset, DF clear, options whose copied bit is
+      set repeated) or IPv6 (a Fragment header after the fixed header and any hop-by-hop
+      header; destination options after it); 2-6 fragments cut at multiples of 8,
+      out of order (--frag-reorder), one sent twice (--frag-dup), IPv4 only: one more
+      fragment overlapping others with the same bytes (--frag-overlap; RFC 8200 has IPv6
+      datagrams with overlapping fragments discarded, so there is no policy-free answer);
+  --frag-outer P the same for the outer IP packet of tunnels over IP (a VXLAN packet over
+      IPv4 fragmented...).
+      Identifications are unique per address pair, so no two datagrams of the capture
+      share a reassembly key. A datagram's fragments go out back to back or with at
+      most --frag-spread (4) packets of other connections in between (never after the
+      connection's next packet); a duplicate or overlapping fragment may come after the
+      datagram was complete: it never completes one by itself (a defragmenter holds it
+      until its timeout). With fragments the capture is timed anew.
+      The expected file is what gopacket delivers once the fragments are reassembled
+      (gopacket behind ip4defrag, reasm with --defrag): each datagram's segment
+      assembled at the time and place of the fragment that completed it.
+      --expected-no-defrag FILE: what is delivered when fragments are dropped (the model
+      given only the segments sent whole): reasm without --defrag, gopacket-ref.
+      Both models are self-checked.
+  --mss N caps data segments and re-segmented retransmissions (with --p-big 0
+      --mss 1200 every frame, nested tunnels included, stays within 1514 bytes; by
+      default a segment may be 4200 bytes and a tunnelled frame about 4400).
+generate_files() returns, with these options, also: encap (per kind: connections,
+directions, frames, segments: tunnelled TCP segments sent whole = reasm's pkts_decap
+without defragmentation, segments_defrag: with it, stacks), frag (fragments,
+fragments_ipv4 / _ipv6 / _inner / _outer, datagrams_inner / _outer, stale_fragments:
+sent after their datagram was complete, stale_datagrams: datagrams that left such
+fragments (a defragmenter drops each group at its timeout), overlap_bytes: fragment bytes
+a defragmenter keeping the first copy already holds, dup, overlap, reorder),
+pkts_decap, pkts_decap_defrag, rows_no_defrag, line_stacks (per expected line, its
+connection's tunnel stack, "" for none), max_frame.
+
 Python 3 standard library only (frames: reasmkit.frames, file: reasmkit.pcap). In Python,
 `from reasmkit import gencap`; on the command line, its entry point tests/gen/gencap.py:
   gencap.py -o cap.pcap [--expected cap.expected.jsonl] [--seed N] [--conns N]
+            [--encap KIND,...] [--frag P] [--frag-outer P] [--expected-no-defrag FILE]
 """
 import argparse
+import collections
 import hashlib
 import ipaddress
 import json
@@ -325,6 +385,7 @@ class Conn:
         self.v6ext = []
         self.tcpopts_data = b""
         self.ident = rng.randrange(65536)
+        self.tunnel = None          # a Tunnel (--encap), or None
 
     def endpoint(self, d):
         """(src ip, sport, dst ip, dport) of direction d."""
@@ -428,6 +489,8 @@ def plan_connection(conn, rng, opts, must_close_clean):
                 ln = rng.randrange(1901, 4201)
             else:
                 ln = rng.randrange(1, 1461)
+            if getattr(opts, "mss", 0):
+                ln = min(ln, opts.mss)
             ln = min(ln, end - sent[d])
             flags = TCP_ACK | (TCP_PSH if sent[d] + ln == end else 0)
             s = Seg(d, sent[d], ln, flags, "data")
@@ -446,6 +509,8 @@ def plan_connection(conn, rng, opts, must_close_clean):
                     else:
                         a = rng.randrange(o.off, sent[d] - 1)
                         b = rng.randrange(a + 1, sent[d] + 1)
+                        if getattr(opts, "mss", 0):
+                            b = min(b, a + opts.mss)
                         pk.append(Seg(d, a, b - a, TCP_ACK, "dup"))
                     f.add("dups")
     # Loss: segments never sent (never retransmitted: retrans is off on lossy connections).
@@ -518,6 +583,17 @@ def plan_connection(conn, rng, opts, must_close_clean):
 
 
 def build_frame(conn, seg):
+    """The Ethernet frame of seg (the connection's own tags, no tunnel): (frame, seq,
+    payload)."""
+    tcp, seq, payload = build_tcp(conn, seg)
+    ip, et = build_ip(conn, seg.dir, tcp)
+    d = seg.dir
+    smac, dmac = (conn.cmac, conn.smac) if d == C2S else (conn.smac, conn.cmac)
+    return frames.ethernet(dmac, smac, et, ip, tags=conn.tags, pad=True), seq, payload
+
+
+def build_tcp(conn, seg):
+    """seg's TCP segment (checksum filled in): (segment, seq, payload)."""
     d = seg.dir
     src, sport, dst, dport = conn.endpoint(d)
     if seg.kind == "syn":
@@ -533,16 +609,559 @@ def build_frame(conn, seg):
         ack = conn.seq_of(1 - d, conn.sent[1 - d])
     tcp = frames.tcp(sport, dport, seq, seg.flags, payload, ack=ack, options=opts,
                      csum_ips=(src, dst))
+    return tcp, seq, payload
+
+
+def build_ip(conn, d, tcp):
+    """The IP packet of direction d carrying tcp (the connection's IPv4 options or IPv6
+    extension headers; IPv4 takes the connection's next identification): (packet,
+    ethertype)."""
+    src, _, dst, _ = conn.endpoint(d)
     if conn.v6:
-        ip = frames.ipv6(src, dst, frames.PROTO_TCP, tcp, ext=conn.v6ext)
-        et = frames.ETH_IPV6
-    else:
-        conn.ident = (conn.ident + 1) & 0xFFFF
-        ip = frames.ipv4(src, dst, frames.PROTO_TCP, tcp, ident=conn.ident,
-                         options=conn.ipopts, checksum=True)
-        et = frames.ETH_IPV4
-    smac, dmac = (conn.cmac, conn.smac) if d == C2S else (conn.smac, conn.cmac)
-    return frames.ethernet(dmac, smac, et, ip, tags=conn.tags, pad=True), seq, payload
+        return frames.ipv6(src, dst, frames.PROTO_TCP, tcp, ext=conn.v6ext), frames.ETH_IPV6
+    conn.ident = (conn.ident + 1) & 0xFFFF
+    return frames.ipv4(src, dst, frames.PROTO_TCP, tcp, ident=conn.ident,
+                       options=conn.ipopts, checksum=True), frames.ETH_IPV4
+
+
+# --------------------------------------------------------------------------
+# Tunnels and fragments (--encap, --frag, --frag-outer; all off by default).
+# --------------------------------------------------------------------------
+
+ENCAP_KINDS = ("mpls", "pppoe", "ipip", "gre", "gre-teb", "erspan2", "erspan3", "vxlan",
+               "geneve", "gtpu", "nested")
+SINGLE_KINDS = ENCAP_KINDS[:-1]
+L2_KINDS = ("mpls", "pppoe")                         # below IP: the frame's ethertype
+NEEDS_ETH = ("gre-teb", "erspan2", "erspan3", "vxlan")  # carry an Ethernet frame
+MIRROR_KINDS = ("erspan2", "erspan3")                # one way: the same outer addresses
+GOPACKET_BLIND = ("erspan3",)                        # gopacket 1.1.19 does not decode it
+GTPU_EXT_TYPES = (0x85, 0x40, 0xC0, 0x82)  # PDU session container, UDP port, PDCP PDU numbers
+
+
+class Layer:
+    """One tunnel around a connection's packets, the same for all its packets (both
+    directions through the same kind, outer addresses mirrored, or for the mirror kinds
+    the same both ways); its counters (GRE sequence numbers...) run per direction.
+
+    needs: "ip" or "eth", what it carries; over_ip: an outer IP layer of its own (all but
+    mpls and pppoe, which make an Ethernet frame). level 0 is the innermost layer."""
+
+    def __init__(self, kind, rng, level, needs=None):
+        self.kind = kind
+        self.level = level
+        self.mirror = kind in MIRROR_KINDS
+        self.over_ip = kind not in L2_KINDS
+        if needs is None:
+            needs = "eth" if kind in NEEDS_ETH else "ip"
+            if kind == "geneve":
+                needs = rng.choice(("eth", "eth", "ip"))
+        self.needs = needs
+        self.outer_v6 = self.over_ip and choose(rng, 0.3)
+        lo = 200 + 20 * level + (10 if self.mirror else 0)
+        if self.outer_v6:
+            base = 0x10 * level + (8 if self.mirror else 0)
+            self.ends = [ipaddress.IPv6Address("2001:db8:ffff:%x::%x" % (base + i,
+                                                                        rng.randrange(1, 65536)))
+                         for i in (0, 1)]
+        else:
+            self.ends = [ipaddress.IPv4Address("198.19.%d.%d" % (lo + i, rng.randrange(1, 255)))
+                         for i in (0, 1)]
+        self.macs = [bytes([2, 0x54, level, rng.randrange(256), rng.randrange(256), 1 + i])
+                     for i in (0, 1)]
+        self.tags = []
+        if kind == "mpls":
+            if choose(rng, 0.35):
+                self.tags = [(frames.ETH_VLAN, rng.randrange(1, 4095))]
+            self.ethertype = frames.ETH_MPLS_MC if choose(rng, 0.1) else frames.ETH_MPLS
+            self.labels = []
+            for _ in (C2S, S2C):
+                n = rng.randrange(1, 4)
+                self.labels.append([(rng.randrange(16, 1 << 20), rng.randrange(8),
+                                     rng.choice((64, 255, rng.randrange(1, 256))))
+                                    for _ in range(n)])
+        elif kind == "pppoe":
+            if choose(rng, 0.35):
+                self.tags = [(frames.ETH_QINQ, rng.randrange(1, 4095)),
+                             (frames.ETH_VLAN, rng.randrange(1, 4095))]
+            self.session = rng.randrange(1, 0xFFFF)
+            self.pfc = choose(rng, 0.1)     # PPP protocol field compressed to one byte
+        elif choose(rng, 0.15):
+            self.tags = [(frames.ETH_VLAN, rng.randrange(1, 4095))]
+        if kind in ("gre", "gre-teb"):
+            self.gre_csum = choose(rng, 0.4)
+            self.gre_key = rng.randrange(1 << 32) if choose(rng, 0.5) else None
+            self.gre_seq = [rng.randrange(1 << 32), rng.randrange(1 << 32)] \
+                if choose(rng, 0.5) else None
+        elif kind in MIRROR_KINDS:
+            self.gre_seq = [rng.randrange(1 << 32)] * 2
+            self.session = rng.randrange(1024)
+            self.index = rng.randrange(1 << 20)
+            self.clock = rng.randrange(1 << 32)
+            self.hw_id = rng.randrange(64)
+            self.subheader = (bytes([0x0C | rng.randrange(4)]) + rng.randbytes(7)) \
+                if kind == "erspan3" and choose(rng, 0.5) else None
+        elif kind in ("vxlan", "geneve", "gtpu"):
+            self.sports = [rng.randrange(49152, 65536), rng.randrange(49152, 65536)]
+            self.vni = rng.randrange(1 << 24)
+            self.options = b""
+            self.critical = False
+            if kind == "geneve" and choose(rng, 0.5):
+                for _ in range(rng.randrange(1, 3)):
+                    typ = rng.randrange(0x100)
+                    self.critical |= typ >= 0x80
+                    self.options += frames.geneve_option(rng.randrange(0x0100, 0x0110), typ,
+                                                         rng.randbytes(4 * rng.randrange(3)))
+            if kind == "gtpu":
+                self.teids = [rng.randrange(1, 1 << 32), rng.randrange(1, 1 << 32)]
+                n = rng.randrange(4)
+                self.gtp_ext = [(rng.choice(GTPU_EXT_TYPES), 4 * rng.randrange(1, 3) - 2)
+                                for _ in range(n)]
+                self.gtp_seq = [rng.randrange(1 << 16), rng.randrange(1 << 16)] \
+                    if n or choose(rng, 0.5) else None
+                self.gtp_npdu = rng.randrange(256) if choose(rng, 0.25) else None
+        self.rng = rng
+
+    def ends_of(self, d):
+        """(outer source, destination, source MAC, destination MAC) of direction d."""
+        if self.mirror or d == C2S:
+            return self.ends[0], self.ends[1], self.macs[0], self.macs[1]
+        return self.ends[1], self.ends[0], self.macs[1], self.macs[0]
+
+    def _next_seq(self, d):
+        if self.gre_seq is None:
+            return None
+        d = 0 if self.mirror else d     # a mirror session: one counter
+        s = self.gre_seq[d]
+        self.gre_seq[d] = (s + 1) & 0xFFFFFFFF
+        return s
+
+    def payload(self, kind, data, d):
+        """What this layer's outer IP (or Ethernet) carries: (IP protocol or ethertype,
+        bytes); kind is "eth", "ip4" or "ip6", what data is."""
+        k = self.kind
+        src, dst = self.ends_of(d)[:2]
+        if k == "mpls":
+            return self.ethertype, frames.mpls(self.labels[d], data)
+        if k == "pppoe":
+            if self.pfc:
+                proto = frames.PPP_IPV6 if kind == "ip6" else frames.PPP_IPV4
+                body = struct.pack("!BBHH", 0x11, 0, self.session, 1 + len(data))
+                return frames.ETH_PPPOE_SESSION, body + bytes([proto]) + data
+            return frames.ETH_PPPOE_SESSION, frames.pppoe_session(self.session, data)
+        if k == "ipip":
+            return (frames.PROTO_IPV6 if kind == "ip6" else frames.PROTO_IPIP), data
+        if k in ("gre", "gre-teb"):
+            proto = frames.ETH_TEB if k == "gre-teb" else frames.ethertype_of(data)
+            return frames.PROTO_GRE, frames.gre(proto, data, checksum=self.gre_csum,
+                                                key=self.gre_key, seq=self._next_seq(d))
+        if k == "erspan2":
+            return frames.PROTO_GRE, frames.gre(
+                frames.ETH_ERSPAN2, frames.erspan2(self.session, data, index=self.index),
+                seq=self._next_seq(d))
+        if k == "erspan3":
+            self.clock = (self.clock + self.rng.randrange(1, 5000)) & 0xFFFFFFFF
+            return frames.PROTO_GRE, frames.gre(
+                frames.ETH_ERSPAN3, frames.erspan3(self.session, data, timestamp=self.clock,
+                                                   hw_id=self.hw_id, gra=3,
+                                                   subheader=self.subheader),
+                seq=self._next_seq(d))
+        if k == "vxlan":
+            inner, port = frames.vxlan(self.vni, data), frames.UDP_VXLAN
+        elif k == "geneve":
+            proto = frames.ETH_TEB if kind == "eth" else frames.ethertype_of(data)
+            inner, port = frames.geneve(self.vni, proto, data, self.options,
+                                        critical=self.critical), frames.UDP_GENEVE
+        else:
+            seq = None
+            if self.gtp_seq is not None:
+                seq = self.gtp_seq[d]
+                self.gtp_seq[d] = (seq + 1) & 0xFFFF
+            ext = [(t, self.rng.randbytes(n)) for t, n in self.gtp_ext]
+            inner, port = frames.gtpu(self.teids[d], data, seq=seq, npdu=self.gtp_npdu,
+                                      ext=ext), frames.UDP_GTPU
+        sport = self.sports[0 if self.mirror else d]
+        if self.outer_v6:
+            return frames.PROTO_UDP, frames.udp_csum(sport, port, inner, src, dst)
+        return frames.PROTO_UDP, frames.udp(sport, port, inner)
+
+
+class Tunnel:
+    """The layers around a connection's packets, innermost first (one, or two for
+    "nested")."""
+
+    def __init__(self, kind, layers):
+        self.kind = kind            # the --encap kind chosen
+        self.layers = layers
+        self.outer = max((i for i, x in enumerate(layers) if x.over_ip), default=None)
+
+    def stack(self):
+        """"vxlan", or for nested "gre>vxlan" (outer>inner)."""
+        return ">".join(x.kind for x in reversed(self.layers))
+
+    def gopacket_decodes(self):
+        return not any(x.kind in GOPACKET_BLIND for x in self.layers)
+
+
+def make_tunnel(kind, rng):
+    if kind != "nested":
+        return Tunnel(kind, [Layer(kind, rng, 0)])
+    pairs = [(o, i) for o in SINGLE_KINDS for i in SINGLE_KINDS
+             if not (i in L2_KINDS and (o in L2_KINDS or o in ("ipip", "gre", "gtpu")))]
+    outer, inner = rng.choice(pairs)
+    lin = Layer(inner, rng, 0)
+    needs = "eth" if outer == "geneve" and inner in L2_KINDS else None
+    return Tunnel(kind, [lin, Layer(outer, rng, 1, needs)])
+
+
+class IdAlloc:
+    """Identifications for fragmented datagrams (and outer IPv4 packets): one counter per
+    (source, destination) pair, so no two datagrams a defragmenter may hold at once
+    share a key."""
+
+    def __init__(self, rng):
+        self.rng = rng
+        self.next = {}
+
+    def take(self, src, dst, bits):
+        k = (str(src), str(dst), bits)
+        v = self.next.get(k)
+        if v is None:
+            v = self.rng.randrange(1 << bits)
+        self.next[k] = (v + 1) & ((1 << bits) - 1)
+        return v
+
+
+def covered(intervals, total):
+    """True when the (start, end) intervals cover [0, total)."""
+    at = 0
+    for s, e in sorted(intervals):
+        if s > at:
+            return False
+        at = max(at, e)
+    return at >= total
+
+
+def overlap_bytes(items):
+    """Bytes of the (start, end) fragments, in arrival order, that earlier ones already
+    brought (what a defragmenter keeping the first copy sees as duplicated)."""
+    got, n = [], 0
+    for s, e in items:
+        held = 0
+        for a, b in _merge(got):
+            held += max(0, min(b, e) - max(a, s))
+        n += held
+        got.append((s, e))
+    return n
+
+
+def _merge(intervals):
+    out = []
+    for s, e in sorted(intervals):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
+
+
+def completion(items, total):
+    """Index of the fragment that completes the datagram (the last fragment came and
+    every byte is covered), or None."""
+    got, have_last = [], False
+    for k, (s, e) in enumerate(items):
+        got.append((s, e))
+        have_last = have_last or e == total
+        if have_last and covered(got, total):
+            return k
+    return None
+
+
+def frag_plan(rng, total, opts, overlap_ok):
+    """How a datagram of total fragmentable bytes is sent: ([(start, end)] in sending
+    order, index of the completing one, set of what was done: reorder, dup, overlap).
+    2..6 fragments cut at multiples of 8; sometimes out of order, with a duplicate, or
+    (overlap_ok) with an overlapping fragment (same bytes; never the last one). Extra
+    fragments sent after the completing one never complete a datagram by themselves."""
+    cands = list(range(8, total, 8))
+    n = rng.randint(2, min(6, 1 + len(cands)))
+    cuts = sorted(rng.sample(cands, n - 1))
+    bounds = [0] + cuts + [total]
+    frs = [(bounds[i], bounds[i + 1]) for i in range(n)]
+    done = set()
+    items = list(frs)
+    if choose(rng, opts.frag_reorder):
+        while items == frs:
+            rng.shuffle(items)
+        done.add("reorder")
+    extras = []
+    if choose(rng, opts.frag_dup):
+        extras.append(rng.choice(frs))
+        done.add("dup")
+    top = 8 * ((total - 1) // 8)     # the last offset an overlap may end at (MF set)
+    inside = [c for c in cuts if c < top]
+    if overlap_ok and inside and choose(rng, opts.frag_overlap):
+        c = rng.choice(inside)
+        a = 8 * rng.randrange(0, c // 8)
+        b = 8 * rng.randrange(c // 8 + 1, (total - 1) // 8 + 1)
+        extras.append((a, b))
+        done.add("overlap")
+    for x in extras:
+        items.insert(rng.randrange(len(items) + 1), x)
+    k = completion(items, total)
+    if k is None or (extras and completion(items[k + 1:], total) is not None):
+        return frs, n - 1, set()
+    return items, k, done
+
+
+class FragInfo:
+    """Counts of what was fragmented (the info dict's "frag")."""
+
+    def __init__(self):
+        self.c = collections.Counter()
+
+    def add(self, level, fam, plan_items, k, done):
+        self.c["datagrams_" + level] += 1
+        self.c["fragments"] += len(plan_items)
+        self.c["fragments_ipv%d" % fam] += len(plan_items)
+        self.c["fragments_" + level] += len(plan_items)
+        stale = len(plan_items) - 1 - k
+        self.c["stale_fragments"] += stale
+        self.c["stale_datagrams"] += 1 if stale else 0
+        self.c["overlap_bytes"] += overlap_bytes(plan_items[:k + 1]) + \
+            overlap_bytes(plan_items[k + 1:])
+        for x in done:
+            self.c[x] += 1
+
+
+def _ipv4_fragments(src, dst, proto, data, ident, options, items):
+    out = []
+    for s, e in items:
+        opts = options if s == 0 else frames.ipv4_copied_options(options)
+        out.append(frames.ipv4_fragment(src, dst, proto, data[s:e], ident, s, e < len(data),
+                                        options=opts))
+    return out
+
+
+def _ipv6_fragments(src, dst, unfrag_ext, nh, data, ident, items):
+    """unfrag_ext: extension header kinds before the Fragment header (hop-by-hop); nh:
+    what follows the Fragment header; data: the fragmentable part."""
+    out = []
+    for s, e in items:
+        hdrs = b""
+        for i, _kind in enumerate(unfrag_ext):
+            hdrs += frames.ipv6_ext_header(unfrag_ext[i + 1] if i + 1 < len(unfrag_ext)
+                                           else frames.PROTO_FRAGMENT)
+        hdrs += frames.ipv6_fragment_header(nh, s, e < len(data), ident) + data[s:e]
+        out.append(frames.ipv6_raw(src, dst, unfrag_ext[0] if unfrag_ext
+                                   else frames.PROTO_FRAGMENT, hdrs))
+    return out
+
+
+class Wrapper:
+    """Frames of a connection's packets through its tunnel, fragmented as chosen."""
+
+    def __init__(self, opts, seed):
+        self.opts = opts
+        self.ids = IdAlloc(random.Random("ids:%d" % seed))
+        self.fragged = FragInfo()
+
+    @staticmethod
+    def _eth(kind, data, tags, macs):
+        """data as an Ethernet frame from macs[0] to macs[1] (kind "eth": already one)."""
+        if kind == "eth":
+            return data
+        smac, dmac = macs
+        et = frames.ETH_IPV6 if kind == "ip6" else frames.ETH_IPV4
+        return frames.ethernet(dmac, smac, et, data, tags=tags)
+
+    def wrap(self, conn, d, ip, outer_plan=None):
+        """The frames of the IP packet ip (maybe a fragment) through conn.tunnel (or the
+        connection's own Ethernet): one, or one per outer fragment in outer_plan's order."""
+        kind = "ip6" if frames.ip_version(ip) == 6 else "ip4"
+        macs = (conn.cmac, conn.smac) if d == C2S else (conn.smac, conn.cmac)
+        tags = conn.tags
+        units = [(kind, ip)]
+        t = conn.tunnel
+        for li, layer in enumerate(t.layers if t else ()):
+            new = []
+            for kind, data in units:
+                if layer.needs == "eth" and kind != "eth":
+                    data, kind = self._eth(kind, data, tags, macs), "eth"
+                proto, body = layer.payload(kind, data, d)
+                src, dst, smac, dmac = layer.ends_of(d)
+                if not layer.over_ip:
+                    new.append(("eth", frames.ethernet(dmac, smac, proto, body,
+                                                       tags=layer.tags)))
+                    continue
+                if layer.outer_v6:
+                    if li == t.outer and outer_plan is not None:
+                        items, k, done = outer_plan(len(body), False)
+                        ident = self.ids.take(src, dst, 32)
+                        self.fragged.add("outer", 6, items, k, done)
+                        new += [("ip6", x) for x in _ipv6_fragments(src, dst, [], proto, body,
+                                                                    ident, items)]
+                    else:
+                        new.append(("ip6", frames.ipv6_raw(src, dst, proto, body)))
+                else:
+                    ident = self.ids.take(src, dst, 16)
+                    if li == t.outer and outer_plan is not None:
+                        items, k, done = outer_plan(len(body), True)
+                        self.fragged.add("outer", 4, items, k, done)
+                        new += [("ip4", x) for x in _ipv4_fragments(src, dst, proto, body,
+                                                                    ident, b"", items)]
+                    else:
+                        new.append(("ip4", frames.ipv4_fragment(src, dst, proto, body, ident,
+                                                                0, False)))
+            units = new
+            if layer.over_ip:
+                src, dst, smac, dmac = layer.ends_of(d)
+                macs, tags = (smac, dmac), layer.tags
+        out = [data if kind == "eth" else self._eth(kind, data, tags, macs)
+               for kind, data in units]
+        return [f + b"\0" * (frames.ETH_MIN_FRAME - len(f)) if len(f) < frames.ETH_MIN_FRAME
+                else f for f in out]
+
+    def packet(self, conn, seg, frng):
+        """seg's frames: ([(frame, completes)], seq, payload, how), how one of "plain",
+        "inner", "outer" (fragmented there); completes: the fragment that completes the
+        datagram (the only frame of an unfragmented packet)."""
+        o = self.opts
+        tcp, seq, payload = build_tcp(conn, seg)
+        d = seg.dir
+        r = frng.random()
+        t = conn.tunnel
+        how = "plain"
+        if r < o.frag:
+            how = "inner"
+        elif r < o.frag + o.frag_outer and t is not None and t.outer is not None:
+            how = "outer"
+        if how == "inner":
+            src, _, dst, _ = conn.endpoint(d)
+            if conn.v6:
+                unfrag = [x for x in conn.v6ext if x == 0]
+                after = [x for x in conn.v6ext if x != 0]
+                data = b""
+                for i, _kind in enumerate(after):
+                    data += frames.ipv6_ext_header(after[i + 1] if i + 1 < len(after)
+                                                   else frames.PROTO_TCP)
+                data += tcp
+                nh = after[0] if after else frames.PROTO_TCP
+                items, k, done = frag_plan(frng, len(data), o, False)
+                ident = self.ids.take(src, dst, 32)
+                pieces = _ipv6_fragments(src, dst, unfrag, nh, data, ident, items)
+                self.fragged.add("inner", 6, items, k, done)
+            else:
+                conn.ident = (conn.ident + 1) & 0xFFFF
+                items, k, done = frag_plan(frng, len(tcp), o, True)
+                ident = self.ids.take(src, dst, 16)
+                pieces = _ipv4_fragments(src, dst, frames.PROTO_TCP, tcp, ident, conn.ipopts,
+                                         items)
+                self.fragged.add("inner", 4, items, k, done)
+            out = []
+            for i, p in enumerate(pieces):
+                (f,) = self.wrap(conn, d, p)
+                out.append((f, i == k))
+            return out, seq, payload, how
+        ip, _ = build_ip(conn, d, tcp)
+        if how == "outer":
+            plan = {}
+
+            def outer_plan(total, overlap_ok):
+                plan["p"] = frag_plan(frng, total, o, overlap_ok)
+                return plan["p"]
+            fs = self.wrap(conn, d, ip, outer_plan)
+            k = plan["p"][1]
+            return [(f, i == k) for i, f in enumerate(fs)], seq, payload, how
+        (f,) = self.wrap(conn, d, ip)
+        return [(f, True)], seq, payload, how
+
+
+def parse_encap(text):
+    """--encap's list: kinds of ENCAP_KINDS, "none", or "all" (every kind)."""
+    if not text:
+        return []
+    out = []
+    for k in text.split(","):
+        k = k.strip()
+        if k == "all":
+            out += list(ENCAP_KINDS)
+        elif k in ENCAP_KINDS or k == "none":
+            out.append(k)
+        elif k:
+            raise ValueError("--encap: unknown kind %r (kinds: %s, none, all)" % (
+                k, ", ".join(ENCAP_KINDS)))
+    return out
+
+
+def assign_tunnels(conns, opts, kinds):
+    """conn.tunnel for each connection: with probability --p-encap, the next kind of a
+    shuffled deck of kinds (so that every kind is used once there are as many tunnelled
+    connections as kinds), its parameters from the connection's own random stream; a
+    connection reusing a 4-tuple keeps its predecessor's tunnel."""
+    deck, drng = [], random.Random("encap-deck:%d" % opts.seed)
+    for c in conns:
+        if c.follows is not None:
+            c.tunnel = c.follows.tunnel
+            continue
+        if not kinds:
+            continue
+        crng = random.Random("encap:%d:%d" % (opts.seed, c.cid))
+        if not choose(crng, opts.p_encap):
+            continue
+        if not deck:
+            deck = list(kinds)
+            drng.shuffle(deck)
+        kind = deck.pop()
+        if kind != "none":
+            c.tunnel = make_tunnel(kind, crng)
+            c.features.add("encap-" + kind)
+
+
+def emit_wrapped(opts, conns, sched, wr):
+    """The frames of sched through the tunnels, fragmented as --frag / --frag-outer say,
+    in sending order: [(ts_us, frame, event with the datagram reassembled or None,
+    event with fragments dropped or None, (conn, how, seg))]. An event is the model's
+    assemble() arguments. With fragments the capture is timed anew: the fragments of a
+    datagram follow each other or other traffic (at most --frag-spread packets of other
+    connections in between; a connection's next packet waits for them)."""
+    fragging = opts.frag > 0 or opts.frag_outer > 0
+    frngs = {c.cid: random.Random("frag:%d:%d" % (opts.seed, c.cid)) for c in conns}
+    erng = random.Random("emit:%d" % opts.seed)
+    out, pending = [], []
+    for idx, (ts, c, seg) in enumerate(sched):
+        fk = (c.client, c.cport, c.server, c.sport)
+        if pending:
+            rest = []
+            for p in pending:
+                if p[0] <= idx or p[1] == fk:
+                    out.append([None, p[2], p[3], None, p[4], "cont"])
+                else:
+                    rest.append(p)
+            pending = rest
+        fl, seq, payload, how = wr.packet(c, seg, frngs[c.cid])
+        ev = (c.key(seg.dir), seq, bool(seg.flags & TCP_SYN), bool(seg.flags & TCP_FIN),
+              bool(seg.flags & TCP_RST), payload, (c.cid, seg.dir))
+        if how == "plain":
+            out.append([ts, fl[0][0], ev, ev, (c, how, seg), "new"])
+            continue
+        spread = opts.frag_spread if choose(erng, 0.5) else 0
+        g = 0
+        for j, (f, completes) in enumerate(fl):
+            if j > 0 and spread:
+                g = min(spread, g + erng.randrange(0, 3))
+            e = ev if completes else None
+            if g == 0:
+                out.append([ts, f, e, None, (c, how, seg), "new" if j == 0 else "cont"])
+            else:
+                pending.append([idx + g, fk, f, e, (c, how, seg)])
+    for p in pending:
+        out.append([None, p[2], p[3], None, p[4], "cont"])
+    if fragging and out:
+        t = sched[0][0]
+        for x in out:
+            t += erng.randrange(1, 2000) if x[5] == "new" else erng.randrange(1, 120)
+            x[0] = t
+    return [tuple(x[:5]) for x in out]
 
 
 def make_tuples(rng, n, v6):
@@ -624,30 +1243,126 @@ def generate(opts):
     return conns, out
 
 
-def run(opts):
+class Result:
+    """What run_all() made. conns; frames: [(ts_us, frame)]; model: gopacket fed the
+    capture with every fragmented segment delivered whole when its datagram completes
+    (the expected file); model_nd: fed only the segments not sent as fragments
+    (--expected-no-defrag; the same as model without fragments); checked, checked_nd:
+    directions self-checked in each; wrapper: the Wrapper (None without --encap,
+    --frag, --frag-outer); meta: per frame, (conn, how, Seg) with how "plain", "inner"
+    or "outer" (fragmented there)."""
+
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+
+def _opt(opts, name, default):
+    return getattr(opts, name, default)
+
+
+def run_all(opts):
     conns, sched = generate(opts)
+    kinds = parse_encap(_opt(opts, "encap", None))
+    fragging = _opt(opts, "frag", 0) > 0 or _opt(opts, "frag_outer", 0) > 0
     model = GopacketModel()
-    frames = []
-    for ts, c, seg in sched:
-        frame, seq, payload = build_frame(c, seg)
-        frames.append((ts, frame))
-        model.assemble(c.key(seg.dir), seq, bool(seg.flags & TCP_SYN), bool(seg.flags & TCP_FIN),
-                       bool(seg.flags & TCP_RST), payload, ts, tag=(c.cid, seg.dir))
+    frames_out, meta = [], []
+    if not kinds and not fragging:
+        for ts, c, seg in sched:
+            frame, seq, payload = build_frame(c, seg)
+            frames_out.append((ts, frame))
+            meta.append((c, "plain", seg))
+            model.assemble(c.key(seg.dir), seq, bool(seg.flags & TCP_SYN),
+                           bool(seg.flags & TCP_FIN), bool(seg.flags & TCP_RST), payload, ts,
+                           tag=(c.cid, seg.dir))
+        model.flush_all()
+        checked = self_check(conns, model)
+        return Result(conns=conns, frames=frames_out, model=model, model_nd=model,
+                      checked=checked, checked_nd=checked, wrapper=None, meta=meta)
+    assign_tunnels(conns, opts, kinds)
+    wr = Wrapper(opts, opts.seed)
+    model_nd = GopacketModel() if fragging else None
+    for ts, frame, ev, ev_nd, m in emit_wrapped(opts, conns, sched, wr):
+        frames_out.append((ts, frame))
+        meta.append(m)
+        if ev is not None:
+            model.assemble(*ev[:6], ts, tag=ev[6])
+        if ev_nd is not None and model_nd is not None:
+            model_nd.assemble(*ev_nd[:6], ts, tag=ev_nd[6])
     model.flush_all()
     checked = self_check(conns, model)
-    return conns, frames, model, checked
+    if model_nd is None:
+        model_nd, checked_nd = model, checked
+    else:
+        # A connection's packets keep their order (a datagram completes before the
+        # connection's next packet): reassembled, the capture delivers what it delivers
+        # unfragmented, only the times of the records differ.
+        plain = GopacketModel()
+        for ts, c, seg in sched:
+            plain.assemble(c.key(seg.dir), *_event(c, seg), ts, tag=(c.cid, seg.dir))
+        plain.flush_all()
+        assert _streams(plain) == _streams(model), \
+            "fragmented, the capture delivers other streams than unfragmented"
+        model_nd.flush_all()
+        whole = {id(m[2]) for m in meta if m[1] == "plain"}
+        checked_nd = self_check(conns, model_nd, delivered=whole)
+    return Result(conns=conns, frames=frames_out, model=model, model_nd=model_nd,
+                  checked=checked, checked_nd=checked_nd, wrapper=wr, meta=meta)
 
 
-def self_check(conns, model):
-    """For a direction captured without a hole: exactly the bytes the application sent."""
+def _event(conn, seg):
+    """(seq, syn, fin, rst, payload) of seg, as build_tcp() makes it (without building)."""
+    if seg.kind == "syn":
+        seq, payload = conn.isn[seg.dir], b""
+    else:
+        seq = conn.seq_of(seg.dir, seg.off)
+        payload = conn.data[seg.dir][seg.off:seg.off + seg.length]
+    return (seq, bool(seg.flags & TCP_SYN), bool(seg.flags & TCP_FIN),
+            bool(seg.flags & TCP_RST), payload)
+
+
+def _streams(model):
+    """The model's stream directions, their records' times left out."""
+    keep = ("bytes", "records", "skips", "skip_unknown", "skipped_bytes", "start", "end",
+            "sha256")
+    return collections.Counter((s.key,) + tuple(s.summary()[k] for k in keep)
+                               for s in model.streams)
+
+
+def run(opts):
+    """(conns, frames, model, self-checked directions): run_all()'s main results."""
+    r = run_all(opts)
+    return r.conns, r.frames, r.model, r.checked
+
+
+def self_check(conns, model, delivered=None):
+    """For a direction captured without a hole: exactly the bytes the application sent.
+    delivered: the ids of the Seg objects the model was given (None: all of them); a
+    4-tuple used by several connections is not checked when one of its packets was not
+    given (its first connection may then never close)."""
+    def given(x):
+        return delivered is None or id(x) in delivered
+
+    skip = set()
+    if delivered is not None:
+        users = collections.Counter((c.client, c.cport, c.server, c.sport) for c in conns)
+        for c in conns:
+            t = (c.client, c.cport, c.server, c.sport)
+            if users[t] > 1 and not all(given(x) for x in c.packets):
+                skip.add(t)
     by_tag = {}
     for s in model.streams:
         by_tag.setdefault(s.tag, []).append(s)
     checked = 0
     for c in conns:
+        if (c.client, c.cport, c.server, c.sport) in skip:
+            continue
         for d in (C2S, S2C):
-            syn_seen = any(x.dir == d and x.kind == "syn" for x in c.packets)
-            caps = sorted(c.captured[d])
+            syn_seen = any(x.dir == d and x.kind == "syn" and given(x) for x in c.packets)
+            if delivered is None:
+                caps = sorted(c.captured[d])
+            else:
+                caps = sorted((x.off, x.length) for x in c.packets
+                              if x.dir == d and x.kind in ("data", "dup") and given(x))
             streams = by_tag.get((c.cid, d), [])
             if not caps:
                 continue
@@ -674,6 +1389,13 @@ def self_check(conns, model):
     return checked
 
 
+def _probability(text):
+    v = float(text)
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError("%s is not a probability (0..1)" % text)
+    return v
+
+
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-o", "--output", required=True, help="pcap file to write")
@@ -692,8 +1414,83 @@ def parse_args(argv=None):
                     help="probability of an 8000..40000-byte segment (TSO-like)")
     ap.add_argument("--p-big", type=float, default=0.08,
                     help="probability of a 1901..4200-byte segment (over gopacket's page)")
+    ap.add_argument("--mss", type=int, default=0,
+                    help="largest data segment payload (0: no limit); with --p-big 0 and "
+                    "--mss 1200 tunnelled frames stay within 1514 bytes")
+    ap.add_argument("--encap", metavar="LIST",
+                    help="tunnels, each connection through one of them (or none): "
+                    "comma-separated of %s, none, all" % ", ".join(ENCAP_KINDS))
+    ap.add_argument("--p-encap", type=_probability, default=0.85,
+                    help="with --encap: probability that a connection is tunnelled at all")
+    ap.add_argument("--frag", type=_probability, default=0.0,
+                    help="fraction of the TCP segments sent as fragments of their IP packet "
+                    "(the innermost one)")
+    ap.add_argument("--frag-outer", type=_probability, default=0.0,
+                    help="fraction of the TCP segments of tunnels over IP sent as fragments "
+                    "of the tunnel's outer IP packet")
+    ap.add_argument("--frag-reorder", type=_probability, default=0.3,
+                    help="probability that a datagram's fragments go out of order")
+    ap.add_argument("--frag-dup", type=_probability, default=0.15,
+                    help="probability that one fragment of a datagram is sent twice")
+    ap.add_argument("--frag-overlap", type=_probability, default=0.15,
+                    help="probability of one more IPv4 fragment overlapping others (same "
+                    "bytes)")
+    ap.add_argument("--frag-spread", type=int, default=4,
+                    help="at most this many packets of other connections between the "
+                    "fragments of a datagram (half the datagrams go out back to back)")
+    ap.add_argument("--expected-no-defrag", metavar="FILE",
+                    help="also write the expected JSONL when fragments are dropped (not "
+                    "reassembled)")
     ap.add_argument("--features", action="store_true", help="print feature counts")
-    return ap.parse_args(argv)
+    opts = ap.parse_args(argv)
+    try:
+        parse_encap(opts.encap)
+    except ValueError as e:
+        ap.error(str(e))
+    return opts
+
+
+def encap_info(res):
+    """Per --encap kind: connections, directions (expected lines), frames (all frames of
+    the kind's connections, fragments included), segments (tunnelled TCP segments sent
+    whole: reasm's pkts_decap without defragmentation), segments_defrag (with
+    defragmentation: plus one per fragmented datagram), stacks (nested: outer>inner)."""
+    out = {}
+
+    def entry(kind):
+        return out.setdefault(kind, dict(connections=0, directions=0, frames=0, segments=0,
+                                         segments_defrag=0, stacks={}))
+    for c in res.conns:
+        if c.tunnel is not None and c.follows is None:
+            e = entry(c.tunnel.kind)
+            e["connections"] += 1
+            st = c.tunnel.stack()
+            e["stacks"][st] = e["stacks"].get(st, 0) + 1
+    datagrams = set()
+    for c, how, seg in res.meta:
+        if c.tunnel is not None:
+            e = entry(c.tunnel.kind)
+            e["frames"] += 1
+            if how == "plain":
+                e["segments"] += 1
+                e["segments_defrag"] += 1
+            elif id(seg) not in datagrams:
+                datagrams.add(id(seg))
+                e["segments_defrag"] += 1
+    by_cid = {c.cid: c for c in res.conns}
+    for s in res.model.streams:
+        c = by_cid[s.tag[0]]
+        if c.tunnel is not None:
+            entry(c.tunnel.kind)["directions"] += 1
+    return out
+
+
+def write_expected(path, model):
+    lines = sorted(s.line() for s in model.streams)
+    with open(path, "w") as f:
+        for line in lines:
+            f.write(line + "\n")
+    return lines
 
 
 def generate_files(argv=None):
@@ -701,12 +1498,12 @@ def generate_files(argv=None):
     opts = parse_args(argv)
     expected = opts.expected or (opts.output[:-5] if opts.output.endswith(".pcap")
                                  else opts.output) + ".expected.jsonl"
-    conns, frames, model, checked = run(opts)
+    res = run_all(opts)
+    conns, frames, model, checked = res.conns, res.frames, res.model, res.checked
     write_pcap(opts.output, frames)
-    lines = sorted(s.line() for s in model.streams)
-    with open(expected, "w") as f:
-        for line in lines:
-            f.write(line + "\n")
+    lines = write_expected(expected, model)
+    if opts.expected_no_defrag:
+        write_expected(opts.expected_no_defrag, res.model_nd)
     counts = {}
     for c in conns:
         for x in c.features:
@@ -717,11 +1514,49 @@ def generate_files(argv=None):
     info = dict(pcap=opts.output, expected=expected, connections=len(conns),
                 packets=len(frames), streams=len(lines), self_checked=checked,
                 features=counts, rows=[s.row() for s in model.streams])
+    if res.wrapper is not None:
+        by_cid = {c.cid: c for c in conns}
+        enc = encap_info(res)
+        frag = dict(res.wrapper.fragged.c)
+        frag.setdefault("fragments", 0)
+        info.update(
+            encap=enc, frag=frag,
+            pkts_decap=sum(e["segments"] for e in enc.values()),
+            pkts_decap_defrag=sum(e["segments_defrag"] for e in enc.values()),
+            expected_no_defrag=opts.expected_no_defrag,
+            streams_no_defrag=len(res.model_nd.streams),
+            self_checked_no_defrag=res.checked_nd,
+            rows_no_defrag=[s.row() for s in res.model_nd.streams],
+            # per expected line (both files): the tunnel stack of its connection ("" none)
+            # and whether gopacket decodes that stack
+            line_stacks=[(s.line(), _stack(by_cid[s.tag[0]])) for s in model.streams],
+            line_stacks_no_defrag=[(s.line(), _stack(by_cid[s.tag[0]]))
+                                   for s in res.model_nd.streams],
+            max_frame=max((len(f) for _, f in frames), default=0))
     if opts.features:
         print("%d connections, %d packets, %d stream directions (%d self-checked); %s" % (
             len(conns), len(frames), len(lines), checked,
             ", ".join("%s %d" % kv for kv in sorted(counts.items()))))
+        if res.wrapper is not None:
+            for kind, e in sorted(info["encap"].items()):
+                print("  %-8s %3d connections, %4d directions, %5d frames, %5d tunnelled "
+                      "segments (%d with defragmentation)%s" % (
+                          kind, e["connections"], e["directions"], e["frames"],
+                          e["segments"], e["segments_defrag"],
+                          ("; " + ", ".join("%s %d" % kv for kv in sorted(e["stacks"].items()))
+                           if kind == "nested" else "")))
+            if info["frag"]["fragments"]:
+                print("  fragments: %s; without defragmentation %d stream directions (%d "
+                      "self-checked)" % (", ".join("%s %d" % kv for kv in
+                                                   sorted(info["frag"].items())),
+                                         info["streams_no_defrag"], res.checked_nd))
+            print("  pkts_decap %d (%d with defragmentation), largest frame %d bytes" % (
+                info["pkts_decap"], info["pkts_decap_defrag"], info["max_frame"]))
     return info
+
+
+def _stack(conn):
+    return conn.tunnel.stack() if conn.tunnel is not None else ""
 
 
 def main():

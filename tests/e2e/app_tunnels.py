@@ -1,0 +1,448 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Tunnelled and fragmented TCP through the appliance (build/app/reasm), byte-exact.
+
+For each encapsulation kind of tests/gen/gencap.py's --encap (mpls, pppoe, ipip, gre,
+gre-teb, erspan2, erspan3, vxlan, geneve, gtpu, nested: two stacked) separately, and one
+capture mixing all of them, a small generated capture (24 connections, most of them
+through the tunnel, some plain) is replayed through net_pcap with 1, 2 and 3 workers:
+
+    reasm --no-huge -m 512 --no-pci --lcores (0-N)@(0,1) --vdev=net_pcap0,rx_pcap=CAP --
+          --sink jsonl:OUT --sha256 --quiet --timeout 0 --pages-total 0 --pages-per-conn 0
+          --pages 4096 --mbufs 8191 --max-conns 4096
+
+Cases, per capture NAME:
+- NAME.generator: gencap wrote it (its self-check passed) and every kind asked for was
+  used;
+- NAME.gopacket_agrees: tools/gopacket-ref prints the expected lines of every stream
+  direction whose tunnel gopacket decodes (all but ERSPAN III, which gopacket 1.1.19 does
+  not decode: a note says how many lines that leaves out), and nothing else (skipped
+  without Go and gopacket);
+- NAME.wN.matches_expected: exit 0 and the jsonl's stream directions equal gencap's
+  expected file (keyed by the innermost IP addresses and TCP ports) as a multiset of
+  (src, sport, dst, dport, bytes, records, skips, skip_unknown, skipped_bytes, start,
+  end, sha256);
+- NAME.wN.bytes_conserved: appliance.bytes_conserved_problem (summary and jsonl);
+- NAME.wN.pkts_decap: the summary's pkts_decap equals the tunnelled TCP segments gencap
+  sent (info["pkts_decap"]);
+- NAME.seen_times: first_seen / last_seen of every direction (1 worker) as gencap's model;
+- NAME.same_output_1_2_3_workers: the jsonl is the same for 1, 2 and 3 workers once
+  "worker", "first_seen", "last_seen" are dropped.
+
+fragments_dropped_today: every kind mixed, with --frag 0.25 --frag-outer 0.25 (inner
+and outer IPv4/IPv6 fragments, out of order, duplicated, overlapping), replayed WITHOUT
+--defrag with 1 and 3 workers: the output is gencap's --expected-no-defrag (fragmented
+segments dropped), drop_ipv4_fragment + drop_ipv6_fragment equal the fragments sent (and
+each its own family), pkts_decap the tunnelled segments sent whole; gopacket agrees.
+
+tshark (IPv4 and IPv6 defragmentation on, as by default) follows the same bytes per
+direction in it as in its twin capture without fragments
+(fragments_dropped_today.tshark_reassembles_same_bytes; skipped without tshark).
+
+fragments_reassembled_{inner,outer}: with --defrag (run only if `reasm -- --help`
+mentions --defrag, else reported skipped with that reason), 1, 2 and 3 workers: the
+output is gencap's expected file (every datagram reassembled, its segment delivered at
+the time of the fragment that completed it), pkts_decap counts the reassembled tunnelled
+segments too (info["pkts_decap_defrag"]), no fragment is dropped as such, and where the
+summary has them defrag_fragments, defrag_datagrams, defrag_overlap_bytes (first copy
+kept), defrag_timeouts (the groups of fragments sent after their datagram was complete,
+dropped at the end) equal what gencap sent, defrag_conflict_bytes 0.
+
+Usage: app_tunnels.py PATH/TO/reasm [--work-dir DIR] [--build-dir DIR]
+Writes the report to $GTEST_OUTPUT ("xml:PATH"). Exit status 1 if any case failed.
+"""
+import argparse
+import collections
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "scripts", "lib"))
+from reasmkit import appliance, gencap, gopacket, gtest, source_dir, tshark  # noqa: E402
+
+SUITE = "AppTunnels"
+RUN_TIMEOUT = 60
+WORKERS = [(1, "(0-1)@(0,1)"), (2, "(0-2)@(0,1)"), (3, "(0-3)@(0,1)")]
+APP_ARGS = ["--sha256", "--quiet", "--timeout", "0", "--pages-total", "0",
+            "--pages-per-conn", "0", "--pages", "4096", "--mbufs", "8191",
+            "--max-conns", "4096"]
+DEFRAG_ARGS = ["--defrag"]
+MODEL_KEYS = ["src", "sport", "dst", "dport", "bytes", "records", "skips", "skip_unknown",
+              "skipped_bytes", "start", "end", "sha256"]
+PER_RUN_KEYS = ("worker", "first_seen", "last_seen")
+GEN = ["--conns", "24", "--concurrency", "8", "--p-big", "0.05", "--p-encap", "0.85"]
+# (name, gencap options, seed)
+CAPTURES = [(k, ["--encap", k], 11 + i) for i, k in enumerate(gencap.ENCAP_KINDS)] + [
+    ("mixed", ["--encap", "all", "--conns", "40"], 40)]
+FRAG_TODAY = ("fragments_dropped_today",
+              ["--encap", "all", "--p-encap", "0.7", "--conns", "30", "--frag", "0.25",
+               "--frag-outer", "0.25"], 50)
+FRAG_DEFRAG = [
+    ("fragments_reassembled_inner",
+     ["--encap", "all", "--p-encap", "0.6", "--conns", "30", "--frag", "0.3"], 60),
+    ("fragments_reassembled_outer",
+     ["--encap", "ipip,gre,gre-teb,erspan2,vxlan,geneve,gtpu,nested", "--p-encap", "0.9",
+      "--conns", "30", "--frag-outer", "0.35"], 61),
+]
+
+
+def multiset(rows, keys=MODEL_KEYS):
+    return collections.Counter(tuple(r.get(k) for k in keys) for r in rows)
+
+
+def multiset_diff(want, got, keys, what_want, what_got, limit=8):
+    """Failure text for two Counters of key tuples, or None when equal."""
+    if want == got:
+        return None
+    missing = list((want - got).elements())
+    extra = list((got - want).elements())
+    text = ["%d stream directions from %s, %d from %s: %d missing, %d unexpected" % (
+        sum(want.values()), what_want, sum(got.values()), what_got, len(missing), len(extra))]
+    by_dir = collections.defaultdict(lambda: ([], []))
+    for t in missing:
+        by_dir[t[:4]][0].append(t)
+    for t in extra:
+        by_dir[t[:4]][1].append(t)
+    for i, (d, (m, e)) in enumerate(sorted(by_dir.items(), key=str)):
+        if i == limit:
+            text.append("... (%d more directions)" % (len(by_dir) - limit))
+            break
+        text.append("%s %s -> %s %s:" % d)
+        for t in m:
+            text.append("  %s: %s" % (what_want, dict(zip(keys[4:], t[4:]))))
+        for t in e:
+            text.append("  %s: %s" % (what_got, dict(zip(keys[4:], t[4:]))))
+    return "\n".join(text)
+
+
+def strip(rows):
+    return sorted(json.dumps({k: v for k, v in r.items() if k not in PER_RUN_KEYS},
+                             sort_keys=True) for r in rows)
+
+
+def load_expected(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def counters_text(summary, prefixes=("pkts", "drop_", "defrag_")):
+    return " ".join("%s=%d" % kv for kv in sorted(summary["counters"].items())
+                    if kv[0].startswith(prefixes))
+
+
+class Run:
+    """One replay: result, summary (None if none), jsonl objects and their errors."""
+
+    def __init__(self, reasm, cap, jsonl, lcores, extra=()):
+        if os.path.exists(jsonl):
+            os.unlink(jsonl)
+        t0 = time.monotonic()
+        self.res = reasm.run(["net_pcap0,rx_pcap=" + cap],
+                             ["--sink", "jsonl:" + jsonl] + APP_ARGS + list(extra),
+                             RUN_TIMEOUT, lcores=lcores)
+        self.secs = time.monotonic() - t0
+        self.summary = appliance.parse_summary(self.res.stdout)
+        self.objs, self.errors = appliance.read_jsonl(jsonl)
+
+    def ok(self):
+        return self.res.rc == 0 and self.summary is not None and not self.errors
+
+    def why_not(self):
+        return "%s\n%s" % ("\n".join(self.errors[:5]), self.res.describe())
+
+    def ctr(self, name):
+        return self.summary["counters"].get(name, 0)
+
+
+class Tunnels:
+    def __init__(self, args, report):
+        self.report = report
+        self.reasm = appliance.Reasm(args.reasm, "tun")
+        self.work = args.work_dir
+        self.build_dir = args.build_dir
+        self.ref = None
+        self.defrag = None
+        self.durations = {}
+
+    # ---- set-up ---------------------------------------------------------------
+
+    def gopacket_ref(self):
+        if self.ref is None:
+            if not os.path.isdir("/usr/share/gocode/src/github.com/google/gopacket/"
+                                 "tcpassembly"):
+                self.ref = (None, "gopacket is not installed "
+                            "(golang-github-google-gopacket-dev)")
+            else:
+                self.ref = gopacket.build_reference(source_dir(), self.build_dir,
+                                                    "gopacket-ref-tunnels")
+        return self.ref
+
+    def defrag_support(self):
+        """None when reasm has --defrag, else why the defragmentation cases are skipped."""
+        if self.defrag is None:
+            res = self.reasm.run([], ["--help"], 30, lcores="(0-1)@(0,1)")
+            text = res.stdout + res.stderr
+            if "--defrag" in text:
+                self.defrag = ""
+            else:
+                self.defrag = ("`reasm -- --help` does not mention --defrag: this reasm does "
+                               "not reassemble IP fragments yet")
+        return self.defrag or None
+
+    # ---- one capture ----------------------------------------------------------
+
+    def generate(self, name, gen_args, seed):
+        cap = os.path.join(self.work, name + ".pcap")
+        args = ["-o", cap, "--seed", str(seed)] + GEN + gen_args
+        if "--frag" in gen_args or "--frag-outer" in gen_args:
+            args += ["--expected-no-defrag", os.path.join(self.work, name + ".nd.jsonl")]
+        try:
+            info = gencap.generate_files(args)
+        except Exception as e:  # the generator's self-check, or a bug in it
+            self.report.add(name + ".generator", "gencap %s: %s: %s" % (
+                " ".join(args), type(e).__name__, e))
+            return None
+        kinds = gencap.parse_encap(gen_args[gen_args.index("--encap") + 1])
+        unused = [k for k in set(kinds) - {"none"} if k not in info["encap"]]
+        self.report.check(name + ".generator", not unused,
+                          "kinds asked for but given no connection: %s" % unused,
+                          note="%d connections, %d frames (largest %d bytes), %d directions, "
+                          "%d self-checked; %s" % (
+                              info["connections"], info["packets"], info["max_frame"],
+                              info["streams"], info["self_checked"], encap_summary(info)))
+        return info
+
+    def check_gopacket(self, name, info, expected_path, line_stacks):
+        case = name + ".gopacket_agrees"
+        exe, why = self.gopacket_ref()
+        if exe is None:
+            self.report.cases.append(gtest.Case(case, skipped=why))
+            print("skip   %s: %s" % (case, why))
+            return
+        try:
+            r = subprocess.run([exe, info["pcap"]], capture_output=True, text=True,
+                               timeout=120)
+        except subprocess.TimeoutExpired:
+            self.report.add(case, "gopacket-ref timed out")
+            return
+        ref = collections.Counter(x for x in r.stdout.splitlines() if not x.startswith("# "))
+        want = collections.Counter(line for line, st in line_stacks
+                                   if not any(b in st for b in gencap.GOPACKET_BLIND))
+        blind = sum(1 for _, st in line_stacks if any(b in st for b in gencap.GOPACKET_BLIND))
+        with open(expected_path, encoding="utf-8") as f:
+            in_file = collections.Counter(f.read().splitlines())
+        if in_file != collections.Counter(line for line, _ in line_stacks):
+            self.report.add(case, "gencap's info does not describe %s" % expected_path)
+            return
+        note = "%d of %d lines compared" % (sum(want.values()), sum(in_file.values()))
+        if blind:
+            note += " (%d of ERSPAN III tunnels left out: gopacket does not decode it)" % blind
+        fail = None
+        if r.returncode != 0 or ref != want:
+            fail = "gopacket-ref (exit %d) and gencap's expectation differ: %d lines only in " \
+                   "gencap, %d only in gopacket, e.g.\ngencap:   %s\ngopacket: %s" % (
+                       r.returncode, sum((want - ref).values()), sum((ref - want).values()),
+                       "\n          ".join(list((want - ref).elements())[:4]),
+                       "\n          ".join(list((ref - want).elements())[:4]))
+        self.report.add(case, fail, note=None if fail else note)
+        return
+
+    def replays(self, name, info, expected_path, workers, extra=(), decap_key="pkts_decap",
+                frag_check=None):
+        """Replays with each (n, lcores) of workers; the per-run and across-run checks
+        against the expected file expected_path (info["expected"], or
+        info["expected_no_defrag"])."""
+        expected = load_expected(expected_path)
+        rows = info["rows"] if expected_path == info["expected"] else info["rows_no_defrag"]
+        rows_by_n = {}
+        cap = info["pcap"]
+        for n, lcores in workers:
+            run = Run(self.reasm, cap, os.path.join(self.work, "%s.w%d.jsonl" % (name, n)),
+                      lcores, extra)
+            self.durations[name] = self.durations.get(name, 0.0) + run.secs
+            pre = "%s.w%d." % (name, n)
+            if not run.ok():
+                self.report.add(pre + "matches_expected", "the run failed: " + run.why_not())
+                continue
+            rows_by_n[n] = run.objs
+            self.report.add(pre + "matches_expected", multiset_diff(
+                multiset(expected), multiset(run.objs), MODEL_KEYS, "gencap", "reasm"))
+            why = appliance.bytes_conserved_problem(run.summary, run.objs)
+            self.report.check(pre + "bytes_conserved", why is None, lambda: why)
+            got, want = run.ctr("pkts_decap"), info[decap_key]
+            self.report.check(pre + "pkts_decap", got == want,
+                              lambda: "pkts_decap %d, gencap sent %d tunnelled TCP segments "
+                              "(%s); counters: %s" % (got, want, decap_key,
+                                                      counters_text(run.summary)))
+            if frag_check is not None:
+                frag_check(pre, run)
+        if 1 in rows_by_n:
+            seen_keys = MODEL_KEYS + ["first_seen", "last_seen"]
+            self.report.add(name + ".seen_times", multiset_diff(
+                multiset(rows, seen_keys), multiset(rows_by_n[1], seen_keys), seen_keys,
+                "gencap", "reasm"))
+        if len(rows_by_n) == len(workers) and len(workers) > 1:
+            base_n = min(rows_by_n)
+            base = strip(rows_by_n[base_n])
+            fails = []
+            for n, rows in sorted(rows_by_n.items()):
+                if strip(rows) != base:
+                    fails.append(multiset_diff(multiset(rows_by_n[base_n]), multiset(rows),
+                                               MODEL_KEYS, "%d worker(s)" % base_n,
+                                               "%d workers" % n) or
+                                 "%d workers: same streams, other keys differ" % n)
+            self.report.add("%s.same_output_%s_workers" % (
+                name, "_".join(str(n) for n, _ in workers)), "\n".join(fails) or None)
+
+    def capture(self, name, gen_args, seed):
+        info = self.generate(name, gen_args, seed)
+        if info is None:
+            return
+        self.check_gopacket(name, info, info["expected"], info["line_stacks"])
+        self.replays(name, info, info["expected"], WORKERS)
+
+    def fragments_today(self, name, gen_args, seed):
+        info = self.generate(name, gen_args, seed)
+        if info is None:
+            return
+        fr = info["frag"]
+        self.check_gopacket(name, info, info["expected_no_defrag"],
+                            info["line_stacks_no_defrag"])
+
+        def frag_check(pre, run):
+            got = (run.ctr("drop_ipv4_fragment"), run.ctr("drop_ipv6_fragment"))
+            want = (fr.get("fragments_ipv4", 0), fr.get("fragments_ipv6", 0))
+            self.report.check(pre + "fragments_dropped", got == want and sum(want) > 0,
+                              lambda: "drop_ipv4_fragment, drop_ipv6_fragment = %s, gencap "
+                              "sent %s fragments (IPv4, IPv6); counters: %s" % (
+                                  got, want, counters_text(run.summary)))
+        self.replays(name, info, info["expected_no_defrag"], [WORKERS[0], WORKERS[2]],
+                     frag_check=frag_check)
+        self.tshark_same_bytes(name, info, gen_args, seed)
+
+    def tshark_same_bytes(self, name, info, gen_args, seed):
+        """tshark, which reassembles IPv4 and IPv6 fragments and decodes every tunnel kind,
+        follows the same bytes per stream direction in the fragmented capture as in its
+        twin without --frag / --frag-outer (same seed: same traffic, same tunnels): the
+        fragments hold the right bytes at the right offsets."""
+        case = name + ".tshark_reassembles_same_bytes"
+        if not tshark.available():
+            self.report.cases.append(gtest.Case(case, skipped="tshark is not installed"))
+            print("skip   %s: tshark is not installed" % case)
+            return
+        twin_args, skip = [], False
+        for a in gen_args:
+            if skip:
+                skip = False
+            elif a in ("--frag", "--frag-outer"):
+                skip = True
+            else:
+                twin_args.append(a)
+        twin = os.path.join(self.work, name + ".twin.pcap")
+        gencap.generate_files(["-o", twin, "--seed", str(seed)] + GEN + twin_args)
+        keys = ("src", "sport", "dst", "dport", "bytes", "sha256")
+        got, err = tshark.follow(info["pcap"], timeout=120)
+        want, err2 = tshark.follow(twin, timeout=120)
+        if err or err2:
+            self.report.add(case, err or err2)
+            return
+        self.report.add(case, multiset_diff(multiset(want, keys), multiset(got, keys),
+                                            list(keys), "tshark unfragmented",
+                                            "tshark fragmented"),
+                        note="%d directions" % len(got))
+
+    def fragments_reassembled(self, name, gen_args, seed):
+        why = self.defrag_support()
+        if why is not None:
+            self.report.cases.append(gtest.Case(name, skipped=why))
+            print("skip   %s: %s" % (name, why))
+            return
+        info = self.generate(name, gen_args, seed)
+        if info is None:
+            return
+        fr = info["frag"]
+        datagrams = fr.get("datagrams_inner", 0) + fr.get("datagrams_outer", 0)
+
+        def frag_check(pre, run):
+            drops = run.ctr("drop_ipv4_fragment") + run.ctr("drop_ipv6_fragment")
+            c = run.summary["counters"]
+            probs = []
+            if drops:
+                probs.append("%d fragments dropped as fragments with --defrag" % drops)
+            if "defrag_fragments" in c and c["defrag_fragments"] != fr["fragments"]:
+                probs.append("defrag_fragments %d, gencap sent %d fragments" % (
+                    c["defrag_fragments"], fr["fragments"]))
+            if "defrag_fragments" in c:
+                for ctr, want, what in (
+                        ("defrag_datagrams", datagrams, "datagrams in fragments"),
+                        ("defrag_overlap_bytes", fr.get("overlap_bytes", 0),
+                         "fragment bytes already held (duplicates, overlaps)"),
+                        ("defrag_conflict_bytes", 0, "conflicting bytes"),
+                        ("defrag_timeouts", fr.get("stale_datagrams", 0),
+                         "datagrams left incomplete by fragments sent after their datagram "
+                         "was complete")):
+                    if c.get(ctr, 0) != want:
+                        probs.append("%s %d, gencap sent %d %s" % (ctr, c.get(ctr, 0), want,
+                                                                    what))
+            self.report.check(pre + "fragments_reassembled", not probs,
+                              lambda: "; ".join(probs) + "; counters: " +
+                              counters_text(run.summary),
+                              note="%d datagrams in %d fragments (%d sent after their "
+                              "datagram was complete); %s" % (
+                                  datagrams, fr["fragments"], fr.get("stale_fragments", 0),
+                                  counters_text(run.summary, ("defrag_",))))
+        self.replays(name, info, info["expected"], WORKERS, DEFRAG_ARGS,
+                     decap_key="pkts_decap_defrag", frag_check=frag_check)
+
+
+def encap_summary(info):
+    parts = []
+    for kind, e in sorted(info.get("encap", {}).items()):
+        parts.append("%s: %d connections, %d directions, %d tunnelled segments" % (
+            kind, e["connections"], e["directions"], e["segments"]))
+    fr = info.get("frag", {})
+    if fr.get("fragments"):
+        parts.append("%d fragments of %d inner + %d outer datagrams" % (
+            fr["fragments"], fr.get("datagrams_inner", 0), fr.get("datagrams_outer", 0)))
+    return "; ".join(parts)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("reasm", help="the appliance (build/app/reasm)")
+    ap.add_argument("--work-dir", help="where captures and outputs go (default: a new "
+                    "temporary folder, removed when every case passed)")
+    ap.add_argument("--build-dir", help="where to build gopacket-ref (default: next to the "
+                    "XML report)")
+    args = ap.parse_args()
+    report = gtest.Report(SUITE, "gtest-app_tunnels.xml")
+    args.build_dir = args.build_dir or os.path.dirname(os.path.abspath(report.path()))
+    keep = args.work_dir is not None
+    args.work_dir = args.work_dir or tempfile.mkdtemp(prefix="reasm_e2e_tun_")
+    os.makedirs(args.work_dir, exist_ok=True)
+    if not os.access(args.reasm, os.X_OK):
+        report.add("reasm_present", "%s is not an executable" % args.reasm)
+        return report.finish()
+    t = Tunnels(args, report)
+    for name, gen_args, seed in CAPTURES:
+        t.capture(name, gen_args, seed)
+    t.fragments_today(*FRAG_TODAY)
+    for name, gen_args, seed in FRAG_DEFRAG:
+        t.fragments_reassembled(name, gen_args, seed)
+    print("reasm run time per capture: %s" % ", ".join(
+        "%s %.1fs" % kv for kv in t.durations.items()))
+    rc = report.finish()
+    if rc == 0 and not keep:
+        shutil.rmtree(args.work_dir, ignore_errors=True)
+    elif rc:
+        print("work folder kept: %s" % args.work_dir)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -11,7 +11,8 @@
  *   one new connection in a burst, a FIN/RST closing a stream and the same
  *   4-tuple reopening in the same burst, a freed slot reused in a burst,
  *   table-full inside a burst, bursts larger than 64 with junk mixed in;
- * - per-packet timestamps vs NULL + now_ns; mbufs left unmodified; n == 0.
+ * - per-packet timestamps vs NULL + now_ns; mbufs left unmodified; n == 0;
+ * - reasm_pool_open_encap(): open() learns the opening frame's encapsulation.
  * Every case ends with reasm_flush_all(), the page mempool full, no stream
  * open, and every test mbuf back in its pool.
  */
@@ -21,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "encap.h"
 #include "frame_cases.h"
 
 using namespace reasm_test;
@@ -565,6 +567,74 @@ TEST_F(Burst, ReturnValueCountsTcpPacketsOnly)
 	EXPECT_EQ(st[REASM_CTR_pkts_tcp], tcp);
 	EXPECT_EQ(drops_total(st), n - tcp);
 	EXPECT_EQ(rig.rec.opened(), tcp);
+	finish(rig);
+}
+
+/* ------------------------------------------------------------------ */
+/* The opening frame's encapsulation                                   */
+/* ------------------------------------------------------------------ */
+
+TEST_F(Burst, OpenLearnsTheEncapsulationOfTheOpeningFrame)
+{
+	/* A user writes which tunnel and VLAN a stream came in next to its records. */
+	Rig rig;
+	struct Case {
+		std::string name;
+		EncapSpec e;
+		unsigned layers;
+		uint32_t id;
+	};
+	EncapSpec vx;
+	vx.kind = Encap::Vxlan;
+	vx.id = 4242;
+	vx.vlans = {7};
+	EncapSpec mpls;
+	mpls.kind = Encap::Mpls;
+	mpls.id = 1001;
+	mpls.mpls_labels = 3;
+	EncapSpec gtp;
+	gtp.kind = Encap::Gtpu;
+	gtp.id = 0x12345678;
+	const std::vector<Case> cases = {
+		{"vlan 7, vxlan 4242", vx, REASM_ENCAP_VLAN | REASM_ENCAP_VXLAN, 4242},
+		{"mpls bottom label 1001", mpls, REASM_ENCAP_MPLS, 1001},
+		{"gtp-u teid 0x12345678", gtp, REASM_ENCAP_GTPU, 0x12345678},
+	};
+	uint16_t sport = 1;
+	for (const Case &c : cases) {
+		SCOPED_TRACE(c.name);
+		FrameSpec s = v4(10, sport++);
+		ASSERT_EQ(burst(rig, {exact_mbuf(wrap(frame_of(s), c.e))}), 1u);
+		const StreamLog *log = rig.rec.streams().back();
+		EXPECT_EQ(log->encap_rc, 0);
+		EXPECT_EQ(log->encap.layers, c.layers);
+		EXPECT_EQ(log->encap.tunnel_id, c.id);
+		if (c.layers & REASM_ENCAP_VLAN) {
+			EXPECT_EQ(log->encap.vlan, 7u);
+		}
+		/* The stream's later frames do not open it again. */
+		s.seq += 1 + (uint32_t)s.payload.size();
+		s.flags = 0;
+		burst(rig, {exact_mbuf(wrap(frame_of(s), c.e))});
+		EXPECT_EQ(rig.rec.streams().back(), log);
+	}
+	/* A plain frame: known, no layer. */
+	FrameSpec plain = v4(10, sport++);
+	burst(rig, {exact_mbuf(frame_of(plain))});
+	EXPECT_EQ(rig.rec.streams().back()->encap_rc, 0);
+	EXPECT_EQ(rig.rec.streams().back()->encap.layers, 0u);
+	/* reasm_assemble() has no frame; outside open() there is nothing either. */
+	FrameSpec bare = v4(10, sport++);
+	struct reasm_flow flow = flow_of(bare);
+	struct reasm_segment seg = segment_of(bare);
+	ASSERT_EQ(reasm_assemble(rig.asm_, &flow, &seg, kNow), 0);
+	EXPECT_EQ(rig.rec.streams().back()->encap_rc, -ENOENT);
+	struct reasm_encap e;
+	EXPECT_EQ(reasm_pool_open_encap(rig.pool, &e), -ENOENT);
+	EXPECT_EQ(reasm_pool_open_encap(nullptr, &e), -EINVAL);
+	EXPECT_STREQ(reasm_encap_name(REASM_ENCAP_GENEVE), "geneve");
+	EXPECT_STREQ(reasm_encap_name(REASM_ENCAP_END), "unknown");
+	rig.rec.take();
 	finish(rig);
 }
 

@@ -233,14 +233,15 @@ protected:
 		ASSERT_EQ(sinks_conf_add(&conf_, specs_.back().c_str()), 0) << spec;
 	}
 
-	void *open(const reasm_flow &f, unsigned int worker = 0)
+	void *open(const reasm_flow &f, unsigned int worker = 0,
+		   const struct reasm_encap *encap = nullptr)
 	{
 		size_t size = sinks_stream_priv_size(s_);
 		void *priv = aligned_alloc(64, (size + 63) / 64 * 64);
 
 		memset(priv, 0, size);
 		privs_.push_back(priv);
-		return sinks_stream_open(s_, worker, &f, priv);
+		return sinks_stream_open(s_, worker, &f, priv, encap);
 	}
 
 	/* open, one data call with @p recs, close */
@@ -536,7 +537,7 @@ TEST_F(SinksTest, JsonlFourWritersNeverInterleave)
 				reasm_record r = rec(data, 0, REASM_SKIP_NONE, i, true, true);
 
 				std::fill(priv.begin(), priv.end(), 0);
-				void *st = sinks_stream_open(s_, w, &f, priv.data());
+				void *st = sinks_stream_open(s_, w, &f, priv.data(), nullptr);
 				feed(st, &r, 1);
 				close_stream(st);
 			}
@@ -818,6 +819,52 @@ TEST_F(SinksTest, ConsoleLinePerStream)
 				    sha256_of("abcde"));
 	EXPECT_EQ(lines[1], "[2001:db8::1]:80 -> [::1]:8080  bytes=0 records=0 skips=0 sha256=" +
 				    sha256_of(""));
+}
+
+TEST_F(SinksTest, EncapsulationInJsonlAndConsoleLines)
+{
+	/* Which tunnel and VLAN a stream came in, next to its bytes; nothing for plain frames. */
+	fs::path out = dir_ / "streams.jsonl", text = dir_ / "stdout.txt";
+	sink("jsonl:" + out.string());
+	conf_.quiet = false;
+	create();
+
+	struct reasm_encap vx = {REASM_ENCAP_VLAN | REASM_ENCAP_VXLAN, 7, 4242};
+	struct reasm_encap mpls = {REASM_ENCAP_MPLS, 0, 1001};
+	struct reasm_encap none = {0, 0, 0};
+	std::string x = "x";
+	fflush(stdout);
+	int saved = dup(STDOUT_FILENO);
+	int fd = ::open(text.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ASSERT_GE(fd, 0);
+	dup2(fd, STDOUT_FILENO);
+	close(fd);
+	for (const auto *e : {&vx, &mpls, &none}) {
+		void *st = open(flow4("1.2.3.4", (uint16_t)(e->layers + 1), "5.6.7.8", 2), 0, e);
+		std::vector<reasm_record> recs = {rec(x, 0, REASM_SKIP_NONE, 7, true, false)};
+		feed(st, recs.data(), 1);
+		close_stream(st);
+	}
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+	ASSERT_EQ(sinks_finish(s_), 0);
+
+	auto lines = read_lines(out);
+	ASSERT_EQ(lines.size(), 3u);
+	EXPECT_NE(lines[0].find(",\"cut\":0,\"encap\":[\"vlan\",\"vxlan\"],\"vlan\":7,"
+				"\"tunnel_id\":4242}"),
+		  std::string::npos)
+		<< lines[0];
+	EXPECT_NE(lines[1].find(",\"encap\":[\"mpls\"],\"tunnel_id\":1001}"), std::string::npos)
+		<< lines[1];
+	EXPECT_EQ(lines[2].find("encap"), std::string::npos) << lines[2];
+	auto console = read_lines(text);
+	ASSERT_EQ(console.size(), 3u);
+	EXPECT_NE(console[0].find(" start encap=vlan,vxlan vlan=7 tunnel_id=4242"), std::string::npos)
+		<< console[0];
+	EXPECT_NE(console[1].find(" start encap=mpls tunnel_id=1001"), std::string::npos)
+		<< console[1];
+	EXPECT_EQ(console[2].find("encap"), std::string::npos) << console[2];
 }
 
 TEST_F(SinksTest, CountSinkTotalsPerWorker)

@@ -49,8 +49,19 @@ struct sink_stream {
 	uint32_t worker;
 	bool start;
 	bool end;
-	struct sha256_ctx *sha; /**< in the per-stream area with --sha256, else NULL */
+	struct sha256_ctx *sha;   /**< in the per-stream area with --sha256, else NULL */
+	struct reasm_encap encap; /**< the opening frame's encapsulation (layers 0: none) */
 };
+
+/**
+ * Append the stream's encapsulation to @p l when it has one: the layers' names
+ * joined by @p join, then the VLAN id and the tunnel id, in @p style
+ * (SINK_ENCAP_JSON: ,"encap":[...],"vlan":N,"tunnel_id":N;
+ * SINK_ENCAP_TEXT:  encap=a,b vlan=N tunnel_id=N).
+ */
+enum sink_encap_style { SINK_ENCAP_JSON, SINK_ENCAP_TEXT };
+struct sink_line;
+void sink_line_encap(struct sink_line *l, const struct reasm_encap *e, enum sink_encap_style style);
 
 /** What a completed stream leaves for the sinks' close operation. */
 struct sink_close_info {

@@ -3,7 +3,7 @@
  *
  * The console (on unless --quiet): one line per completed stream direction on
  * stdout, "src:port -> dst:port  bytes=N records=N skips=N [start] [end]
- * [sha256=HEX]", IPv6 addresses in brackets. Each line is one write(2), so
+ * [encap=LAYERS [vlan=N] [tunnel_id=N]] [sha256=HEX]", IPv6 addresses in brackets. Each line is one write(2), so
  * lines of different workers never interleave; a failed write is not counted
  * (the console is for people, the other sinks are the record).
  */
@@ -31,6 +31,7 @@ console_stream_close(struct sink *k, struct sink_stream *st, void *priv,
 			 v6 ? "[" : "", src, v6 ? "]" : "", st->flow.src_port, v6 ? "[" : "", dst,
 			 v6 ? "]" : "", st->flow.dst_port, st->bytes, st->records, st->skips,
 			 st->start ? " start" : "", st->end ? " end" : "");
+	sink_line_encap(&l, &st->encap, SINK_ENCAP_TEXT);
 	if (info->sha_hex != NULL)
 		sink_line_append(&l, " sha256=%s", info->sha_hex);
 	sink_line_append(&l, "\n");

@@ -4,7 +4,7 @@
  * jsonl:FILE -- one JSON object per stream direction when it completes: its
  * 4-tuple (addresses as Go writes them), bytes, records, skips by cause,
  * start/end, first/last seen, worker, the library's accounting (received,
- * overlap, discarded, cut) and, with --sha256, the SHA-256 of the delivered
+ * overlap, discarded, cut), the encapsulation it came in (when it has one) and, with --sha256, the SHA-256 of the delivered
  * bytes. The file is truncated at start, and reopened for appending on
  * SIGHUP (logrotate); each line is one write(2) on an O_APPEND descriptor,
  * so lines of different workers never interleave.
@@ -52,6 +52,7 @@ append_line(struct sink_line *l, const struct sink_stream *st, const struct sink
 			 ",\"received\":%" PRIu64 ",\"overlap\":%" PRIu64 ",\"discarded\":%" PRIu64
 			 ",\"cut\":%" PRIu64,
 			 t->received_bytes, t->overlap_bytes, t->discarded_bytes, t->cut_bytes);
+	sink_line_encap(l, &st->encap, SINK_ENCAP_JSON);
 	if (info->sha_hex != NULL)
 		sink_line_append(l, ",\"sha256\":\"%s\"", info->sha_hex);
 	sink_line_append(l, "}\n");

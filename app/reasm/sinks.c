@@ -171,6 +171,30 @@ sink_line_append(struct sink_line *l, const char *fmt, ...)
 	l->len += (size_t)n;
 }
 
+void
+sink_line_encap(struct sink_line *l, const struct reasm_encap *e, enum sink_encap_style style)
+{
+	bool json = style == SINK_ENCAP_JSON;
+	const char *sep = "";
+	unsigned int bit;
+
+	if (e->layers == 0)
+		return;
+	sink_line_append(l, json ? ",\"encap\":[" : " encap=");
+	for (bit = 1; bit < REASM_ENCAP_END; bit <<= 1)
+		if (e->layers & bit) {
+			sink_line_append(l, json ? "%s\"%s\"" : "%s%s", sep, reasm_encap_name(bit));
+			sep = ",";
+		}
+	if (json)
+		sink_line_append(l, "]");
+	if (e->layers & REASM_ENCAP_VLAN)
+		sink_line_append(l, json ? ",\"vlan\":%u" : " vlan=%u", e->vlan);
+	if (e->layers & ~REASM_ENCAP_VLAN)
+		sink_line_append(l, json ? ",\"tunnel_id\":%" PRIu32 : " tunnel_id=%" PRIu32,
+				 e->tunnel_id);
+}
+
 /* ------------------------------------------------------------------ */
 /* Stream callbacks                                                     */
 /* ------------------------------------------------------------------ */
@@ -188,7 +212,8 @@ sinks_stream_priv_size(const struct sinks *s)
 }
 
 void *
-sinks_stream_open(struct sinks *s, unsigned int worker, const struct reasm_flow *flow, void *priv)
+sinks_stream_open(struct sinks *s, unsigned int worker, const struct reasm_flow *flow, void *priv,
+		  const struct reasm_encap *encap)
 {
 	struct sink_stream *st = priv;
 	unsigned int i;
@@ -198,6 +223,8 @@ sinks_stream_open(struct sinks *s, unsigned int worker, const struct reasm_flow 
 	if (!s->detail)
 		return st;
 	st->flow = *flow;
+	if (encap != NULL)
+		st->encap = *encap;
 	if (s->sha256) {
 		st->sha = (struct sha256_ctx *)((uint8_t *)priv + s->sha_off);
 		sha256_init(st->sha);

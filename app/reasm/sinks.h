@@ -88,11 +88,13 @@ uint32_t sinks_stream_priv_size(const struct sinks *s);
  * Stream callbacks. sinks_stream_open() is called from the worker's
  * reasm_stream_ops.open with the preallocated @p priv area (zeroed, of
  * sinks_stream_priv_size bytes, 8-byte aligned) and returns the stream
- * context; @p worker < n_workers. Every stream must be closed before
- * sinks_finish() (files held open are closed by sinks_stream_close()).
+ * context; @p worker < n_workers; @p encap (NULL: none known) is the
+ * opening frame's encapsulation (reasm_pool_open_encap()), written with the
+ * stream's line. Every stream must be closed before sinks_finish() (files
+ * held open are closed by sinks_stream_close()).
  */
 void *sinks_stream_open(struct sinks *s, unsigned int worker, const struct reasm_flow *flow,
-			void *priv);
+			void *priv, const struct reasm_encap *encap);
 void sinks_stream_data(void *stream, const struct reasm_record *records, unsigned int n);
 /**
  * Close a stream: check the library's @p totals against what the sinks got

@@ -31,8 +31,10 @@ static void *
 stream_open(void *factory_ctx, const struct reasm_flow *flow, void *priv)
 {
 	struct worker *w = factory_ctx;
+	struct reasm_encap encap;
 
-	return sinks_stream_open(g_app.sinks, w->id, flow, priv);
+	return sinks_stream_open(g_app.sinks, w->id, flow, priv,
+				 reasm_pool_open_encap(w->pool, &encap) == 0 ? &encap : NULL);
 }
 
 static const struct reasm_stream_ops worker_stream_ops = {

@@ -489,6 +489,65 @@ int reasm_pool_stream_totals(struct reasm_pool *pool, const struct reasm_flow *f
 			     struct reasm_stream_totals *out);
 
 /* ------------------------------------------------------------------ */
+/* Encapsulation                                                        */
+/* ------------------------------------------------------------------ */
+
+/** Layers a segment came in (bits of struct reasm_encap.layers). */
+#define REASM_ENCAP_VLAN 0x001   /**< 802.1Q / 802.1ad tags */
+#define REASM_ENCAP_MPLS 0x002   /**< an MPLS label stack */
+#define REASM_ENCAP_PPPOE 0x004  /**< a PPPoE session (PPP) */
+#define REASM_ENCAP_IPIP 0x008   /**< IPv4 or IPv6 directly in IPv4 or IPv6 */
+#define REASM_ENCAP_GRE 0x010    /**< GRE (transparent Ethernet bridging and PPTP included) */
+#define REASM_ENCAP_ERSPAN 0x020 /**< ERSPAN type II or III (in GRE) */
+#define REASM_ENCAP_VXLAN 0x040  /**< VXLAN (UDP 4789) */
+#define REASM_ENCAP_GENEVE 0x080 /**< Geneve (UDP 6081) */
+#define REASM_ENCAP_GTPU 0x100   /**< GTP-U (UDP 2152) */
+/** One past the highest REASM_ENCAP_* bit. */
+#define REASM_ENCAP_END 0x200
+
+/** What the burst parser saw around a segment (reasm_pool_open_encap()). */
+struct reasm_encap {
+	uint16_t layers; /**< REASM_ENCAP_* bits: every layer met, outermost to innermost */
+	uint16_t vlan;   /**< the outermost VLAN id (12 bits), if layers has VLAN */
+	/**
+	 * The innermost tunnel's id, 0 if it has none: the bottom MPLS label,
+	 * the GRE key (0 without one), the VXLAN or Geneve VNI, the GTP-U TEID,
+	 * the ERSPAN session id.
+	 */
+	uint32_t tunnel_id;
+};
+
+/**
+ * The name of one REASM_ENCAP_* bit ("vlan", "mpls", "pppoe", "ipip", "gre",
+ * "erspan", "vxlan", "geneve", "gtpu"), or "unknown".
+ *
+ * Thread safety: safe from any thread. @return a static string.
+ */
+const char *reasm_encap_name(unsigned int bit);
+
+/**
+ * Inside a reasm_stream_ops.open() callback: the encapsulation of the frame
+ * whose segment opened the stream, e.g. to write it next to the stream's
+ * records. Only the burst entry point knows frames: a stream opened by
+ * reasm_assemble() has none. A datagram reassembled by another assembler
+ * and handed over (struct reasm_defrag_conf.handoff) arrives as a plain
+ * frame: a stream it opens shows no encapsulation either.
+ *
+ * Thread safety: call it from open(), on the thread that runs it (in shared
+ * mode open() runs with the pool's table write-locked: one at a time).
+ *
+ * @param pool
+ *   The pool whose open() is running.
+ * @param[out] out
+ *   Filled on success.
+ * @return
+ *   - 0 with @p out filled (layers 0: the frame had no encapsulation);
+ *   - -ENOENT outside open(), or when the segment came without its frame;
+ *   - -EINVAL if an argument is NULL.
+ */
+int reasm_pool_open_encap(const struct reasm_pool *pool, struct reasm_encap *out);
+
+/* ------------------------------------------------------------------ */
 /* Counters                                                              */
 /* ------------------------------------------------------------------ */
 

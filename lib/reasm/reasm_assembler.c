@@ -451,6 +451,17 @@ assemble_into(struct reasm_assembler *a, struct reasm_conn *conn, const struct r
 		reasm_pool_paged_update(a->pool, conn);
 }
 
+/* The encapsulation of the frame @p seg came in, if the burst path parsed it. */
+static const struct reasm_encap *
+frame_encap(const struct reasm_assembler *a, const struct reasm_segment *seg)
+{
+	if (!a->in_burst)
+		return NULL;
+	return &((const struct reasm_parsed *)((const uint8_t *)seg -
+					       offsetof(struct reasm_parsed, seg)))
+			->encap;
+}
+
 int
 reasm_assemble_conn(struct reasm_assembler *a, const struct reasm_flow *flow, int32_t pos,
 		    bool pos_final, const struct reasm_segment *seg, uint64_t ts)
@@ -470,12 +481,13 @@ reasm_assemble_conn(struct reasm_assembler *a, const struct reasm_flow *flow, in
 		if (pos >= 0)
 			conn = &a->pool->conns[pos];
 		else if (create)
-			conn = reasm_pool_add(a->pool, flow, ts, &err);
+			conn = reasm_pool_add(a->pool, flow, ts, &err, frame_encap(a, seg));
 	} else {
 		if (pos >= 0)
 			conn = reasm_pool_conn_at(a->pool, pos, flow);
 		if (conn == NULL)
-			conn = reasm_pool_get(a->pool, flow, create, ts, &err);
+			conn = reasm_pool_get(a->pool, flow, create, ts, &err,
+					      create ? frame_encap(a, seg) : NULL);
 	}
 	if (err == 1)
 		reasm_ctr_add(a, REASM_CTR_conns_opened, 1);

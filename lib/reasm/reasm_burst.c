@@ -218,6 +218,7 @@ assemble_chunk(struct reasm_assembler *a, struct rte_mbuf *const *pkts, uint16_t
 			rte_prefetch0((const uint8_t *)&pool->conns[positions[i]] + 64);
 		}
 
+	a->in_burst = true; /* open() may ask for the frames' encapsulation */
 	for (i = 0; i < ntcp; i++) {
 		/* The lookup's answer stands while no key was added or removed since. */
 		bool final = pool->mode == REASM_POOL_SINGLE_WRITER &&
@@ -226,6 +227,7 @@ assemble_chunk(struct reasm_assembler *a, struct rte_mbuf *const *pkts, uint16_t
 
 		reasm_assemble_conn(a, &parsed[i].flow, positions[i], final, &parsed[i].seg, ts);
 	}
+	a->in_burst = false;
 	reasm_tally_publish(a);
 	return ntcp;
 }

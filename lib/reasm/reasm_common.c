@@ -95,3 +95,30 @@ reasm_skip_cause_name(enum reasm_skip_cause cause)
 	};
 	return (unsigned int)cause < REASM_SKIP_CAUSE_MAX ? names[cause] : "unknown";
 }
+
+const char *
+reasm_encap_name(unsigned int bit)
+{
+	switch (bit) {
+	case REASM_ENCAP_VLAN:
+		return "vlan";
+	case REASM_ENCAP_MPLS:
+		return "mpls";
+	case REASM_ENCAP_PPPOE:
+		return "pppoe";
+	case REASM_ENCAP_IPIP:
+		return "ipip";
+	case REASM_ENCAP_GRE:
+		return "gre";
+	case REASM_ENCAP_ERSPAN:
+		return "erspan";
+	case REASM_ENCAP_VXLAN:
+		return "vxlan";
+	case REASM_ENCAP_GENEVE:
+		return "geneve";
+	case REASM_ENCAP_GTPU:
+		return "gtpu";
+	default:
+		return "unknown";
+	}
+}

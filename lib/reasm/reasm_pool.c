@@ -280,7 +280,7 @@ reasm_pool_snapshot_paged(struct reasm_pool *pool, uint32_t *out, unsigned int m
 
 static void
 conn_init(struct reasm_pool *pool, struct reasm_conn *conn, const struct reasm_flow *key,
-	  uint64_t ts)
+	  uint64_t ts, const struct reasm_encap *encap)
 {
 	uint32_t idx = reasm_pool_conn_index(pool, conn);
 	void *priv = NULL;
@@ -305,7 +305,20 @@ conn_init(struct reasm_pool *pool, struct reasm_conn *conn, const struct reasm_f
 		priv = pool->privs + (size_t)idx * pool->stream_priv_size;
 		memset(priv, 0, pool->stream_priv_size);
 	}
+	pool->open_encap = encap; /* for reasm_pool_open_encap(), during open() only */
 	conn->stream = pool->ops->open(pool->factory_ctx, key, priv);
+	pool->open_encap = NULL;
+}
+
+int
+reasm_pool_open_encap(const struct reasm_pool *pool, struct reasm_encap *out)
+{
+	if (pool == NULL || out == NULL)
+		return -EINVAL;
+	if (pool->open_encap == NULL)
+		return -ENOENT;
+	*out = *pool->open_encap;
+	return 0;
 }
 
 static bool
@@ -333,7 +346,8 @@ reasm_pool_conn_at(struct reasm_pool *pool, int32_t pos, const struct reasm_flow
 
 /* Add @key; called with the table write-locked in shared mode. */
 static struct reasm_conn *
-table_add(struct reasm_pool *pool, const struct reasm_flow *key, uint64_t ts, int *err)
+table_add(struct reasm_pool *pool, const struct reasm_flow *key, uint64_t ts, int *err,
+	  const struct reasm_encap *encap)
 {
 	struct reasm_conn *conn;
 	int32_t pos;
@@ -354,13 +368,13 @@ table_add(struct reasm_pool *pool, const struct reasm_flow *key, uint64_t ts, in
 		rte_spinlock_lock(&conn->lock);
 	__atomic_store_n(&pool->count, pool->count + 1, __ATOMIC_RELAXED); /* read lock-free */
 	pool->generation++;
-	conn_init(pool, conn, key, ts);
+	conn_init(pool, conn, key, ts, encap);
 	return conn;
 }
 
 struct reasm_conn *
 reasm_pool_get(struct reasm_pool *pool, const struct reasm_flow *key, bool create, uint64_t ts,
-	       int *err)
+	       int *err, const struct reasm_encap *encap)
 {
 	struct reasm_conn *conn;
 	int32_t pos;
@@ -383,13 +397,13 @@ reasm_pool_get(struct reasm_pool *pool, const struct reasm_flow *key, bool creat
 		if (!create)
 			return NULL;
 		if (!is_shared(pool)) {
-			conn = table_add(pool, key, ts, err);
+			conn = table_add(pool, key, ts, err, encap);
 			*err = conn != NULL ? 1 : *err;
 			return conn;
 		}
 		rte_rwlock_write_lock(&pool->table_lock);
 		pos = rte_hash_lookup(pool->table, key);
-		conn = pos < 0 ? table_add(pool, key, ts, err) : NULL;
+		conn = pos < 0 ? table_add(pool, key, ts, err, encap) : NULL;
 		rte_rwlock_write_unlock(&pool->table_lock);
 		if (pos < 0) {
 			*err = conn != NULL ? 1 : *err;
@@ -400,9 +414,10 @@ reasm_pool_get(struct reasm_pool *pool, const struct reasm_flow *key, bool creat
 }
 
 struct reasm_conn *
-reasm_pool_add(struct reasm_pool *pool, const struct reasm_flow *key, uint64_t ts, int *err)
+reasm_pool_add(struct reasm_pool *pool, const struct reasm_flow *key, uint64_t ts, int *err,
+	       const struct reasm_encap *encap)
 {
-	struct reasm_conn *conn = table_add(pool, key, ts, err);
+	struct reasm_conn *conn = table_add(pool, key, ts, err, encap);
 
 	if (conn != NULL)
 		*err = 1;
@@ -598,7 +613,7 @@ reasm_pool_stream_totals(struct reasm_pool *pool, const struct reasm_flow *flow,
 
 	if (pool == NULL || flow == NULL || out == NULL)
 		return -EINVAL;
-	conn = reasm_pool_get(pool, flow, false, 0, &err);
+	conn = reasm_pool_get(pool, flow, false, 0, &err, NULL);
 	if (conn == NULL)
 		return -ENOENT;
 	reasm_conn_totals(pool, conn, out);

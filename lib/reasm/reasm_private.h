@@ -124,6 +124,8 @@ struct reasm_pool {
 	struct reasm_conn_list paged; /**< open conns holding pages */
 	rte_rwlock_t table_lock;      /**< shared mode: rte_hash and count */
 	rte_spinlock_t list_lock;     /**< shared mode: idle and paged lists */
+	/** During open() only: the opening frame's encapsulation (NULL: none known). */
+	const struct reasm_encap *open_encap;
 };
 
 /** Records of one assemble call waiting for delivery. */
@@ -166,6 +168,8 @@ struct reasm_assembler {
 	struct reasm_defrag *defrag; /**< NULL: fragments dropped and counted */
 	uint32_t *snapshot;          /**< max_conns indices, for flushes */
 	uint8_t *scratch;            /**< gathers multi-segment mbufs */
+	/** Segments come from the burst path: each is the seg of a struct reasm_parsed. */
+	bool in_burst;
 };
 
 /* ---- counters ------------------------------------------------------- */
@@ -200,7 +204,8 @@ reasm_tally_publish(struct reasm_assembler *a)
  * -ENOSPC if the table is full, else 0. In shared mode it comes back locked.
  */
 struct reasm_conn *reasm_pool_get(struct reasm_pool *pool, const struct reasm_flow *key,
-				  bool create, uint64_t ts, int *err);
+				  bool create, uint64_t ts, int *err,
+				  const struct reasm_encap *encap);
 struct reasm_conn *reasm_pool_conn_at(struct reasm_pool *pool, int32_t pos,
 				      const struct reasm_flow *key);
 void reasm_pool_remove(struct reasm_pool *pool, struct reasm_conn *conn);
@@ -222,9 +227,12 @@ reasm_pool_paged_update(struct reasm_pool *pool, struct reasm_conn *conn)
 	reasm_pool_paged_fix(pool, conn);
 }
 
-/* Single-writer: add @key, known to be absent. *err: 1 if added, -ENOSPC if full. */
+/*
+ * Single-writer: add @key, known to be absent. *err: 1 if added, -ENOSPC if full.
+ * @encap (NULL: none known) is what reasm_pool_open_encap() gives open().
+ */
 struct reasm_conn *reasm_pool_add(struct reasm_pool *pool, const struct reasm_flow *key,
-				  uint64_t ts, int *err);
+				  uint64_t ts, int *err, const struct reasm_encap *encap);
 uint32_t reasm_pool_conn_index(const struct reasm_pool *pool, const struct reasm_conn *conn);
 
 /** The cold half of @conn's accounting. */
@@ -296,25 +304,6 @@ struct reasm_l4 {
 	const uint8_t *p;
 	uint32_t len;
 	uint8_t proto;
-};
-
-/** Encapsulations a segment came in (bits of struct reasm_encap.layers). */
-#define REASM_ENCAP_VLAN 0x001
-#define REASM_ENCAP_MPLS 0x002
-#define REASM_ENCAP_PPPOE 0x004
-#define REASM_ENCAP_IPIP 0x008 /**< IPv4 or IPv6 directly in IPv4 or IPv6 */
-#define REASM_ENCAP_GRE 0x010
-#define REASM_ENCAP_ERSPAN 0x020
-#define REASM_ENCAP_VXLAN 0x040
-#define REASM_ENCAP_GENEVE 0x080
-#define REASM_ENCAP_GTPU 0x100
-
-/** What the parser saw around the segment. */
-struct reasm_encap {
-	uint16_t layers; /**< REASM_ENCAP_* bits */
-	uint16_t vlan;   /**< the outermost VLAN id, if layers has VLAN */
-	uint32_t
-		tunnel_id; /**< the innermost tunnel's id: MPLS label, GRE key, VNI, TEID, ERSPAN session */
 };
 
 /** What the parser found in a frame. */

@@ -18,6 +18,8 @@ static void *rec_open(void *factory_ctx, const struct reasm_flow *flow, void *pr
 	std::lock_guard<std::mutex> g(r->mu);
 	r->logs.emplace_back(new StreamLog());
 	r->logs.back()->flow = *flow;
+	if (r->pool != nullptr)
+		r->logs.back()->encap_rc = reasm_pool_open_encap(r->pool, &r->logs.back()->encap);
 	/* The stream context carries both the log and its recorder. */
 	return new std::pair<Recorder *, StreamLog *>(r, r->logs.back().get());
 }
@@ -119,6 +121,7 @@ Rig::Rig(const RigOptions &o) : opt(o)
 	pool = reasm_pool_create(&pc);
 	if (pool == nullptr)
 		die("reasm_pool_create");
+	rec.pool = pool;
 	std::string pages_name = unique_name("rig_pages");
 	pages = reasm_page_pool_create(pages_name.c_str(), o.n_pages, 0, SOCKET_ID_ANY);
 	if (pages == nullptr)

@@ -5,6 +5,7 @@
 #ifndef REASM_TEST_RECORDER_H
 #define REASM_TEST_RECORDER_H
 
+#include <cerrno>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -35,6 +36,9 @@ struct StreamLog {
 	int completes = 0;
 	int reassembled_calls = 0;
 	struct reasm_stream_totals totals = {}; /* what complete() was given */
+	/* reasm_pool_open_encap() during open() (when the recorder knows the pool) */
+	int encap_rc = -ENOENT;
+	struct reasm_encap encap = {};
 };
 
 /*
@@ -62,6 +66,7 @@ class Recorder
 	void forget_counters();
 
 	uint64_t received_forgotten = 0;
+	struct reasm_pool *pool = nullptr; /* set by Rig: open() asks it for the encapsulation */
 
 	std::mutex mu;
 	std::vector<std::unique_ptr<StreamLog>> logs;

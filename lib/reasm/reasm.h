@@ -600,13 +600,13 @@ enum reasm_counter_class {
 	X(drop_ipv6_ext_truncated, DROP, "extension header (IPv6, or after IPv4) runs off the frame, or AH under 12 bytes") \
 	X(drop_ipv6_fragment, DROP, "IPv6 fragments (not reassembled, as in gopacket)") \
 	X(drop_vlan_too_deep, DROP, "more than 16 VLAN tags in a row") \
-	X(drop_mpls_bad, DROP, "MPLS label stack cut or over 16 labels, or its payload neither IPv4 nor IPv6 (by its first byte, as gopacket guesses)") \
-	X(drop_pppoe_bad, DROP, "PPPoE session or PPP header cut, or PPP carrying neither IPv4 nor IPv6") \
-	X(drop_gre_bad, DROP, "GRE header cut, routing present, a version other than 0 (1 with PPP), or a payload other than IPv4, IPv6, Ethernet, ERSPAN or PPP") \
+	X(drop_mpls_bad, DROP, "MPLS label stack cut or over 16 labels (gopacket follows any depth), or its payload neither IPv4 nor IPv6 (by its first byte, as gopacket guesses)") \
+	X(drop_pppoe_bad, DROP, "PPPoE session or PPP header cut, a PPPoE code other than 0 (a session's) or length past the bytes there are, or PPP carrying neither IPv4 nor IPv6") \
+	X(drop_gre_bad, DROP, "GRE header cut (acknowledgment included, in any version), routing present, or a payload other than IPv4, IPv6, Ethernet, MPLS, PPPoE, ERSPAN or PPP carrying IPv4 or IPv6") \
 	X(drop_erspan_bad, DROP, "ERSPAN type II or III header cut") \
 	X(drop_vxlan_bad, DROP, "VXLAN header cut (UDP port 4789)") \
-	X(drop_geneve_bad, DROP, "Geneve header or options cut, or a payload other than Ethernet, IPv4 or IPv6 (UDP port 6081)") \
-	X(drop_gtpu_bad, DROP, "GTP-U header or extension headers cut, not a G-PDU, or a payload neither IPv4 nor IPv6 (UDP port 2152)") \
+	X(drop_geneve_bad, DROP, "Geneve header or options cut, or a payload other than Ethernet, IPv4, IPv6, MPLS, PPPoE or PPP carrying IPv4 or IPv6 (UDP port 6081)") \
+	X(drop_gtpu_bad, DROP, "GTP-U header or extension headers cut, a message length past the datagram, or a T-PDU empty or PPP carrying neither IPv4 nor IPv6 (UDP port 2152)") \
 	X(drop_tunnel_too_deep, DROP, "more than 8 tunnels over IP nested (IP in IP, GRE, VXLAN, Geneve, GTP-U)") \
 	X(drop_not_tcp, DROP, "IP packets whose transport is not TCP, nor a tunnel reasm decodes") \
 	X(drop_tcp_truncated, DROP, "TCP header shorter than 20 bytes") \

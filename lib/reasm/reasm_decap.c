@@ -7,12 +7,18 @@
  *   below IP:  802.1Q/802.1ad tags (reasm_parse.c), MPLS label stacks (the
  *              payload guessed from its first byte, as gopacket does), PPPoE
  *              sessions carrying PPP;
- *   over IP:   IPv4 and IPv6 in IPv4 or IPv6 (protocols 4 and 41); GRE
- *              (checksum, key and sequence fields; IPv4, IPv6, Ethernet,
- *              ERSPAN type I/II and III, and PPP in version 1, PPTP's);
- *              UDP to port 4789 (VXLAN), 6081 (Geneve) and 2152 (GTP-U G-PDU
- *              with extension headers), looked up by destination port, then
- *              source port, as gopacket does.
+ *   over IP:   IPv4 and IPv6 in IPv4 or IPv6 (protocols 4 and 41); GRE of
+ *              any version (checksum, key, sequence and acknowledgment fields;
+ *              IPv4, IPv6, Ethernet, MPLS, PPPoE, PPP, ERSPAN type I/II and
+ *              III); UDP to port 4789 (VXLAN), 6081 (Geneve, carrying what GRE
+ *              carries but ERSPAN) and 2152 (GTP-U with extension headers,
+ *              carrying IPv4, IPv6 or PPP), the port chosen as gopacket's UDP
+ *              layer chooses it.
+ *
+ * Where gopacket's decoders are lenient (fields they do not read: versions,
+ * message types, PPPoE's version and type), reasm is too, so that both find
+ * the same TCP segments; where they misread a well-formed header, reasm reads
+ * it as its specification says (docs/gopacket-differences.md, "Tunnels").
  *
  * Only reached when a frame is not plain Ethernet/IP/TCP: the common frame
  * never enters this file. Every layer is bounds-checked before it is read;
@@ -29,7 +35,6 @@
 #define UDP_PORT_GTPU 2152
 #define PPP_IPV4 0x0021
 #define PPP_IPV6 0x0057
-#define GTPU_GPDU 0xff
 
 /* What a tunnel header says comes next. */
 enum inner {
@@ -50,22 +55,6 @@ struct inner_view {
 
 /* ---- what a tunnel carries -------------------------------------------- */
 
-/* An ethertype (GRE, Geneve) as the kind of layer it announces. */
-static enum inner
-inner_of_ethertype(uint16_t type)
-{
-	switch (type) {
-	case ETHERTYPE_IPV4:
-		return INNER_IPV4;
-	case ETHERTYPE_IPV6:
-		return INNER_IPV6;
-	case ETHERTYPE_TEB:
-		return INNER_ETHERNET;
-	default:
-		return INNER_NONE;
-	}
-}
-
 /* gopacket's ProtocolGuessingDecoder: 0x45..0x4f is IPv4, 0x6? is IPv6. */
 static enum inner
 guess_ip(const uint8_t *p, uint32_t len)
@@ -81,7 +70,11 @@ guess_ip(const uint8_t *p, uint32_t len)
 
 /* ---- layers below IP --------------------------------------------------- */
 
-/* An MPLS label stack: up to its bottom-of-stack entry, then the guessed IP layer. */
+/*
+ * An MPLS label stack: up to its bottom-of-stack entry, then the guessed IP
+ * layer. gopacket follows a stack of any depth; reasm bounds the work a frame
+ * costs at MPLS_MAX_LABELS, as it bounds VLAN tags.
+ */
 static enum reasm_counter
 decap_mpls(struct inner_view *in, struct reasm_encap *encap)
 {
@@ -106,7 +99,7 @@ decap_mpls(struct inner_view *in, struct reasm_encap *encap)
 }
 
 /*
- * A PPP header (PPPoE sessions, PPTP's GRE): an optional 0xff 0x03 address and
+ * A PPP header (PPPoE sessions, GRE, GTP-U): an optional 0xff 0x03 address and
  * control, then a one- or two-byte protocol, IPv4 or IPv6.
  */
 static bool
@@ -133,25 +126,61 @@ decap_ppp(struct inner_view *in)
 	return in->kind != INNER_NONE;
 }
 
-/* A PPPoE session header (version 1, type 1, code 0): its length bounds the PPP frame. */
+/*
+ * A PPPoE session header, code 0; gopacket reads neither its version nor its
+ * type, so neither does reasm. Its length bounds the PPP frame (Ethernet
+ * padding follows a short one) and may not run past the bytes there are:
+ * gopacket's slice of them fails.
+ */
 static enum reasm_counter
 decap_pppoe(struct inner_view *in, struct reasm_encap *encap)
 {
 	uint32_t plen;
 
 	encap->layers |= REASM_ENCAP_PPPOE;
-	if (in->len < 6 || in->p[0] != 0x11 || in->p[1] != 0)
+	if (in->len < 6 || in->p[1] != 0)
 		return REASM_CTR_drop_pppoe_bad;
 	plen = reasm_rd16(in->p + 4);
+	if (plen > in->len - 6)
+		return REASM_CTR_drop_pppoe_bad;
 	encap->tunnel_id = reasm_rd16(in->p + 2); /* the session id */
 	in->p += 6;
-	in->len -= 6;
-	if (plen < in->len)
-		in->len = plen; /* Ethernet padding after a short session frame */
+	in->len = plen;
 	return decap_ppp(in) ? REASM_CTR_MAX : REASM_CTR_drop_pppoe_bad;
 }
 
 /* ---- tunnels over IP ---------------------------------------------------- */
+
+/*
+ * The layer an ethertype in GRE or Geneve announces, decoded as far as the
+ * kind of IP layer: those of gopacket's EthernetType decoders that lead to IP,
+ * but VLAN tags without an Ethernet header. @p bad: the tunnel's counter.
+ */
+static enum reasm_counter
+decap_ethertype(struct inner_view *in, uint16_t type, struct reasm_encap *encap,
+		enum reasm_counter bad)
+{
+	switch (type) {
+	case ETHERTYPE_IPV4:
+		in->kind = INNER_IPV4;
+		return REASM_CTR_MAX;
+	case ETHERTYPE_IPV6:
+		in->kind = INNER_IPV6;
+		return REASM_CTR_MAX;
+	case ETHERTYPE_TEB:
+		in->kind = INNER_ETHERNET;
+		return REASM_CTR_MAX;
+	case ETHERTYPE_MPLS:
+	case ETHERTYPE_MPLS_MC:
+		return decap_mpls(in, encap);
+	case ETHERTYPE_PPPOE_SESSION:
+		return decap_pppoe(in, encap);
+	case ETHERTYPE_PPP:
+		return decap_ppp(in) ? REASM_CTR_MAX : bad;
+	default:
+		return bad;
+	}
+}
 
 /* ERSPAN type II (with GRE's sequence number; type I has no header) or III. */
 static enum reasm_counter
@@ -177,43 +206,39 @@ decap_erspan(struct inner_view *in, uint16_t type, bool seq, struct reasm_encap 
 	return REASM_CTR_MAX;
 }
 
-/* GRE (RFC 2784/2890), and version 1 carrying PPP (PPTP, RFC 2637). */
+/*
+ * GRE (RFC 2784/2890; version 1 is PPTP's, RFC 2637), read as gopacket reads
+ * it: the version is not checked, and the A bit adds an acknowledgment field
+ * in any version. Routing (deprecated) is not followed.
+ */
 static enum reasm_counter
 decap_gre(struct inner_view *in, struct reasm_encap *encap)
 {
-	uint8_t f0, f1, version;
 	uint32_t hlen = 4;
 	uint16_t type;
+	uint8_t f0;
 
 	encap->layers |= REASM_ENCAP_GRE;
-	if (in->len < 4)
+	if (in->len < 4 || (in->p[0] & 0x40))
 		return REASM_CTR_drop_gre_bad;
 	f0 = in->p[0];
-	f1 = in->p[1];
-	version = f1 & 7;
 	type = reasm_rd16(in->p + 2);
-	if ((f0 & 0x40) || version > 1 || (version == 1 && type != ETHERTYPE_PPP))
-		return REASM_CTR_drop_gre_bad; /* routing (deprecated), unknown versions */
-	/* Optional fields: checksum (with reserved), key, sequence, PPTP's acknowledgment. */
-	hlen += (f0 & 0x80) ? 4 : 0;
+	hlen += (f0 & 0x80) ? 4 : 0; /* checksum and reserved */
 	if (f0 & 0x20) {
 		if (in->len < hlen + 4)
 			return REASM_CTR_drop_gre_bad;
 		encap->tunnel_id = reasm_rd32(in->p + hlen);
 		hlen += 4;
 	}
-	hlen += (f0 & 0x10) ? 4 : 0;
-	hlen += (version == 1 && (f1 & 0x80)) ? 4 : 0;
+	hlen += (f0 & 0x10) ? 4 : 0;       /* sequence */
+	hlen += (in->p[1] & 0x80) ? 4 : 0; /* acknowledgment */
 	if (in->len < hlen)
 		return REASM_CTR_drop_gre_bad;
 	in->p += hlen;
 	in->len -= hlen;
 	if (type == ETHERTYPE_ERSPAN_2 || type == ETHERTYPE_ERSPAN_3)
 		return decap_erspan(in, type, (f0 & 0x10) != 0, encap);
-	if (type == ETHERTYPE_PPP)
-		return decap_ppp(in) ? REASM_CTR_MAX : REASM_CTR_drop_gre_bad;
-	in->kind = inner_of_ethertype(type);
-	return in->kind == INNER_NONE ? REASM_CTR_drop_gre_bad : REASM_CTR_MAX;
+	return decap_ethertype(in, type, encap, REASM_CTR_drop_gre_bad);
 }
 
 static enum reasm_counter
@@ -229,93 +254,153 @@ decap_vxlan(struct inner_view *in, struct reasm_encap *encap)
 	return REASM_CTR_MAX;
 }
 
+/*
+ * Geneve (RFC 8926). The options are skipped by their total length, as
+ * receivers skip them: gopacket's walk of them misreads some (see the docs).
+ */
 static enum reasm_counter
 decap_geneve(struct inner_view *in, struct reasm_encap *encap)
 {
 	uint32_t hlen;
+	uint16_t type;
 
 	encap->layers |= REASM_ENCAP_GENEVE;
 	if (in->len < 8)
 		return REASM_CTR_drop_geneve_bad;
-	hlen = 8 + (uint32_t)(in->p[0] & 0x3f) * 4; /* options skipped */
+	hlen = 8 + (uint32_t)(in->p[0] & 0x3f) * 4;
 	if (in->len < hlen)
 		return REASM_CTR_drop_geneve_bad;
 	encap->tunnel_id = reasm_rd32(in->p + 4) >> 8; /* the VNI */
-	in->kind = inner_of_ethertype(reasm_rd16(in->p + 2));
+	type = reasm_rd16(in->p + 2);
 	in->p += hlen;
 	in->len -= hlen;
-	return in->kind == INNER_NONE ? REASM_CTR_drop_geneve_bad : REASM_CTR_MAX;
+	return decap_ethertype(in, type, encap, REASM_CTR_drop_geneve_bad);
 }
 
-/* GTP-U version 1 (3GPP TS 29.281): a G-PDU, its optional fields and extension headers. */
+/*
+ * GTP-U extension headers, the first at @p *hlen (each: length in 4-byte
+ * units, content, next type). With E set and a next type of 0 there are none
+ * (TS 29.281); gopacket reads one there regardless (see the docs).
+ */
+static bool
+gtpu_extensions(const struct inner_view *in, uint32_t *hlen)
+{
+	uint8_t next = in->p[11];
+
+	while (next != 0) {
+		uint32_t elen;
+
+		if (in->len < *hlen + 1 || in->p[*hlen] == 0)
+			return false;
+		elen = (uint32_t)in->p[*hlen] * 4;
+		if (in->len < *hlen + elen)
+			return false;
+		next = in->p[*hlen + elen - 1];
+		*hlen += elen;
+	}
+	return true;
+}
+
+/* A GTP-U T-PDU by its version nibble, as gopacket: IPv4, IPv6, else PPP. */
+static enum reasm_counter
+gtpu_tpdu(struct inner_view *in)
+{
+	if (in->len == 0)
+		return REASM_CTR_drop_gtpu_bad;
+	switch (in->p[0] >> 4) {
+	case 4:
+		in->kind = INNER_IPV4;
+		return REASM_CTR_MAX;
+	case 6:
+		in->kind = INNER_IPV6;
+		return REASM_CTR_MAX;
+	default:
+		return decap_ppp(in) ? REASM_CTR_MAX : REASM_CTR_drop_gtpu_bad;
+	}
+}
+
+/*
+ * GTP-U (3GPP TS 29.281) read as gopacket reads it: any version and message
+ * type, the optional fields whatever the message length says; the message
+ * length must fit in the datagram, compared in 16 bits (a length of 0xfff8 or
+ * more wraps and fits), and does not bound the T-PDU: what follows the
+ * message in the datagram is the T-PDU's too.
+ */
 static enum reasm_counter
 decap_gtpu(struct inner_view *in, struct reasm_encap *encap)
 {
-	uint32_t hlen = 8, msg_len;
-	uint8_t next;
+	uint32_t hlen = 8;
 
 	encap->layers |= REASM_ENCAP_GTPU;
-	if (in->len < 8 || (in->p[0] >> 5) != 1 || in->p[1] != GTPU_GPDU)
+	if (in->len < 8 || (uint16_t)in->len < (uint16_t)(reasm_rd16(in->p + 2) + 8))
 		return REASM_CTR_drop_gtpu_bad;
-	msg_len = reasm_rd16(in->p + 2);
 	encap->tunnel_id = reasm_rd32(in->p + 4); /* the TEID */
 	if (in->p[0] & 0x07) { /* E, S or PN: sequence, N-PDU, next extension type */
-		if (in->len < 12)
-			return REASM_CTR_drop_gtpu_bad;
 		hlen = 12;
-		next = (in->p[0] & 0x04) ? in->p[11] : 0;
-		while (next != 0) { /* each: length in 4-byte units, content, next type */
-			uint32_t elen;
-
-			if (in->len < hlen + 1 || in->p[hlen] == 0)
-				return REASM_CTR_drop_gtpu_bad;
-			elen = (uint32_t)in->p[hlen] * 4;
-			if (in->len < hlen + elen)
-				return REASM_CTR_drop_gtpu_bad;
-			next = in->p[hlen + elen - 1];
-			hlen += elen;
-		}
+		if (in->len < 12 || ((in->p[0] & 0x04) && !gtpu_extensions(in, &hlen)))
+			return REASM_CTR_drop_gtpu_bad;
 	}
-	if (msg_len + 8 < hlen)
-		return REASM_CTR_drop_gtpu_bad;
 	in->p += hlen;
 	in->len -= hlen;
-	if (msg_len + 8 - hlen < in->len)
-		in->len = msg_len + 8 - hlen; /* the message length bounds the T-PDU */
-	in->kind = guess_ip(in->p, in->len);
-	return in->kind == INNER_NONE ? REASM_CTR_drop_gtpu_bad : REASM_CTR_MAX;
+	return gtpu_tpdu(in);
 }
 
-/* A UDP datagram to a tunnel port (destination first, then source); else not TCP. */
+/*
+ * The port whose decoder gopacket's UDP layer takes: the destination port's if
+ * it has one (the tunnels', or DNS, DHCP, NTP, RMCP, DHCPv6, RADIUS, BFD, SIP
+ * or sFlow, which never lead to TCP), else the source port's.
+ */
+static uint16_t
+udp_decoder_port(uint16_t dport, uint16_t sport)
+{
+	switch (dport) {
+	case UDP_PORT_VXLAN:
+	case UDP_PORT_GENEVE:
+	case UDP_PORT_GTPU:
+	case 53:
+	case 67:
+	case 68:
+	case 123:
+	case 546:
+	case 547:
+	case 623:
+	case 1812:
+	case 3784:
+	case 5060:
+	case 6343:
+		return dport;
+	default:
+		return sport;
+	}
+}
+
+/* A UDP datagram to or from a tunnel port; else not TCP. */
 static enum reasm_counter
 decap_udp(struct inner_view *in, struct reasm_encap *encap)
 {
-	uint16_t ports[2];
-	unsigned int i;
+	uint16_t port;
 	uint32_t ulen;
 
 	if (in->len < 8)
 		return REASM_CTR_drop_not_tcp;
-	ports[0] = reasm_rd16(in->p + 2);
-	ports[1] = reasm_rd16(in->p);
+	port = udp_decoder_port(reasm_rd16(in->p + 2), reasm_rd16(in->p));
 	ulen = reasm_rd16(in->p + 4);
-	if (ulen >= 8 && ulen < in->len)
+	if (ulen > 0 && ulen < 8)
+		return REASM_CTR_drop_not_tcp; /* gopacket refuses it; 0 is a jumbogram's */
+	if (ulen > 0 && ulen < in->len)
 		in->len = ulen; /* as gopacket: the UDP length bounds the payload */
 	in->p += 8;
 	in->len -= 8;
-	for (i = 0; i < 2; i++) {
-		switch (ports[i]) {
-		case UDP_PORT_VXLAN:
-			return decap_vxlan(in, encap);
-		case UDP_PORT_GENEVE:
-			return decap_geneve(in, encap);
-		case UDP_PORT_GTPU:
-			return decap_gtpu(in, encap);
-		default:
-			break;
-		}
+	switch (port) {
+	case UDP_PORT_VXLAN:
+		return decap_vxlan(in, encap);
+	case UDP_PORT_GENEVE:
+		return decap_geneve(in, encap);
+	case UDP_PORT_GTPU:
+		return decap_gtpu(in, encap);
+	default:
+		return REASM_CTR_drop_not_tcp;
 	}
-	return REASM_CTR_drop_not_tcp;
 }
 
 /* ---- the next IP layer ---------------------------------------------------- */

@@ -309,4 +309,24 @@ Bytes wrap_all(Bytes frame, const std::vector<EncapSpec> &layers)
 	return frame;
 }
 
+Bytes over_ethernet(uint16_t type, const Bytes &payload)
+{
+	return ethernet(type, payload, {});
+}
+
+Bytes over_ipv4(uint8_t proto, const Bytes &payload)
+{
+	return ethernet(0x0800, ipv4(proto, payload), {});
+}
+
+Bytes over_udp(uint16_t dport, const Bytes &payload, uint16_t sport)
+{
+	Bytes b;
+	add16(b, sport);
+	add16(b, dport);
+	add16(b, (uint16_t)(8 + payload.size()));
+	add16(b, 0);
+	return over_ipv4(17, cat(b, payload));
+}
+
 } // namespace reasm_test

@@ -74,6 +74,17 @@ std::vector<std::vector<uint8_t>> fragments_of(const std::vector<uint8_t> &frame
 /* Pieces of @p size bytes (a multiple of 8) covering @p total bytes in order. */
 std::vector<Piece> even_pieces(size_t total, size_t size);
 
+/*
+ * Hand-made tunnel frames, for headers wrap() does not write (malformed or
+ * unusual ones): @p payload, its tunnel header included, in Ethernet
+ * (ethertype @p type), in Ethernet and IPv4 (protocol @p proto), or in
+ * Ethernet, IPv4 and UDP (ports @p sport to @p dport), lengths correct.
+ */
+std::vector<uint8_t> over_ethernet(uint16_t type, const std::vector<uint8_t> &payload);
+std::vector<uint8_t> over_ipv4(uint8_t proto, const std::vector<uint8_t> &payload);
+std::vector<uint8_t> over_udp(uint16_t dport, const std::vector<uint8_t> &payload,
+			      uint16_t sport = 40000);
+
 } // namespace reasm_test
 
 #endif

@@ -483,8 +483,11 @@ add_tunnel_drop_cases(Add add, const FrameSpec &a, const FrameSpec &b)
 	add("PPPoE header cut", wrapped(fa, e, cut(14 + 5)), REASM_CTR_drop_pppoe_bad);
 	add("PPPoE carrying LCP (0xc021)", wrapped(fa, e, [](Bytes &w) { put16(w, 20, 0xc021); }),
 	    REASM_CTR_drop_pppoe_bad);
-	add("PPPoE version 2", wrapped(fa, e, [](Bytes &w) { w[14] = 0x21; }),
+	add("PPPoE length past the frame",
+	    wrapped(fa, e, [](Bytes &w) { put16(w, 18, (uint16_t)(get16(w, 18) + 1)); }),
 	    REASM_CTR_drop_pppoe_bad);
+	add("PPPoE discovery code (PADT) on the session ethertype",
+	    wrapped(fa, e, [](Bytes &w) { w[15] = 0xa7; }), REASM_CTR_drop_pppoe_bad);
 
 	e = EncapSpec();
 	e.kind = Encap::Gre;
@@ -492,7 +495,13 @@ add_tunnel_drop_cases(Add add, const FrameSpec &a, const FrameSpec &b)
 	add("GRE key cut", wrapped(fa, e, cut(kL4 + 6)), REASM_CTR_drop_gre_bad);
 	add("GRE routing present", wrapped(fa, e, [](Bytes &w) { w[34] |= 0x40; }),
 	    REASM_CTR_drop_gre_bad);
-	add("GRE version 2", wrapped(fa, e, [](Bytes &w) { w[35] = 2; }), REASM_CTR_drop_gre_bad);
+	add("GRE acknowledgment cut (A bit, any version)",
+	    wrapped(fa, e,
+		    [](Bytes &w) {
+			    w[35] |= 0x80;
+			    w.resize(kL4 + 10);
+		    }),
+	    REASM_CTR_drop_gre_bad);
 	add("GRE carrying ARP (0x0806)", wrapped(fa, e, [](Bytes &w) { put16(w, 36, 0x0806); }),
 	    REASM_CTR_drop_gre_bad);
 	e.kind = Encap::Pptp;
@@ -522,7 +531,9 @@ add_tunnel_drop_cases(Add add, const FrameSpec &a, const FrameSpec &b)
 
 	e = EncapSpec();
 	e.kind = Encap::Gtpu;
-	add("GTP-U echo request, not a G-PDU", wrapped(fa, e, [](Bytes &w) { w[kTun + 1] = 1; }),
+	add("GTP-U message length past the datagram",
+	    wrapped(fa, e,
+		    [](Bytes &w) { put16(w, kTun + 2, (uint16_t)(get16(w, kTun + 2) + 1)); }),
 	    REASM_CTR_drop_gtpu_bad);
 	add("GTP-U extension header of length 0",
 	    wrapped(fa, e, [](Bytes &w) { w[kTun + 12] = 0; }), REASM_CTR_drop_gtpu_bad);

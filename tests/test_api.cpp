@@ -73,7 +73,7 @@ TEST(Flow, Ipv4KeyHasZeroPadding)
 	EXPECT_EQ(f.src_port, 1234);
 	EXPECT_EQ(f.dst_port, 80);
 	for (int i = 0; i < 3; i++)
-		EXPECT_EQ(f.reserved[i], 0);
+		EXPECT_EQ(f.zone[i], 0);
 	for (int i = 4; i < 16; i++) {
 		EXPECT_EQ(f.src_addr[i], 0);
 		EXPECT_EQ(f.dst_addr[i], 0);

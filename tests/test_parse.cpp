@@ -491,6 +491,8 @@ TEST_F(Parse, EveryDropCounterHasACase)
 {
 	const std::vector<DropCase> cases = drop_cases();
 	for (unsigned c : drop_counters()) {
+		if (c == REASM_CTR_drop_zone_table_full)
+			continue; /* not the frame's doing but a pool limit: test_zone.cpp */
 		bool found = std::any_of(cases.begin(), cases.end(),
 					 [&](const DropCase &d) { return d.counter == c; });
 		EXPECT_TRUE(found) << reasm_counter_name(c) << " has no case";

@@ -50,6 +50,9 @@ usage(FILE *f)
 		"  --defrag-pages N             pages of --pages fragments may hold per worker\n"
 		"                               (default 4 per datagram, at most --pages / 2)\n"
 		"  --defrag-timeout MS          a datagram incomplete this long is dropped (default %d)\n"
+		"  --zones N                    key connections by VLAN id and tunnel id too (MPLS\n"
+		"                               label, GRE key, VNI, TEID), N distinct at once per\n"
+		"                               worker, 8..16777215 (default 0: addresses and ports)\n"
 		"  --idle-sleep US              after 256 empty polls in a row, sleep US microseconds\n"
 		"                               between polls (0 = busy-poll, the default)\n"
 		"  --rx auto|direct|spread      workers poll their own queues (direct) or the main\n"
@@ -146,6 +149,7 @@ enum {
 	OPT_DEFRAG_FRAGMENTS,
 	OPT_DEFRAG_PAGES,
 	OPT_DEFRAG_TIMEOUT,
+	OPT_ZONES,
 	OPT_HELP,
 };
 
@@ -170,6 +174,7 @@ static const struct option long_options[] = {
 	{"defrag-fragments", required_argument, NULL, OPT_DEFRAG_FRAGMENTS},
 	{"defrag-pages", required_argument, NULL, OPT_DEFRAG_PAGES},
 	{"defrag-timeout", required_argument, NULL, OPT_DEFRAG_TIMEOUT},
+	{"zones", required_argument, NULL, OPT_ZONES},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -219,6 +224,15 @@ parse_one(int c, const char *arg, struct app_options *opt)
 		return parse_rx_mode(arg, &opt->rx_mode);
 	case OPT_IDLE_SLEEP:
 		return parse_u32("idle-sleep", arg, 0, 1000000, &opt->idle_sleep_us);
+	case OPT_ZONES:
+		if (parse_u32("zones", arg, 0, (1u << 24) - 1, &opt->zones) < 0)
+			return -1;
+		if (opt->zones != 0 && opt->zones < 8) {
+			fprintf(stderr, "reasm: --zones %u: 0 (off) or 8 to 16777215\n",
+				opt->zones);
+			return -1;
+		}
+		return 0;
 	case OPT_DEFRAG:
 		opt->defrag = true;
 		return 0;
@@ -337,6 +351,10 @@ options_print(const struct app_options *opt, unsigned int n_workers)
 	else
 		printf("reasm: defrag off: IP fragments are counted (drop_ipv4_fragment, "
 		       "drop_ipv6_fragment), as gopacket sees them\n");
+	if (opt->zones)
+		printf("reasm: zones on: connections keyed by VLAN id and tunnel id too, %u zones per "
+		       "worker\n",
+		       opt->zones);
 	printf("reasm: sinks:");
 	for (unsigned int i = 0; i < opt->sinks.n_specs; i++)
 		printf(" %s", opt->sinks.specs[i]);

@@ -40,6 +40,7 @@ struct app_options {
 		defrag_conf;    /**< --defrag-* (the steering callbacks set per worker) */
 	uint32_t idle_sleep_us; /**< --idle-sleep: sleep when idle (0 = busy-poll) */
 	uint32_t ring_size;     /**< --ring-size, distributor -> worker rings */
+	uint32_t zones;         /**< --zones: VLAN and tunnel ids in the key, per worker; 0 off */
 };
 
 /**

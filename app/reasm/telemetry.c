@@ -46,6 +46,7 @@ add_worker_extras(struct rte_tel_data *d, const struct worker *w)
 	sinks_worker_totals(g_app.sinks, w->id, &t);
 	tel_add_u64(d, "rx_pkts", __atomic_load_n(&w->rx_pkts, __ATOMIC_RELAXED));
 	tel_add_u64(d, "streams_open", reasm_pool_count(w->pool));
+	tel_add_u64(d, "zones_in_use", reasm_pool_zones_in_use(w->pool));
 	tel_add_u64(d, "streams_completed", t.streams);
 	tel_add_u64(d, "sink_bytes", t.bytes);
 	tel_add_u64(d, "sink_write_errors", t.write_errors);
@@ -155,6 +156,7 @@ do_config(const char *cmd, const char *params, struct rte_tel_data *d)
 	tel_add_u64(d, "mbuf_size", o->mbuf_size);
 	rte_tel_data_add_dict_string(d, "rx", rx_mode_name(o->rx_mode));
 	tel_add_u64(d, "idle_sleep_us", o->idle_sleep_us);
+	tel_add_u64(d, "zones", o->zones);
 	tel_add_u64(d, "defrag", o->defrag);
 	tel_add_u64(d, "defrag_datagrams", o->defrag ? o->defrag_conf.max_datagrams : 0);
 	tel_add_u64(d, "defrag_fragments", o->defrag ? o->defrag_conf.max_fragments : 0);

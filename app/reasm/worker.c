@@ -95,6 +95,7 @@ worker_create(struct app *app, struct worker *w)
 	pc.ops = &worker_stream_ops;
 	pc.factory_ctx = w;
 	pc.stream_priv_size = sinks_stream_priv_size(app->sinks);
+	pc.max_zones = app->opt.zones;
 	w->pool = reasm_pool_create(&pc);
 	if (w->pool == NULL)
 		goto fail;

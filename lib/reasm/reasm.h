@@ -141,8 +141,13 @@ enum reasm_family {
  * as in gopacket.
  */
 struct reasm_flow {
-	uint8_t family;       /**< enum reasm_family */
-	uint8_t reserved[3];  /**< always zero */
+	uint8_t family; /**< enum reasm_family */
+	/**
+	 * 0, or with reasm_pool_conf.max_zones the zone the burst path put the
+	 * direction in (VLAN and tunnel ids: reasm_pool_open_encap() says
+	 * which), 24 bits little-endian; zero it in keys you build.
+	 */
+	uint8_t zone[3];
 	uint16_t src_port;    /**< host byte order */
 	uint16_t dst_port;    /**< host byte order */
 	uint8_t src_addr[16]; /**< IPv4 uses the first 4 bytes */
@@ -412,6 +417,17 @@ struct reasm_pool_conf {
 	const struct reasm_stream_ops *ops; /**< required, with all three callbacks */
 	void *factory_ctx;                  /**< passed to ops->open */
 	uint32_t stream_priv_size;          /**< bytes of per-stream user area (may be 0) */
+	/**
+	 * 0: a key is the innermost IP addresses and TCP ports, whatever the
+	 * VLAN or tunnel (gopacket's key). Otherwise the burst path also keys
+	 * frames by their VLAN id and tunnel id (struct reasm_encap: layers,
+	 * outermost VLAN id, innermost tunnel id), for overlapping address
+	 * spaces: up to max_zones distinct {layers, VLAN, tunnel id} at once
+	 * (8 .. 2^24 - 1), each an index in struct reasm_flow.zone, freed for
+	 * another once no connection of it is open. A frame of a new zone when
+	 * all are held is dropped (drop_zone_table_full). Single-writer pools only.
+	 */
+	uint32_t max_zones;
 };
 
 struct reasm_pool;
@@ -547,6 +563,15 @@ const char *reasm_encap_name(unsigned int bit);
  */
 int reasm_pool_open_encap(const struct reasm_pool *pool, struct reasm_encap *out);
 
+/**
+ * Zones in use (reasm_pool_conf.max_zones): distinct {layers, VLAN id,
+ * tunnel id} in the pool's table; 0 without zones or for NULL.
+ *
+ * Thread safety: on the thread of the pool's assembler (a relaxed snapshot
+ * from any other thread).
+ */
+uint32_t reasm_pool_zones_in_use(const struct reasm_pool *pool);
+
 /* ------------------------------------------------------------------ */
 /* Counters                                                              */
 /* ------------------------------------------------------------------ */
@@ -610,6 +635,7 @@ enum reasm_counter_class {
 	X(drop_tunnel_too_deep, DROP, "more than 8 tunnels over IP nested (IP in IP, GRE, VXLAN, Geneve, GTP-U)") \
 	X(drop_not_tcp, DROP, "IP packets whose transport is not TCP, nor a tunnel reasm decodes") \
 	X(drop_tcp_truncated, DROP, "TCP header shorter than 20 bytes") \
+	X(drop_zone_table_full, DROP, "with reasm_pool_conf.max_zones: a frame of a new VLAN or tunnel id while every zone is held by open connections") \
 	X(tcp_bad_offset, ANOMALY, "TCP data offset < 5 or past the packet: flags kept, payload ignored (as gopacket)") \
 	X(frame_cut, ANOMALY, "chained frames whose segments hold less than pkt_len, or over 256 KiB: parsed cut") \
 	X(ip_len_past_frame, ANOMALY, "IP length claims more than the frame holds (payload cut, still assembled)") \

@@ -75,6 +75,67 @@ count_anomalies(struct reasm_assembler *a, uint32_t anomalies, struct reasm_segm
 		reasm_ctr_add(a, REASM_CTR_tcp_bad_offset, 1);
 }
 
+#define ENCAP_TUNNELS (REASM_ENCAP_PUBLIC & ~REASM_ENCAP_VLAN)
+
+/* What was around a frame's own layers (@p outer) added to them (@p inner). */
+static void
+encap_merge(struct reasm_encap *inner, const struct reasm_encap *outer)
+{
+	if (outer->layers & REASM_ENCAP_VLAN)
+		inner->vlan = outer->vlan; /* the outermost */
+	if (!(inner->layers & ENCAP_TUNNELS))
+		inner->tunnel_id = outer->tunnel_id; /* the innermost */
+	inner->layers = (uint16_t)((inner->layers & REASM_ENCAP_PUBLIC) |
+				   (outer->layers & REASM_ENCAP_PUBLIC));
+}
+
+/*
+ * A segment that came in a VLAN or a tunnel (or handed over with them): count
+ * the tunnels removed here, complete the encapsulation of a handed-over
+ * datagram, and with zones put the segment in its zone.
+ * @return false when it is dropped (drop_zone_table_full).
+ */
+static bool
+encap_seen(struct reasm_assembler *a, struct reasm_parsed *p)
+{
+	struct reasm_zones *zones = a->pool->zones;
+	uint32_t zone;
+
+	if (p->encap.layers & ENCAP_TUNNELS)
+		reasm_ctr_add(a, REASM_CTR_pkts_decap, 1);
+	if (p->encap.layers & REASM_ENCAP_HANDED)
+		encap_merge(&p->encap, &p->handed);
+	if (likely(zones == NULL))
+		return true;
+	zone = reasm_zone_of(zones, &p->encap);
+	if (zone == 0) {
+		reasm_ctr_add(a, REASM_CTR_drop_zone_table_full, 1);
+		return false;
+	}
+	reasm_flow_zone_set(&p->flow, zone);
+	return true;
+}
+
+/* Hand a datagram whose connection is another assembler's over, with what was around it. */
+static void
+hand_over(struct reasm_assembler *a, const struct reasm_encap *around, uint32_t len, uint64_t ts)
+{
+	const struct reasm_defrag_conf *conf = &a->defrag->conf;
+	struct reasm_encap e = *around;
+	uint8_t *frame = a->defrag->buf;
+
+	e.layers &= REASM_ENCAP_PUBLIC;
+	if (e.layers & ENCAP_TUNNELS) /* removed here: those inside it are the owner's */
+		reasm_ctr_add(a, REASM_CTR_pkts_decap, 1);
+	if (e.layers != 0) {
+		reasm_shim_write(frame, &e);
+		frame -= REASM_SHIM_LEN;
+		len += REASM_SHIM_LEN;
+	}
+	conf->handoff(conf->steer_ctx, frame, len, ts);
+	reasm_ctr_add(a, REASM_CTR_defrag_handoffs, 1);
+}
+
 /*
  * A fragment (@p p->frag) to the defragmenter; when it completes a datagram,
  * parse that (again, if it holds another fragmented layer) into @p p.
@@ -105,26 +166,15 @@ defragment(struct reasm_assembler *a, struct reasm_parsed *p, uint64_t ts)
 		p->encap.layers |= encap.layers;
 		encap = p->encap;
 	}
-	/* What surrounded the first fragment, and what the datagram itself holds. */
-	p->encap.layers |= encap.layers;
-	if (encap.layers & REASM_ENCAP_VLAN)
-		p->encap.vlan = encap.vlan;
-	if (p->encap.tunnel_id == 0)
-		p->encap.tunnel_id = encap.tunnel_id;
 	if (anomalies != 0)
 		count_anomalies(a, anomalies, &p->seg);
 	if (conf->owns != NULL && !conf->owns(conf->steer_ctx, &p->flow)) {
-		/* The frame handed off is the datagram: the tunnels around its
-		 * fragments were removed here, those inside it are the owner's. */
-		if (encap.layers & ~REASM_ENCAP_VLAN)
-			reasm_ctr_add(a, REASM_CTR_pkts_decap, 1);
-		conf->handoff(conf->steer_ctx, a->defrag->buf, len, ts);
-		reasm_ctr_add(a, REASM_CTR_defrag_handoffs, 1);
+		hand_over(a, &encap, len, ts);
 		return false;
 	}
-	if (p->encap.layers & ~REASM_ENCAP_VLAN)
-		reasm_ctr_add(a, REASM_CTR_pkts_decap, 1);
-	return true;
+	/* What surrounded the first fragment, and what the datagram itself holds. */
+	encap_merge(&p->encap, &encap);
+	return p->encap.layers == 0 || encap_seen(a, p);
 }
 
 #define PREFETCH_MBUF 8
@@ -153,6 +203,8 @@ assemble_chunk(struct reasm_assembler *a, struct rte_mbuf *const *pkts, uint16_t
 	unsigned int ntcp = 0, i;
 	uint64_t generation;
 
+	if (unlikely(pool->zones != NULL))
+		pool->zones->chunk++; /* zones handed out from now on stay until it is assembled */
 	/* Mbuf headers PREFETCH_MBUF ahead, their frames PREFETCH_DATA ahead. */
 	for (i = 0; i < n && i < PREFETCH_MBUF; i++)
 		rte_prefetch0(pkts[i]);
@@ -191,8 +243,8 @@ assemble_chunk(struct reasm_assembler *a, struct rte_mbuf *const *pkts, uint16_t
 		}
 		if (unlikely(anomalies != 0))
 			count_anomalies(a, anomalies, &parsed[ntcp].seg);
-		if (unlikely(parsed[ntcp].encap.layers & ~REASM_ENCAP_VLAN))
-			reasm_ctr_add(a, REASM_CTR_pkts_decap, 1);
+		if (unlikely(parsed[ntcp].encap.layers != 0) && !encap_seen(a, &parsed[ntcp]))
+			continue;
 		keys[ntcp] = &parsed[ntcp].flow;
 		which[ntcp] = (uint16_t)i;
 		ntcp++;

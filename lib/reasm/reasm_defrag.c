@@ -33,6 +33,7 @@
 #include <rte_hash_crc.h>
 #include <rte_malloc.h>
 #include <rte_mempool.h>
+#include <rte_random.h>
 
 #include "reasm_private.h"
 
@@ -461,6 +462,18 @@ reasm_defrag_drop_all(struct reasm_assembler *a)
 
 /* ---- life cycle ------------------------------------------------------------ */
 
+/* The cookie of this process's shims, once: random, never 0. */
+static void
+shim_cookie_init(void)
+{
+	uint64_t cookie = 0, none = 0;
+
+	while (cookie == 0)
+		cookie = rte_rand();
+	__atomic_compare_exchange_n(&reasm_shim_cookie, &none, cookie, false, __ATOMIC_RELAXED,
+				    __ATOMIC_RELAXED);
+}
+
 int
 reasm_defrag_create(struct reasm_assembler *a, const struct reasm_defrag_conf *conf, int socket_id)
 {
@@ -499,9 +512,14 @@ reasm_defrag_create(struct reasm_assembler *a, const struct reasm_defrag_conf *c
 	d->table = rte_hash_create(&hp);
 	d->dgrams = rte_calloc_socket("reasm_dgrams", hp.entries, sizeof(*d->dgrams),
 				      RTE_CACHE_LINE_SIZE, socket_id);
-	d->buf = rte_malloc_socket("reasm_defrag_buf", REASM_DEFRAG_BUF_BYTES, 0, socket_id);
+	/* Room in front for the shim of a datagram handed over (reasm_shim_write()). */
+	d->buf = rte_malloc_socket("reasm_defrag_buf", REASM_SHIM_LEN + REASM_DEFRAG_BUF_BYTES, 0,
+				   socket_id);
 	if (d->table == NULL || d->dgrams == NULL || d->buf == NULL)
 		return -ENOMEM;
+	d->buf += REASM_SHIM_LEN;
+	if (conf->handoff != NULL)
+		shim_cookie_init();
 	return 0;
 }
 
@@ -516,7 +534,7 @@ reasm_defrag_free(struct reasm_assembler *a)
 		dgram_drop(a, dgram_at(d, d->fifo_head));
 	rte_hash_free(d->table);
 	rte_free(d->dgrams);
-	rte_free(d->buf);
+	rte_free(d->buf != NULL ? d->buf - REASM_SHIM_LEN : NULL);
 	rte_free(d);
 	a->defrag = NULL;
 }

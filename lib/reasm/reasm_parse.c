@@ -345,7 +345,53 @@ parse_ethernet_ip(const uint8_t *frame, uint32_t len, uint32_t wire_len, struct 
 		return parse_ipv4(frame + off, len - off, wire_len - off, &out->flow, v, anomalies);
 	if (type == ETHERTYPE_IPV6)
 		return parse_ipv6(frame + off, len - off, &out->flow, v, anomalies);
+	if (unlikely(type == REASM_SHIM_ETHERTYPE))
+		return reasm_parse_shim(frame + off, len - off, wire_len - off, out, v, anomalies);
 	return reasm_decap_ethertype(type, frame + off, len - off, out, v, anomalies);
+}
+
+/* ---- the shim of handed-over datagrams ---------------------------------- */
+
+uint64_t reasm_shim_cookie;
+
+/* @p p: what follows the shim's ethertype (cookie, encapsulation, IP ethertype, IP). */
+enum reasm_counter
+reasm_parse_shim(const uint8_t *p, uint32_t len, uint32_t wire_len, struct reasm_parsed *out,
+		 struct reasm_l4 *v, uint32_t *anomalies)
+{
+	uint64_t cookie, expected = __atomic_load_n(&reasm_shim_cookie, __ATOMIC_RELAXED);
+	uint16_t type;
+
+	if (len < REASM_SHIM_LEN || expected == 0)
+		return REASM_CTR_drop_not_ip;
+	memcpy(&cookie, p, sizeof(cookie));
+	if (cookie != expected)
+		return REASM_CTR_drop_not_ip; /* not ours: an unknown ethertype on the wire */
+	memcpy(&out->handed, p + 8, sizeof(out->handed));
+	out->encap.layers |= REASM_ENCAP_HANDED;
+	type = reasm_rd16(p + 16);
+	p += REASM_SHIM_LEN;
+	len -= REASM_SHIM_LEN;
+	wire_len -= REASM_SHIM_LEN;
+	if (type == ETHERTYPE_IPV4)
+		return parse_ipv4(p, len, wire_len, &out->flow, v, anomalies);
+	if (type == ETHERTYPE_IPV6)
+		return parse_ipv6(p, len, &out->flow, v, anomalies);
+	return REASM_CTR_drop_not_ip;
+}
+
+void
+reasm_shim_write(uint8_t *frame, const struct reasm_encap *e)
+{
+	uint8_t *shim = frame - REASM_SHIM_LEN;
+	uint64_t cookie = __atomic_load_n(&reasm_shim_cookie, __ATOMIC_RELAXED);
+
+	memset(shim, 0, 12);
+	shim[12] = REASM_SHIM_ETHERTYPE >> 8;
+	shim[13] = REASM_SHIM_ETHERTYPE & 0xff;
+	memcpy(shim + 14, &cookie, sizeof(cookie));
+	memcpy(shim + 22, e, sizeof(*e));
+	/* shim + 30 is the frame's own ethertype, left where it was */
 }
 
 enum reasm_counter

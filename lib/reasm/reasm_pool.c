@@ -298,6 +298,8 @@ conn_init(struct reasm_pool *pool, struct reasm_conn *conn, const struct reasm_f
 	conn->paged.prev = conn->paged.next = REASM_NO_CONN;
 	conn->received_bytes = 0;
 	memset(reasm_conn_acct(pool, conn), 0, sizeof(struct reasm_conn_acct));
+	if (unlikely(pool->zones != NULL) && reasm_flow_zone_get(key) != 0)
+		reasm_zone_hold(pool->zones, reasm_flow_zone_get(key));
 	list_lock(pool);
 	idle_place(pool, idx);
 	list_unlock(pool);
@@ -437,6 +439,8 @@ reasm_pool_remove(struct reasm_pool *pool, struct reasm_conn *conn)
 	if (is_shared(pool))
 		rte_rwlock_write_lock(&pool->table_lock);
 	rte_hash_del_key(pool->table, &conn->key);
+	if (unlikely(pool->zones != NULL) && reasm_flow_zone_get(&conn->key) != 0)
+		reasm_zone_release(pool->zones, reasm_flow_zone_get(&conn->key));
 	__atomic_store_n(&pool->count, pool->count - 1, __ATOMIC_RELAXED);
 	pool->generation++;
 	if (is_shared(pool))
@@ -470,6 +474,12 @@ check_conf(const struct reasm_pool_conf *conf)
 	}
 	if (conf->mode != REASM_POOL_SINGLE_WRITER && conf->mode != REASM_POOL_SHARED) {
 		REASM_LOG(ERR, "pool %s: unknown mode %d", conf->name, (int)conf->mode);
+		return -EINVAL;
+	}
+	if (conf->max_zones != 0 && (conf->max_zones < 8 || conf->max_zones > REASM_ZONE_MAX ||
+				     conf->mode != REASM_POOL_SINGLE_WRITER)) {
+		REASM_LOG(ERR, "pool %s: max_zones %u: 0, or %u to %u in a single-writer pool",
+			  conf->name, conf->max_zones, 8u, REASM_ZONE_MAX);
 		return -EINVAL;
 	}
 	return 0;
@@ -557,6 +567,11 @@ reasm_pool_create(const struct reasm_pool_conf *conf)
 	}
 	for (i = 0; i < conf->max_conns; i++)
 		rte_spinlock_init(&pool->conns[i].lock);
+	if (conf->max_zones != 0) {
+		rc = -reasm_zones_create(pool, conf->max_zones, conf->socket_id);
+		if (rc != 0)
+			goto fail;
+	}
 	return pool;
 fail:
 	reasm_pool_free(pool);
@@ -573,6 +588,7 @@ reasm_pool_free(struct reasm_pool *pool)
 	rte_free(pool->conns);
 	rte_free(pool->privs);
 	rte_free(pool->accts);
+	reasm_zones_free(pool);
 	rte_free(pool);
 }
 

@@ -126,6 +126,7 @@ struct reasm_pool {
 	rte_spinlock_t list_lock;     /**< shared mode: idle and paged lists */
 	/** During open() only: the opening frame's encapsulation (NULL: none known). */
 	const struct reasm_encap *open_encap;
+	struct reasm_zones *zones; /**< with conf.max_zones, else NULL */
 };
 
 /** Records of one assemble call waiting for delivery. */
@@ -313,7 +314,68 @@ struct reasm_parsed {
 	struct reasm_encap encap;
 	/** For drop_ipv4_fragment / drop_ipv6_fragment: the fragment's IP packet (p NULL: none). */
 	struct reasm_l4 frag;
+	/** With REASM_ENCAP_HANDED in encap.layers: what the shim of a handed-over datagram said. */
+	struct reasm_encap handed;
 };
+
+/** encap.layers of a frame handed over by another assembler (internal, with parsed.handed). */
+#define REASM_ENCAP_HANDED 0x8000
+/** The layers struct reasm_encap shows users. */
+#define REASM_ENCAP_PUBLIC (REASM_ENCAP_END - 1)
+
+/*
+ * A handed-over datagram whose fragments came in a tunnel or a VLAN travels as
+ * a frame with a shim between Ethernet and IP: ethertype REASM_SHIM_ETHERTYPE
+ * (IEEE 802 local experimental), this process's random cookie (8 bytes), the
+ * encapsulation (layers, VLAN id, tunnel id: 8 bytes, host order), the IP
+ * ethertype. The cookie keeps frames from the wire from passing for one.
+ */
+#define REASM_SHIM_ETHERTYPE 0x88b5
+#define REASM_SHIM_LEN 18 /* the shim's bytes: its ethertype, the cookie, the encapsulation */
+extern uint64_t reasm_shim_cookie; /* 0 until an assembler hands datagrams over */
+enum reasm_counter reasm_parse_shim(const uint8_t *p, uint32_t len, uint32_t wire_len,
+				    struct reasm_parsed *out, struct reasm_l4 *v,
+				    uint32_t *anomalies);
+/* Write the shim for @p e in the REASM_SHIM_LEN bytes before @p frame (its Ethernet frame). */
+void reasm_shim_write(uint8_t *frame, const struct reasm_encap *e);
+
+/* ---- zones: reasm_zone.c ---- */
+
+#define REASM_ZONE_MAX ((1u << 24) - 1)
+struct reasm_zone {
+	uint32_t refs;       /**< open connections keyed in the zone */
+	uint32_t prev, next; /**< the unused list (refs 0), by index; 0: none */
+	uint64_t stamp;      /**< the burst chunk that last handed it out */
+};
+struct reasm_zones {
+	struct rte_hash *table;   /**< {layers, VLAN, tunnel id} -> position (index - 1) */
+	struct reasm_zone *zones; /**< max entries, by position */
+	uint32_t max;
+	uint32_t count;       /**< zones in the table */
+	uint32_t unused_head; /**< oldest zone no connection holds */
+	uint32_t unused_tail;
+	uint64_t chunk; /**< bumped by every burst chunk */
+};
+int reasm_zones_create(struct reasm_pool *pool, uint32_t max, int socket_id);
+void reasm_zones_free(struct reasm_pool *pool);
+/** The zone of @p e (1..max), or 0 when every zone is held by open connections. */
+uint32_t reasm_zone_of(struct reasm_zones *z, const struct reasm_encap *e);
+void reasm_zone_hold(struct reasm_zones *z, uint32_t idx);
+void reasm_zone_release(struct reasm_zones *z, uint32_t idx);
+
+static inline uint32_t
+reasm_flow_zone_get(const struct reasm_flow *f)
+{
+	return (uint32_t)f->zone[0] | (uint32_t)f->zone[1] << 8 | (uint32_t)f->zone[2] << 16;
+}
+
+static inline void
+reasm_flow_zone_set(struct reasm_flow *f, uint32_t zone)
+{
+	f->zone[0] = (uint8_t)zone;
+	f->zone[1] = (uint8_t)(zone >> 8);
+	f->zone[2] = (uint8_t)(zone >> 16);
+}
 /** Anomalies of a frame that is still assembled (bits of reasm_parse_frame's *anomalies). */
 #define ANOMALY_IP_LEN 1u     /**< ip_len_past_frame */
 #define ANOMALY_FLAGS 0xffu   /**< the bits above; those from ANOMALY_CUT_SHIFT up: */

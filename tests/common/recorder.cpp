@@ -116,6 +116,7 @@ Rig::Rig(const RigOptions &o) : opt(o)
 	pc.socket_id = SOCKET_ID_ANY;
 	pc.max_conns = o.max_conns;
 	pc.mode = o.mode;
+	pc.max_zones = o.max_zones;
 	pc.ops = &Recorder::ops;
 	pc.factory_ctx = &rec;
 	pool = reasm_pool_create(&pc);

@@ -79,6 +79,7 @@ struct RigOptions {
 	uint32_t max_conns = 1024;
 	unsigned n_pages = 4096;
 	enum reasm_pool_mode mode = REASM_POOL_SINGLE_WRITER;
+	uint32_t max_zones = 0; /* reasm_pool_conf.max_zones */
 	struct reasm_defrag_conf defrag {
 	}; /* all zero: no defragmentation */
 };

@@ -526,9 +526,10 @@ struct reasm_encap {
 	uint16_t layers; /**< REASM_ENCAP_* bits: every layer met, outermost to innermost */
 	uint16_t vlan;   /**< the outermost VLAN id (12 bits), if layers has VLAN */
 	/**
-	 * The innermost tunnel's id, 0 if it has none: the bottom MPLS label,
-	 * the GRE key (0 without one), the VXLAN or Geneve VNI, the GTP-U TEID,
-	 * the ERSPAN session id.
+	 * The id of the innermost tunnel that has one, 0 if none has: the
+	 * bottom MPLS label, the PPPoE session id, the GRE key, the VXLAN or
+	 * Geneve VNI, the GTP-U TEID, the ERSPAN session id (IP in IP and GRE
+	 * without a key have none).
 	 */
 	uint32_t tunnel_id;
 };

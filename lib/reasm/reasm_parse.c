@@ -409,7 +409,7 @@ reasm_parse_frame(const uint8_t *frame, uint32_t len, uint32_t wire_len, struct 
 	enum reasm_counter c;
 
 	*anomalies = 0;
-	out->encap.layers = 0;
+	out->encap = (struct reasm_encap){0}; /* one store: no id left from another frame */
 	c = parse_ethernet_ip(frame, len, wire_len, out, &v, anomalies);
 	if (likely(c == REASM_CTR_MAX) && unlikely(v.proto != IPPROTO_TCP_))
 		c = reasm_decap_l4(out, &v, anomalies);

@@ -32,6 +32,25 @@ runs, /proc/PID/status VmRSS is sampled every 50 ms. Per scenario:
   6 retransmission_flood: 100 connections, every segment sent 10 times and the whole
      stream replayed once more at the end: each stream's bytes exact, payload_bytes is
      11 x the delivered bytes.
+  IP fragments, with --defrag --defrag-datagrams 64 --defrag-fragments 16
+  --defrag-pages 128 (small, so the bounds mean something):
+  7 frag_never_completed: 80,000 first fragments (MF set, no other fragment ever) of
+     distinct datagrams, 60,000 IPv4 and 20,000 IPv6 mixed, --defrag-timeout 5: every
+     fragment counted (defrag_fragments), each one a datagram that timed out or refused
+     for a full table (defrag_timeouts + defrag_drop_table_full = fragments sent), none
+     completed, no page left held (defrag_pages 0), no stream;
+  8 frag_tiny: 2,000 TCP segments in 24 fragments of 8 bytes (past --defrag-fragments
+     16), --defrag-timeout 1: each dropped once (defrag_drop_too_many = 2,000), its 7
+     later fragments timed out (defrag_timeouts = 2,000); a segment in exactly 16
+     fragments of 8 bytes is reassembled and its stream delivered exactly;
+  9 frag_conflict: SYN / data / FIN whose data segment comes in 5 fragments, 2 of them
+     overlapping held bytes with other bytes, sent after them: defrag_overlap_bytes =
+     defrag_conflict_bytes = 224, the stream's bytes are the first copy;
+ 10 frag_64k: two 65,515-byte segments (IPv4 total length 65,535) in 8,190 fragments
+     of 8 bytes each, one in order, one in reverse order (a page per fragment held), with
+     --defrag-fragments 8192 --defrag-pages 8200 --pages 16400: both streams exact
+     (bytes, sha256); its RSS is compared with an idle run of the same options
+     (frag_64k_idle), its bound grows by the bigger pools at PAGE_RSS a page.
 
 The measured peaks are printed and recorded as notes in the XML report
 ($GTEST_OUTPUT, "xml:PATH"). Exit status 1 if any check failed.
@@ -63,6 +82,10 @@ MBUFS = 16383            # the appliance's default --mbufs
 MBUF_BYTES = 2176 + 256  # RTE_MBUF_DEFAULT_BUF_SIZE + struct rte_mbuf + mempool headers
 CONN_BYTES = 512         # per stream-direction slot: struct reasm_conn, hash entry, priv
 PAGE_BYTES = 1952        # a page (1900 bytes of data + list links), mempool header included
+# What a page costs in RSS under the sandbox's --no-huge: the mempool pads an element to
+# 33 cache lines (2,112 bytes, its channel spreading) and an element may not cross a 4 KiB
+# page, so each takes a page of its own (measured: 4.0 KiB more RSS per --pages).
+PAGE_RSS = 4096
 SLACK = 32 << 20
 EAL_FIXED = 48 << 20     # shared libraries (DPDK, libpcap...), EAL's memseg tables and heaps
 TRAFFIC_SLACK = 16 << 20  # what traffic may add over an idle run's peak
@@ -441,6 +464,222 @@ def retransmission_flood(report, reasm, tmp, bound, rng):
                  lambda: counters_text(summary))
 
 
+# ---- IP fragment floods (--defrag) ---------------------------------------------------
+
+DEFRAG_DATAGRAMS, DEFRAG_FRAGMENTS, DEFRAG_PAGES = 64, 16, 128
+DEFRAG_ARGS = ["--defrag", "--defrag-datagrams", str(DEFRAG_DATAGRAMS), "--defrag-fragments",
+               str(DEFRAG_FRAGMENTS), "--defrag-pages", str(DEFRAG_PAGES)]
+
+
+def frag4_frame(src, dst, data, ident, offset, more, proto=frames.PROTO_TCP):
+    """Ethernet/IPv4 fragment (DF clear, MF if more) holding data at byte offset."""
+    return frames.ethernet(frames.MAC_B, frames.MAC_A, frames.ETH_IPV4,
+                           frames.ipv4_fragment(src, dst, proto, data, ident, offset, more))
+
+
+def frag6_frame(src, dst, data, ident, offset, more, proto=frames.PROTO_TCP):
+    """Ethernet/IPv6 with a Fragment header holding data at byte offset."""
+    return frames.ethernet(frames.MAC_B, frames.MAC_A, frames.ETH_IPV6, frames.ipv6_raw(
+        src, dst, frames.PROTO_FRAGMENT,
+        frames.ipv6_fragment_header(proto, offset, more, ident) + data))
+
+
+def tcp_datagram(src, sport, dst, dport, seq, payload):
+    """The IP payload of a data segment (TCP header + payload), to be fragmented."""
+    return frames.tcp(sport, dport, seq, DATA, payload, ack=1)
+
+
+def defrag_counters(summary):
+    return " ".join("%s=%d" % (k, v) for k, v in sorted(summary["counters"].items())
+                    if k.startswith("defrag") or k in ("conns_opened",))
+
+
+def frag_never_completed(report, reasm, tmp, bound, rng):
+    """80,000 first fragments (MF set, no other fragment ever) of distinct datagrams,
+    IPv4 and IPv6 mixed, into --defrag-datagrams 64 with a 5 ms --defrag-timeout: every
+    fragment is counted, and each either started a datagram that timed out (during the
+    run or at the end) or was refused for a full table; no datagram completes, no page
+    stays held, memory stays flat."""
+    cap, jsonl = os.path.join(tmp, "fragnc.pcap"), os.path.join(tmp, "fragnc.jsonl")
+    w = Writer(cap)
+    n4, n6 = 60000, 20000
+    body = rng.randbytes(1000)
+    for k in range(n4 + n6):
+        if k % 4 == 3 and k // 4 < n6:  # one IPv6 fragment in four, until n6 are sent
+            src = bytes.fromhex("20010db8000000000000000000%06x" % (k % 4096))
+            w.add(frag6_frame(src, bytes.fromhex("20010db80000000000000000000000c8"),
+                              body[8 * (k % 25):], k * 2654435761, 0, True))
+        else:  # a multiple of 8 bytes (MF set), 800 to 1,000
+            w.add(frag4_frame(cli_addr(k % 4096), SRV, body[8 * (k % 25):], k // 4096, 0,
+                              True))
+    w.close()
+    sent = w.n
+    limits = LIMIT_ARGS + DEFRAG_ARGS + ["--defrag-timeout", "5"]
+    summary, objs = run_scenario(report, reasm, "frag_never_completed", cap, jsonl, bound,
+                                 limits)
+    if summary is None:
+        return
+    print("frag_never_completed: %d first fragments sent (%d IPv4, %d IPv6): %s" % (
+        sent, n4, n6, defrag_counters(summary)), flush=True)
+    report.check("frag_never_completed.every_fragment_counted",
+                 sent == n4 + n6 and ctr(summary, "defrag_fragments") == sent,
+                 lambda: "%d fragments sent: %s" % (sent, counters_text(summary)))
+    report.check("frag_never_completed.timeouts_and_table_full",
+                 ctr(summary, "defrag_drop_table_full") > 0 and
+                 ctr(summary, "defrag_timeouts") > DEFRAG_DATAGRAMS and
+                 ctr(summary, "defrag_drop_table_full") + ctr(summary, "defrag_timeouts") ==
+                 sent and ctr(summary, "defrag_datagrams") == 0 and
+                 ctr(summary, "defrag_drop_no_page") == 0 and
+                 ctr(summary, "defrag_drop_bad") == 0 and
+                 ctr(summary, "defrag_drop_too_many") == 0,
+                 lambda: "%d fragments sent: %s" % (sent, counters_text(summary)))
+    report.check("frag_never_completed.pages_released",
+                 ctr(summary, "defrag_pages") == 0 and not objs and
+                 summary["tcp_segments"] == 0,
+                 lambda: "%d jsonl lines: %s" % (len(objs), counters_text(summary)))
+
+
+def frag_tiny(report, reasm, tmp, bound, rng):
+    """2,000 datagrams (TCP segments of 172 bytes) in 24 fragments of 8 bytes, beyond
+    --defrag-fragments 16: the 17th fragment drops each (defrag_drop_too_many), the 7
+    after it start a datagram that never completes (defrag_timeouts: --defrag-timeout
+    1 ms, the capture's frames 1 us apart, so at most ~42 wait at once, under 64). One
+    connection's segment in exactly 16 fragments of 8 bytes is reassembled and
+    delivered, byte-exact."""
+    cap, jsonl = os.path.join(tmp, "fragtiny.pcap"), os.path.join(tmp, "fragtiny.jsonl")
+    w = Writer(cap)
+    n, nfr = 2000, 24
+    csrc, isn = frames.ip4("10.5.0.1"), rng.getrandbits(32)
+    ok_data = rng.randbytes(DEFRAG_FRAGMENTS * 8 - 20)
+    w.add(frame(csrc, 6000, SRV, 80, isn, frames.TCP_SYN))
+    dg = tcp_datagram(csrc, 6000, SRV, 80, isn + 1, ok_data)
+    for i in range(DEFRAG_FRAGMENTS):
+        w.add(frag4_frame(csrc, SRV, dg[8 * i:8 * i + 8], 7, 8 * i, i + 1 < DEFRAG_FRAGMENTS))
+    w.add(frame(csrc, 6000, SRV, 80, isn + 1 + len(ok_data), frames.TCP_FIN | frames.TCP_ACK))
+    for k in range(n):
+        dg = tcp_datagram(cli_addr(k), 6100, SRV, 80, k, rng.randbytes(nfr * 8 - 20))
+        for i in range(nfr):
+            w.add(frag4_frame(cli_addr(k), SRV, dg[8 * i:8 * i + 8], k, 8 * i, i + 1 < nfr))
+    w.close()
+    sent = w.n - 2
+    summary, objs = run_scenario(report, reasm, "frag_tiny", cap, jsonl, bound,
+                                 LIMIT_ARGS + DEFRAG_ARGS + ["--defrag-timeout", "1"])
+    if summary is None:
+        return
+    print("frag_tiny: %d fragments of 8 bytes sent (%d datagrams of %d, 1 of %d): %s" % (
+        sent, n, nfr, DEFRAG_FRAGMENTS, defrag_counters(summary)), flush=True)
+    report.check("frag_tiny.too_many_dropped",
+                 ctr(summary, "defrag_fragments") == sent and
+                 ctr(summary, "defrag_drop_too_many") == n and
+                 ctr(summary, "defrag_timeouts") == n and
+                 ctr(summary, "defrag_datagrams") == 1 and
+                 ctr(summary, "defrag_drop_table_full") == 0 and
+                 ctr(summary, "defrag_drop_no_page") == 0 and
+                 ctr(summary, "defrag_pages") == 0,
+                 lambda: "%d fragments sent, %d datagrams of %d: %s" % (
+                     sent, n, nfr, counters_text(summary)))
+    report.check("frag_tiny.limit_datagram_delivered",
+                 len(objs) == 1 and exact(objs[0], ok_data) and
+                 summary["tcp_segments"] == 3,
+                 lambda: "want one stream of %d bytes: %r; %s" % (
+                     len(ok_data), objs, counters_text(summary)))
+
+
+def frag_conflict(report, reasm, tmp, bound, rng):
+    """A connection (SYN / data / FIN) whose data segment (20 + 400 bytes) comes in
+    fragments, two of them overlapping what is already held with different bytes, sent
+    after the copy they overlap: A [0,216) MF, X [104,216) conflicting, B [216,320) MF,
+    Y [208,320) conflicting, C [320,420) last. 224 bytes overlap and all differ; the
+    first copy is kept: the stream's bytes are the original's."""
+    cap, jsonl = os.path.join(tmp, "fragcf.pcap"), os.path.join(tmp, "fragcf.jsonl")
+    w = Writer(cap)
+    src, isn = frames.ip4("10.4.0.1"), rng.getrandbits(32)
+    data = rng.randbytes(400)
+    dg = tcp_datagram(src, 7000, SRV, 80, isn + 1, data)
+    evil = bytes(b ^ 0xA5 for b in dg)
+    w.add(frame(src, 7000, SRV, 80, isn, frames.TCP_SYN))
+    for lo, hi, src_bytes in ((0, 216, dg), (104, 216, evil), (216, 320, dg), (208, 320, evil),
+                              (320, 420, dg)):
+        w.add(frag4_frame(src, SRV, src_bytes[lo:hi], 0x4242, lo, hi < len(dg)))
+    w.add(frame(src, 7000, SRV, 80, isn + 1 + len(data), frames.TCP_FIN | frames.TCP_ACK))
+    w.close()
+    summary, objs = run_scenario(report, reasm, "frag_conflict", cap, jsonl, bound,
+                                 LIMIT_ARGS + DEFRAG_ARGS)
+    if summary is None:
+        return
+    print("frag_conflict: 5 fragments, 224 bytes overlapping with other bytes: %s" % (
+        defrag_counters(summary)), flush=True)
+    report.check("frag_conflict.counted",
+                 ctr(summary, "defrag_fragments") == 5 and
+                 ctr(summary, "defrag_datagrams") == 1 and
+                 ctr(summary, "defrag_overlap_bytes") == 224 and
+                 ctr(summary, "defrag_conflict_bytes") == 224 and
+                 ctr(summary, "defrag_timeouts") == 0 and
+                 ctr(summary, "defrag_pages") == 0,
+                 lambda: counters_text(summary))
+    report.check("frag_conflict.first_copy_kept", len(objs) == 1 and exact(objs[0], data),
+                 lambda: "expected %d bytes sha256 %s: %r" % (
+                     len(data), hashlib.sha256(data).hexdigest(), objs))
+
+
+def frag_64k(report, reasm, tmp, bound, rng):
+    """Two connections, each with one 65,515-byte data segment (IPv4 total length 65,535)
+    in 8,190 fragments of 8 bytes (the last 3), with --defrag-fragments 8192 and
+    --defrag-pages 8200: one in order, one in reverse order (every fragment a page of its
+    own until the datagram completes). Each stream is reassembled exactly."""
+    cap, jsonl = os.path.join(tmp, "frag64k.pcap"), os.path.join(tmp, "frag64k.jsonl")
+    w = Writer(cap)
+    plen = 65535 - 20
+    want = {}
+    nfrags = 0
+    for c, order in ((0, 1), (1, -1)):
+        src, sport, isn = frames.ip4("10.3.0.%d" % (c + 1)), 8000 + c, rng.getrandbits(32)
+        data = rng.randbytes(plen - 20)
+        want[sport] = data
+        dg = tcp_datagram(src, sport, SRV, 80, isn + 1, data)
+        w.add(frame(src, sport, SRV, 80, isn, frames.TCP_SYN))
+        offs = list(range(0, plen, 8))[::order]
+        for off in offs:
+            w.add(frag4_frame(src, SRV, dg[off:off + 8], 0x6400 + c, off, off + 8 < plen))
+        nfrags += len(offs)
+        w.add(frame(src, sport, SRV, 80, isn + 1 + len(data), frames.TCP_FIN | frames.TCP_ACK))
+    w.close()
+    # --defrag-pages is at most --pages / 2 (the workers' pools grow with it, though the
+    # RX lcore's defragmenter, whose pool holds --defrag-pages, does all the work here).
+    pages, dpages = 16400, 8200
+    limits = ["--max-conns", str(MAX_CONNS), "--pages", str(pages), "--pages-per-conn",
+              str(PAGES_PER_CONN), "--pages-total", str(PAGES_TOTAL), "--timeout", "0",
+              "--defrag", "--defrag-datagrams", str(DEFRAG_DATAGRAMS), "--defrag-fragments",
+              "8192", "--defrag-pages", str(dpages)]
+    # Bigger page pools than the other runs: the bound grows by them at PAGE_RSS a page,
+    # and an idle run with these options (the idle capture again) gives the peak that the
+    # traffic must stay within TRAFFIC_SLACK of.
+    big = bound[0] + (WORKERS * (pages - PAGES) + dpages) * PAGE_RSS
+    run_scenario(report, reasm, "frag_64k_idle", os.path.join(tmp, "idle.pcap"),
+                 os.path.join(tmp, "frag64k_idle.jsonl"), (big, None), limits)
+    summary, objs = run_scenario(report, reasm, "frag_64k", cap, jsonl,
+                                 (big, PEAKS.get("frag_64k_idle")), limits)
+    if summary is None:
+        return
+    print("frag_64k: 2 datagrams of 65,535 bytes, %d fragments: %s" % (
+        nfrags, defrag_counters(summary)), flush=True)
+    report.check("frag_64k.counters",
+                 ctr(summary, "defrag_fragments") == nfrags and nfrags == 2 * 8190 and
+                 ctr(summary, "defrag_datagrams") == 2 and
+                 not any(ctr(summary, k) for k in (
+                     "defrag_timeouts", "defrag_drop_too_many", "defrag_drop_bad",
+                     "defrag_drop_table_full", "defrag_drop_no_page", "defrag_pages",
+                     "defrag_overlap_bytes")),
+                 lambda: counters_text(summary))
+    by_port = {o.get("sport"): o for o in objs}
+    bad = ["%d: %r" % (p, by_port.get(p)) for p, d in sorted(want.items())
+           if not (p in by_port and exact(by_port[p], d))]
+    report.check("frag_64k.reassembled_exact", len(objs) == 2 and not bad,
+                 lambda: "want 2 streams of %d bytes (sha256 %s): %s" % (
+                     plen - 20, " ".join(hashlib.sha256(d).hexdigest()[:16]
+                                         for d in want.values()), "\n".join(bad) or objs))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("reasm", help="the appliance (build/app/reasm)")
@@ -463,7 +702,8 @@ def main():
         run_scenario(report, reasm, "idle", cap, os.path.join(tmp, "idle.jsonl"), (bound, None))
         bound = (bound, PEAKS.get("idle"))
         for scenario in (syn_flood, overlap_storm, hole_per_packet, tiny_mempool, churn,
-                         retransmission_flood):
+                         retransmission_flood, frag_never_completed, frag_tiny,
+                         frag_conflict, frag_64k):
             t = time.monotonic()
             scenario(report, reasm, tmp, bound, rng)
             print("%s: %.1fs in all" % (scenario.__name__, time.monotonic() - t), flush=True)

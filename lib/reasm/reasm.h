@@ -777,7 +777,10 @@ size_t reasm_page_size(void);
 
 /**
  * Create a mempool of @p n_pages pages for one or more assemblers
- * (rte_mempool_create with a per-lcore cache of @p cache_size).
+ * (rte_mempool_create with a per-lcore cache of @p cache_size). Pages are
+ * never given to a device, so they need no IOVA-contiguous memory
+ * (RTE_MEMPOOL_F_NO_IOVA_CONTIG): without hugepages, 4 KiB system pages
+ * then hold two of them, not one (about 2.1 KB of memory per page).
  *
  * Thread safety: may be called from any thread once the EAL is initialised
  * (as rte_mempool_create); the mempool it makes is multi-producer and

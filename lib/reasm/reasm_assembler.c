@@ -627,8 +627,7 @@ reasm_page_pool_create(const char *name, unsigned int n_pages, unsigned int cach
 		       int socket_id)
 {
 	return rte_mempool_create(name, n_pages, sizeof(struct reasm_page), cache_size, 0, NULL,
-				  NULL, NULL, NULL, socket_id,
-				  RTE_MEMPOOL_F_NO_IOVA_CONTIG);
+				  NULL, NULL, NULL, socket_id, RTE_MEMPOOL_F_NO_IOVA_CONTIG);
 }
 
 struct reasm_assembler *

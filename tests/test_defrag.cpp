@@ -218,6 +218,25 @@ TEST_F(Defrag, InconsistentFragmentsAreDropped)
 	finish(rig);
 }
 
+TEST_F(Defrag, BadFragmentsTakeNoTableEntry)
+{
+	/* A table of 8 datagrams, 8 bad fragments of distinct datagrams: a good
+	 * datagram still finds room, and the bad ones never time out. */
+	Rig rig(with_defrag(8));
+	const Bytes f = frame_of(v4(200));
+	for (uint32_t id = 100; id < 108; id++)
+		feed(rig, fragments_of(f, {{0, 12}}, id)); /* MF, not a multiple of 8 */
+	EXPECT_EQ(ctr(rig, REASM_CTR_defrag_drop_bad), 8u);
+	const FrameSpec s = v4(200, 9);
+	EXPECT_EQ(feed(rig, fragments_of(frame_of(s), {{0, 112}, {112, 108}}, 1)), 1u);
+	EXPECT_EQ(ctr(rig, REASM_CTR_defrag_drop_table_full), 0u);
+	EXPECT_EQ(ctr(rig, REASM_CTR_defrag_datagrams), 1u);
+	reasm_flush_all(rig.asm_);
+	EXPECT_EQ(ctr(rig, REASM_CTR_defrag_timeouts), 0u);
+	rig.rec.take();
+	finish(rig);
+}
+
 TEST_F(Defrag, A64KiBDatagramInEightByteFragmentsIsBounded)
 {
 	/* 8,192 fragments of 8 bytes: too many for max_fragments 64, memory stays bounded. */

@@ -308,9 +308,9 @@ add_bytes(struct reasm_assembler *a, struct reasm_dgram *g, const struct fragmen
 	return true;
 }
 
-/* Whether @p f is consistent with itself and with what @p g knows of the datagram. */
+/* Whether @p f is consistent with itself: checked before it may take a table entry. */
 static bool
-fragment_fits(const struct reasm_dgram *g, const struct fragment *f)
+fragment_sane(const struct fragment *f)
 {
 	uint32_t end = f->offset + f->len;
 
@@ -318,6 +318,15 @@ fragment_fits(const struct reasm_dgram *g, const struct fragment *f)
 		return false; /* all but the last carry a multiple of 8 bytes */
 	if (f->hdr_len + end > REASM_DEFRAG_DATAGRAM_MAX + (f->key.family == 6 ? 40 : 0))
 		return false; /* past what a length field can say */
+	return true;
+}
+
+/* Whether @p f is consistent with what @p g knows of the datagram. */
+static bool
+fragment_fits(const struct reasm_dgram *g, const struct fragment *f)
+{
+	uint32_t end = f->offset + f->len;
+
 	if (!f->more && g->end != UINT32_MAX && g->end != end)
 		return false; /* a second last fragment, with another end */
 	if (g->end != UINT32_MAX && end > g->end)
@@ -393,7 +402,8 @@ reasm_defrag_fragment(struct reasm_assembler *a, const struct reasm_l4 *frag,
 		d->clock = ts;
 	ok = (frag->p[0] >> 4) == 4 ? read_ipv4(frag, &f) : read_ipv6(frag, &f);
 	f.ip = frag->p;
-	if (!ok) {
+	if (!ok || !fragment_sane(&f)) {
+		/* Before the table: a bad fragment must not hold an entry for good ones. */
 		ctr(a, REASM_CTR_defrag_drop_bad, 1);
 		return 0;
 	}

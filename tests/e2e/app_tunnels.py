@@ -47,6 +47,25 @@ segments too (info["pkts_decap_defrag"]), no fragment is dropped as such, and wh
 summary has them defrag_fragments, defrag_datagrams, defrag_overlap_bytes (first copy
 kept), defrag_timeouts (the groups of fragments sent after their datagram was complete,
 dropped at the end) equal what gencap sent, defrag_conflict_bytes 0.
+fragments_ip4defrag: the same with 1 worker, on a capture made for NAME.ip4defrag_agrees
+(IPv4 connections, inner and outer fragments, duplicated and out of order, none
+overlapping).
+
+NAME.ip4defrag_agrees (the three captures with --defrag): tools/gopacket-ref -defrag
+(gopacket's own ip4defrag before tcpassembly) prints gencap's expected line, and reasm
+--defrag's first replay has the same stream directions (MODEL_KEYS), for every direction
+gopacket's ip4defrag should reassemble as reasm does: directions without fragments, and
+those whose fragments are IPv4 without the cases where ip4defrag 1.1.19 differs from RFC
+791 (fragment_reasons(): IPv4 options in a fragment, a fragment under 8 bytes, fragments
+overlapping at different offsets, DF set on a fragment). The note counts the lines
+compared and, per reason, those left out (ERSPAN III and IPv6 fragments too: gopacket
+decodes neither).
+
+tcpdump.FILE.defrag_agrees, for each Ethernet capture of tcpdump's test suite
+(REASM_SOURCE_DIR/../shared/captures/tcpdump) that carries TCP inside a tunnel or in IP
+fragments (TCPDUMP_CAPTURES): reasm --defrag (1 worker) has gopacket-ref -defrag's stream
+directions (MODEL_KEYS); the note says what the capture carries and reasm's pkts_decap and
+defrag_* counters.
 
 Usage: app_tunnels.py PATH/TO/reasm [--work-dir DIR] [--build-dir DIR]
 Writes the report to $GTEST_OUTPUT ("xml:PATH"). Exit status 1 if any case failed.
@@ -56,6 +75,7 @@ import collections
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -63,7 +83,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "..", "scripts", "lib"))
-from reasmkit import appliance, gencap, gopacket, gtest, source_dir, tshark  # noqa: E402
+from reasmkit import (appliance, frames, gencap, gopacket, gtest, shared_captures,  # noqa: E402
+                      source_dir, tshark)
 
 SUITE = "AppTunnels"
 RUN_TIMEOUT = 60
@@ -89,6 +110,49 @@ FRAG_DEFRAG = [
      ["--encap", "ipip,gre,gre-teb,erspan2,vxlan,geneve,gtpu,nested", "--p-encap", "0.9",
       "--conns", "30", "--frag-outer", "0.35"], 61),
 ]
+# For NAME.ip4defrag_agrees: IPv4 connections only, inner and outer fragments, duplicates and
+# reordering but no overlap (ip4defrag miscounts overlapping fragments); replayed with 1 worker.
+FRAG_IP4DEFRAG = ("fragments_ip4defrag",
+                  ["--encap", "all", "--ipv6", "0", "--p-encap", "0.7", "--conns", "40",
+                   "--frag", "0.08", "--frag-outer", "0.08", "--frag-overlap", "0"], 62)
+# Why a stream direction is left out of NAME.ip4defrag_agrees, in the order a direction is
+# counted under (a direction may have several reasons): see fragment_reasons().
+IP4DEFRAG_PITFALLS = (
+    ("erspan3", "in ERSPAN III (gopacket does not decode it)"),
+    ("ipv6", "with IPv6 fragments (gopacket has no IPv6 defragmenter)"),
+    ("options", "with IPv4 options in a fragment (ip4defrag's length arithmetic takes "
+     "every IPv4 header as 20 bytes: the datagram never completes)"),
+    ("small", "with a fragment under 8 bytes (ip4defrag rejects it: 'fragment too small')"),
+    ("overlap", "with overlapping fragments at different offsets (ip4defrag counts their "
+     "bytes twice: the datagram never completes, or is built wrong)"),
+    ("df", "with DF set on a fragment (ip4defrag leaves it alone)"),
+)
+# The Ethernet captures of tcpdump's test suite (shared_captures()) that carry TCP inside a
+# tunnel or in IP fragments (found with tshark, gopacket and reasm's pkts_decap /
+# defrag_fragments over all 829 captures; the PPP ones, bgp_vpn_attrset.pcap and
+# lspping-fec-ldp.pcap, are not Ethernet: neither side reads them): replayed through reasm
+# --defrag and gopacket-ref -defrag, for tcpdump.FILE.defrag_agrees.
+TCPDUMP_CAPTURES = (
+    ("geneve.pcap", "TCP in Geneve"),
+    ("geneve-gcp.pcap", "one TCP segment in Geneve, no payload: no stream"),
+    ("gso-ipv4-geneve-ipv4.pcap", "a GSO TCP segment in Geneve"),
+    ("gso-ipv4-geneve-ipv6.pcap", "a GSO TCP segment in Geneve"),
+    ("gso-ipv4-vxlan-ipv4.pcap", "a GSO TCP segment in VXLAN"),
+    ("gso-ipv4-vxlan-ipv6.pcap", "a GSO TCP segment in VXLAN"),
+    ("gso-ipv6-geneve-ipv4.pcap", "a GSO TCP segment in Geneve"),
+    ("gso-ipv6-geneve-ipv6.pcap", "a GSO TCP segment in Geneve"),
+    ("gso-ipv6-vxlan-ipv4.pcap", "a GSO TCP segment in VXLAN"),
+    ("gso-ipv6-vxlan-ipv6.pcap", "a GSO TCP segment in VXLAN"),
+    ("bigtcp-ipv4-geneve-ipv4.pcap", "a BIG TCP segment (80 KB frame) in Geneve"),
+    ("bigtcp-ipv4-vxlan-ipv4.pcap", "a BIG TCP segment (80 KB frame) in VXLAN"),
+    ("wccp_redirect_gre.pcap", "TCP in GRE behind a WCCP redirect header (0x883e): "
+     "neither follows it"),
+    ("sflow_expanded.pcap", "TCP in an sFlow sample: neither decodes it"),
+    ("bgp_pmsi_tunnel-oobr.pcap", "a first IPv4 fragment of TCP, DF and MF set"),
+    ("rpki-rtr-oobr.pcap", "a first IPv4 fragment of TCP, DF and MF set"),
+    ("bgp-bgp_capabilities_print-oobr-1.pcap", "a first IPv4 fragment of TCP, DF and MF set"),
+    ("bgp-bgp_capabilities_print-oobr-2.pcap", "a first IPv4 fragment of TCP, DF and MF set"),
+)
 
 
 def multiset(rows, keys=MODEL_KEYS):
@@ -168,6 +232,7 @@ class Tunnels:
         self.ref = None
         self.defrag = None
         self.durations = {}
+        self.gen_argv = {}
 
     # ---- set-up ---------------------------------------------------------------
 
@@ -201,6 +266,7 @@ class Tunnels:
         args = ["-o", cap, "--seed", str(seed)] + GEN + gen_args
         if "--frag" in gen_args or "--frag-outer" in gen_args:
             args += ["--expected-no-defrag", os.path.join(self.work, name + ".nd.jsonl")]
+        self.gen_argv[name] = args
         try:
             info = gencap.generate_files(args)
         except Exception as e:  # the generator's self-check, or a bug in it
@@ -298,6 +364,7 @@ class Tunnels:
                                  "%d workers: same streams, other keys differ" % n)
             self.report.add("%s.same_output_%s_workers" % (
                 name, "_".join(str(n) for n, _ in workers)), "\n".join(fails) or None)
+        return rows_by_n
 
     def capture(self, name, gen_args, seed):
         info = self.generate(name, gen_args, seed)
@@ -356,7 +423,55 @@ class Tunnels:
                                             "tshark fragmented"),
                         note="%d directions" % len(got))
 
-    def fragments_reassembled(self, name, gen_args, seed):
+    def tcpdump_captures(self):
+        """tcpdump.FILE.defrag_agrees for each TCPDUMP_CAPTURES FILE: reasm --defrag (1
+        worker) has the stream directions (MODEL_KEYS) gopacket-ref -defrag prints; the note
+        says what the capture carries, reasm's decapsulation and defragmentation counters,
+        and whether gopacket-ref without -defrag differs (it should not: no fragment of TCP
+        there completes a datagram)."""
+        folder = shared_captures()
+        exe, why = self.gopacket_ref()
+        if why is None and self.defrag_support() is not None:
+            why = self.defrag_support()
+        if why is None and not os.path.isdir(folder):
+            why = "capture folder %s is missing" % folder
+        if why is not None:
+            for f, _ in TCPDUMP_CAPTURES:
+                self.report.cases.append(gtest.Case("tcpdump.%s.defrag_agrees" % f,
+                                                    skipped=why))
+            print("skip   tcpdump.*.defrag_agrees: %s" % why)
+            return
+        paths = [os.path.join(folder, f) for f, _ in TCPDUMP_CAPTURES]
+        ref_d, crash_d = gopacket.run_sections([exe, "-defrag"], paths, 120)
+        ref_p, _ = gopacket.run_sections([exe], paths, 120)
+        for (f, what), path in zip(TCPDUMP_CAPTURES, paths):
+            case = "tcpdump.%s.defrag_agrees" % f
+            if not os.path.exists(path):
+                self.report.add(case, "%s is missing" % path)
+                continue
+            if path in crash_d:
+                self.report.add(case, "gopacket-ref -defrag: " + crash_d[path])
+                continue
+            run = Run(self.reasm, path, os.path.join(self.work, "tcpdump-%s.jsonl" % f),
+                      WORKERS[0][1], DEFRAG_ARGS)
+            self.durations["tcpdump"] = self.durations.get("tcpdump", 0.0) + run.secs
+            if not run.ok():
+                self.report.add(case, "the run failed: " + run.why_not())
+                continue
+            ref = [json.loads(x) for x in ref_d[path]]
+            ctrs = " ".join("%s=%d" % kv for kv in sorted(run.summary["counters"].items())
+                            if kv[1] and kv[0].startswith(("pkts_decap", "defrag_",
+                                                           "drop_ipv4_fragment",
+                                                           "drop_ipv6_fragment")))
+            note = "%s; %d direction(s); %s" % (what, len(ref), ctrs or "reasm counted no "
+                                              "decapsulated segment and no fragment")
+            if path in ref_p and ref_p[path] != ref_d[path]:
+                note += "; gopacket-ref without -defrag differs"
+            self.report.add(case, multiset_diff(multiset(ref), multiset(run.objs), MODEL_KEYS,
+                                                "gopacket -defrag", "reasm --defrag"),
+                            note=note)
+
+    def fragments_reassembled(self, name, gen_args, seed, workers=WORKERS):
         why = self.defrag_support()
         if why is not None:
             self.report.cases.append(gtest.Case(name, skipped=why))
@@ -396,8 +511,154 @@ class Tunnels:
                               "datagram was complete); %s" % (
                                   datagrams, fr["fragments"], fr.get("stale_fragments", 0),
                                   counters_text(run.summary, ("defrag_",))))
-        self.replays(name, info, info["expected"], WORKERS, DEFRAG_ARGS,
-                     decap_key="pkts_decap_defrag", frag_check=frag_check)
+        rows_by_n = self.replays(name, info, info["expected"], workers, DEFRAG_ARGS,
+                                 decap_key="pkts_decap_defrag", frag_check=frag_check)
+        self.check_ip4defrag(name, info, rows_by_n.get(min(n for n, _ in workers)))
+
+    def check_ip4defrag(self, name, info, reasm_rows):
+        """NAME.ip4defrag_agrees: gopacket-ref -defrag (gopacket's ip4defrag before
+        tcpassembly) prints gencap's expected line, and reasm --defrag (its first replay)
+        the same stream directions (MODEL_KEYS), for every direction that carried no
+        fragment or only IPv4 fragments ip4defrag reassembles as reasm does (not in ERSPAN
+        III; see fragment_reasons() for the others, each counted in the note)."""
+        case = name + ".ip4defrag_agrees"
+        exe, why = self.gopacket_ref()
+        if exe is None:
+            self.report.cases.append(gtest.Case(case, skipped=why))
+            print("skip   %s: %s" % (case, why))
+            return
+        if reasm_rows is None:
+            self.report.add(case, "no reasm output to compare (see %s.w*.matches_expected)"
+                            % name)
+            return
+        try:
+            reasons = fragment_reasons(self.gen_argv[name])
+        except Exception as e:  # gencap's internals changed
+            self.report.add(case, "could not tell which directions carried which fragments: "
+                            "%s: %s" % (type(e).__name__, e))
+            return
+        try:
+            r = subprocess.run([exe, "-defrag", info["pcap"]], capture_output=True, text=True,
+                               timeout=120)
+        except subprocess.TimeoutExpired:
+            self.report.add(case, "gopacket-ref -defrag timed out")
+            return
+        if r.returncode != 0:
+            self.report.add(case, "gopacket-ref -defrag exit status %d:\n%s" % (
+                r.returncode, r.stderr[-2000:]))
+            return
+
+        def key(o):
+            return (o["src"], o["sport"], o["dst"], o["dport"])
+        left_out = collections.Counter()
+        compared, with_frags = set(), 0
+        for line, stack in info["line_stacks"]:
+            k = key(json.loads(line))
+            why = reasons.get(k, set()) | ({"erspan3"} if any(
+                b in stack for b in gencap.GOPACKET_BLIND) else set())
+            bad = [p for p, _ in IP4DEFRAG_PITFALLS if p in why]
+            if bad:
+                left_out[bad[0]] += 1
+            else:
+                compared.add(k)
+                with_frags += k in reasons
+        want = collections.Counter(line for line, _ in info["line_stacks"]
+                                   if key(json.loads(line)) in compared)
+        ref_lines = [x for x in r.stdout.splitlines() if not x.startswith("# ")]
+        ref = collections.Counter(x for x in ref_lines if key(json.loads(x)) in compared)
+        fails = []
+        if ref != want:
+            fails.append("gopacket-ref -defrag and gencap's expectation differ: %d lines only "
+                         "in gencap, %d only in gopacket, e.g.\ngencap:   %s\ngopacket: %s" % (
+                             sum((want - ref).values()), sum((ref - want).values()),
+                             "\n          ".join(list((want - ref).elements())[:4]),
+                             "\n          ".join(list((ref - want).elements())[:4])))
+        got = [o for o in reasm_rows if key(o) in compared]
+        diff = multiset_diff(multiset(json.loads(x) for x in ref.elements()), multiset(got),
+                             MODEL_KEYS, "gopacket -defrag", "reasm --defrag")
+        if diff:
+            fails.append(diff)
+        known = {key(json.loads(line)) for line, _ in info["line_stacks"]}
+        strays = sum(1 for x in ref_lines if key(json.loads(x)) not in known)
+        note = "%d of %d lines compared (%d with IPv4 fragments, %d without fragments)" % (
+            sum(want.values()), len(info["line_stacks"]), with_frags,
+            sum(want.values()) - with_frags)
+        parts = ["%d %s" % (left_out[p], text) for p, text in IP4DEFRAG_PITFALLS
+                 if left_out[p]]
+        if parts:
+            note += "; left out: " + "; ".join(parts)
+        if strays:
+            note += "; gopacket -defrag also printed %d lines for directions gencap does not " \
+                    "have (datagrams ip4defrag built wrong)" % strays
+        self.report.add(case, "\n".join(fails) or None, note=note)
+
+
+def _ipv4_fragment_at(frame, src, dst):
+    """The first IPv4 header of frame from src to dst that is a fragment (MF or an offset)
+    with a valid checksum, as (header length, payload length, identification, offset,
+    DF set), or None."""
+    pat = frames.addr(src) + frames.addr(dst)
+    at = frame.find(pat)
+    while at >= 0:
+        p = at - 12
+        if p >= 14 and frame[p] >> 4 == 4 and frame[p] & 15 >= 5:
+            hl = (frame[p] & 15) * 4
+            tot, ident, fl = struct.unpack_from("!HHH", frame, p + 2)
+            if (fl & 0x3FFF) and hl <= tot and p + tot <= len(frame) and \
+                    frames.csum(frame[p:p + hl]) == 0:
+                return hl, tot - hl, ident, (fl & 0x1FFF) * 8, bool(fl & 0x4000)
+        at = frame.find(pat, at + 1)
+    return None
+
+
+def fragment_reasons(argv):
+    """What the fragments of each stream direction of the capture gencap makes with argv
+    were, as {(src, sport, dst, dport): set}, directions without fragments left out:
+    "ipv6" (IPv6 fragments), "ipv4" (IPv4 fragments), and for IPv4 what gopacket's ip4defrag
+    (1.1.19) does not reassemble as RFC 791 (and reasm) does: "options" (IPv4 options in a
+    fragment: it counts every header as 20 bytes), "small" (a fragment of under 8 bytes: it
+    rejects it), "overlap" (fragments at different offsets overlapping: it counts their
+    bytes twice), "df" (DF set on a fragment: it leaves it alone, and gopacket decodes it as
+    a fragment). Duplicates at the same offset it ignores, as reasm keeps the first copy.
+    A datagram of several fragments is judged as a whole, fragments sent after it was
+    complete included. gencap makes the frames again in memory (the same seed: the same
+    frames) and says per frame which connection, direction and layer ("inner", "outer")
+    it fragmented; the fragment's header is found in the frame by its addresses."""
+    opts = gencap.parse_args(argv)
+    res = gencap.run_all(opts)
+    out = collections.defaultdict(set)
+    datagrams = collections.defaultdict(list)
+    for (_, frame), (conn, how, seg) in zip(res.frames, res.meta):
+        if how == "plain":
+            continue
+        key, d = conn.key(seg.dir), seg.dir
+        if how == "inner":
+            v6 = conn.v6
+            src, _, dst, _ = conn.endpoint(d)
+        else:
+            layer = conn.tunnel.layers[conn.tunnel.outer]
+            v6 = layer.outer_v6
+            src, dst = layer.ends_of(d)[:2]
+        if v6:
+            out[key].add("ipv6")
+            continue
+        h = _ipv4_fragment_at(frame, src, dst)
+        if h is None:
+            raise ValueError("no IPv4 fragment from %s to %s in a frame gencap fragmented "
+                             "(%s) for %s" % (src, dst, how, key))
+        datagrams[(key, str(src), str(dst), h[2])].append(h)
+    for (key, _, _, _), frags in datagrams.items():
+        out[key].add("ipv4")
+        if any(hl != 20 for hl, _, _, _, _ in frags):
+            out[key].add("options")
+        if any(n < 8 for _, n, _, _, _ in frags):
+            out[key].add("small")
+        if any(df for _, _, _, _, df in frags):
+            out[key].add("df")
+        spans = sorted({(off, off + n) for _, n, _, off, _ in frags})
+        if any(b[0] < a[1] for a, b in zip(spans, spans[1:])):
+            out[key].add("overlap")
+    return dict(out)
 
 
 def encap_summary(info):
@@ -434,6 +695,8 @@ def main():
     t.fragments_today(*FRAG_TODAY)
     for name, gen_args, seed in FRAG_DEFRAG:
         t.fragments_reassembled(name, gen_args, seed)
+    t.fragments_reassembled(*FRAG_IP4DEFRAG, workers=[WORKERS[0]])
+    t.tcpdump_captures()
     print("reasm run time per capture: %s" % ", ".join(
         "%s %.1fs" % kv for kv in t.durations.items()))
     rc = report.finish()

@@ -5,6 +5,10 @@ build_reference() builds tools/gopacket-ref with Debian's Go packages (golang-go
 golang-github-google-gopacket-dev golang-golang-x-net-dev golang-golang-x-sys-dev).
 run_sections() runs a program that prints, per capture given, a section "# FILE",
 its lines, "# end" (gopacket-ref, tests/tools/pcap_replay), and survives its crashes.
+
+gopacket-ref's options go before the files: run_sections([exe, "-defrag"], files, t)
+puts gopacket's own IPv4 defragmenter (github.com/google/gopacket/ip4defrag, in the same
+Debian package) in front of tcpassembly; without options its output is what it always was.
 """
 import os
 import subprocess

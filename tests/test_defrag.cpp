@@ -279,27 +279,11 @@ TEST_F(Defrag, FragmentsInsideTunnelsAndFragmentedTunnels)
 	finish(rig);
 }
 
-struct Handed {
-	std::vector<Bytes> frames;
-};
-
-bool owns_nothing(void *, const struct reasm_flow *)
-{
-	return false;
-}
-
-void keep(void *ctx, const uint8_t *frame, uint32_t len, uint64_t)
-{
-	static_cast<Handed *>(ctx)->frames.emplace_back(frame, frame + len);
-}
-
 TEST_F(Defrag, DatagramsOfAnotherAssemblerAreHandedOff)
 {
 	Handed handed;
 	RigOptions o = with_defrag();
-	o.defrag.owns = owns_nothing;
-	o.defrag.handoff = keep;
-	o.defrag.steer_ctx = &handed;
+	handed.steer(o.defrag);
 	Rig rig(o);
 	const FrameSpec s = v6(500, 77);
 	EXPECT_EQ(feed(rig, fragments_of(frame_of(s), {{256, 264}, {0, 256}})), 0u);

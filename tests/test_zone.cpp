@@ -120,20 +120,6 @@ TEST_F(Zone, FullTableDropsNewZonesUntilOneIsFree)
 	finish(rig);
 }
 
-struct Handed {
-	std::vector<Bytes> frames;
-};
-
-bool owns_nothing(void *, const struct reasm_flow *)
-{
-	return false;
-}
-
-void keep(void *ctx, const uint8_t *frame, uint32_t len, uint64_t)
-{
-	static_cast<Handed *>(ctx)->frames.emplace_back(frame, frame + len);
-}
-
 TEST_F(Zone, HandedOverDatagramKeepsItsZoneAndEncapsulation)
 {
 	/* Fragments reassembled by one assembler, their connection another's: the
@@ -141,9 +127,7 @@ TEST_F(Zone, HandedOverDatagramKeepsItsZoneAndEncapsulation)
 	Handed handed;
 	RigOptions o;
 	o.defrag.max_datagrams = 16;
-	o.defrag.owns = owns_nothing;
-	o.defrag.handoff = keep;
-	o.defrag.steer_ctx = &handed;
+	handed.steer(o.defrag);
 	Rig first(o);
 	EncapSpec e = vxlan(4242);
 	e.vlans = {7};

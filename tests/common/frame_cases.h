@@ -408,6 +408,29 @@ failures()
 		->total_part_count();
 }
 
+/*
+ * Steering for a defragmenter that owns no connection: every datagram it
+ * completes is handed off, and kept here as the frame the owner would get.
+ */
+struct Handed {
+	std::vector<Bytes> frames;
+
+	static bool owns_nothing(void *, const struct reasm_flow *)
+	{
+		return false;
+	}
+	static void keep(void *ctx, const uint8_t *frame, uint32_t len, uint64_t)
+	{
+		static_cast<Handed *>(ctx)->frames.emplace_back(frame, frame + len);
+	}
+	void steer(struct reasm_defrag_conf &c)
+	{
+		c.owns = owns_nothing;
+		c.handoff = keep;
+		c.steer_ctx = this;
+	}
+};
+
 /* Flush, then nothing may be held: the end of every case. */
 inline void
 finish(Rig &rig)

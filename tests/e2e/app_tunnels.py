@@ -155,33 +155,8 @@ TCPDUMP_CAPTURES = (
 )
 
 
-def multiset(rows, keys=MODEL_KEYS):
-    return collections.Counter(tuple(r.get(k) for k in keys) for r in rows)
-
-
-def multiset_diff(want, got, keys, what_want, what_got, limit=8):
-    """Failure text for two Counters of key tuples, or None when equal."""
-    if want == got:
-        return None
-    missing = list((want - got).elements())
-    extra = list((got - want).elements())
-    text = ["%d stream directions from %s, %d from %s: %d missing, %d unexpected" % (
-        sum(want.values()), what_want, sum(got.values()), what_got, len(missing), len(extra))]
-    by_dir = collections.defaultdict(lambda: ([], []))
-    for t in missing:
-        by_dir[t[:4]][0].append(t)
-    for t in extra:
-        by_dir[t[:4]][1].append(t)
-    for i, (d, (m, e)) in enumerate(sorted(by_dir.items(), key=str)):
-        if i == limit:
-            text.append("... (%d more directions)" % (len(by_dir) - limit))
-            break
-        text.append("%s %s -> %s %s:" % d)
-        for t in m:
-            text.append("  %s: %s" % (what_want, dict(zip(keys[4:], t[4:]))))
-        for t in e:
-            text.append("  %s: %s" % (what_got, dict(zip(keys[4:], t[4:]))))
-    return "\n".join(text)
+def multiset_of(rows, keys=MODEL_KEYS):
+    return appliance.multiset(rows, keys)
 
 
 def strip(rows):
@@ -336,8 +311,8 @@ class Tunnels:
                 self.report.add(pre + "matches_expected", "the run failed: " + run.why_not())
                 continue
             rows_by_n[n] = run.objs
-            self.report.add(pre + "matches_expected", multiset_diff(
-                multiset(expected), multiset(run.objs), MODEL_KEYS, "gencap", "reasm"))
+            self.report.add(pre + "matches_expected", appliance.multiset_diff(
+                multiset_of(expected), multiset_of(run.objs), MODEL_KEYS, "gencap", "reasm"))
             why = appliance.bytes_conserved_problem(run.summary, run.objs)
             self.report.check(pre + "bytes_conserved", why is None, lambda: why)
             got, want = run.ctr("pkts_decap"), info[decap_key]
@@ -349,8 +324,8 @@ class Tunnels:
                 frag_check(pre, run)
         if 1 in rows_by_n:
             seen_keys = MODEL_KEYS + ["first_seen", "last_seen"]
-            self.report.add(name + ".seen_times", multiset_diff(
-                multiset(rows, seen_keys), multiset(rows_by_n[1], seen_keys), seen_keys,
+            self.report.add(name + ".seen_times", appliance.multiset_diff(
+                multiset_of(rows, seen_keys), multiset_of(rows_by_n[1], seen_keys), seen_keys,
                 "gencap", "reasm"))
         if len(rows_by_n) == len(workers) and len(workers) > 1:
             base_n = min(rows_by_n)
@@ -358,7 +333,7 @@ class Tunnels:
             fails = []
             for n, rows in sorted(rows_by_n.items()):
                 if strip(rows) != base:
-                    fails.append(multiset_diff(multiset(rows_by_n[base_n]), multiset(rows),
+                    fails.append(appliance.multiset_diff(multiset_of(rows_by_n[base_n]), multiset_of(rows),
                                                MODEL_KEYS, "%d worker(s)" % base_n,
                                                "%d workers" % n) or
                                  "%d workers: same streams, other keys differ" % n)
@@ -418,7 +393,7 @@ class Tunnels:
         if err or err2:
             self.report.add(case, err or err2)
             return
-        self.report.add(case, multiset_diff(multiset(want, keys), multiset(got, keys),
+        self.report.add(case, appliance.multiset_diff(multiset_of(want, keys), multiset_of(got, keys),
                                             list(keys), "tshark unfragmented",
                                             "tshark fragmented"),
                         note="%d directions" % len(got))
@@ -467,7 +442,7 @@ class Tunnels:
                                               "decapsulated segment and no fragment")
             if path in ref_p and ref_p[path] != ref_d[path]:
                 note += "; gopacket-ref without -defrag differs"
-            self.report.add(case, multiset_diff(multiset(ref), multiset(run.objs), MODEL_KEYS,
+            self.report.add(case, appliance.multiset_diff(multiset_of(ref), multiset_of(run.objs), MODEL_KEYS,
                                                 "gopacket -defrag", "reasm --defrag"),
                             note=note)
 
@@ -574,7 +549,7 @@ class Tunnels:
                              "\n          ".join(list((want - ref).elements())[:4]),
                              "\n          ".join(list((ref - want).elements())[:4])))
         got = [o for o in reasm_rows if key(o) in compared]
-        diff = multiset_diff(multiset(json.loads(x) for x in ref.elements()), multiset(got),
+        diff = appliance.multiset_diff(multiset_of(json.loads(x) for x in ref.elements()), multiset_of(got),
                              MODEL_KEYS, "gopacket -defrag", "reasm --defrag")
         if diff:
             fails.append(diff)

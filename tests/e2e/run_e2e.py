@@ -143,35 +143,6 @@ def load_jsonl(path):
     return rows, None
 
 
-def multiset(rows, keys):
-    return collections.Counter(tuple(r.get(k) for k in keys) for r in rows)
-
-
-def multiset_diff(want, got, keys, what_want, what_got, limit=8):
-    """Failure text for two Counters, or None."""
-    if want == got:
-        return None
-    missing = list((want - got).elements())
-    extra = list((got - want).elements())
-    text = ["%d stream directions from %s, %d from %s: %d missing, %d unexpected" % (
-        sum(want.values()), what_want, sum(got.values()), what_got, len(missing), len(extra))]
-    by_dir = collections.defaultdict(lambda: ([], []))
-    for t in missing:
-        by_dir[t[:4]][0].append(t)
-    for t in extra:
-        by_dir[t[:4]][1].append(t)
-    for i, (d, (m, e)) in enumerate(sorted(by_dir.items(), key=str)):
-        if i == limit:
-            text.append("... (%d more directions)" % (len(by_dir) - limit))
-            break
-        text.append("%s %s -> %s %s:" % d)
-        for t in m:
-            text.append("  %s: %s" % (what_want, dict(zip(keys[4:], t[4:]))))
-        for t in e:
-            text.append("  %s: %s" % (what_got, dict(zip(keys[4:], t[4:]))))
-    return "\n".join(text)
-
-
 def check_consistency(rows, nworkers, ts_range):
     """Every line has the documented keys and agrees with itself."""
     bad = []
@@ -307,13 +278,13 @@ def capture_checks(checks, reasm, work, name, gen_args, gopacket_ref):
     if err:
         checks.add(name + "_matches_gopacket", err)
         return
-    checks.add(name + "_matches_gopacket", multiset_diff(
-        multiset(expected, MODEL_KEYS), multiset(rows, MODEL_KEYS), MODEL_KEYS,
+    checks.add(name + "_matches_gopacket", appliance.multiset_diff(
+        appliance.multiset(expected, MODEL_KEYS), appliance.multiset(rows, MODEL_KEYS), MODEL_KEYS,
         "gopacket", "reasm"))
     checks.add(name + "_jsonl_consistent", check_consistency(rows, 1, ts_range))
     seen_keys = MODEL_KEYS + ["first_seen", "last_seen"]
-    checks.add(name + "_seen_times", multiset_diff(
-        multiset(info["rows"], seen_keys), multiset(rows, seen_keys), seen_keys,
+    checks.add(name + "_seen_times", appliance.multiset_diff(
+        appliance.multiset(info["rows"], seen_keys), appliance.multiset(rows, seen_keys), seen_keys,
         "gopacket", "reasm"))
 
     # b: 1, 2, 3 workers.
@@ -331,7 +302,7 @@ def capture_checks(checks, reasm, work, name, gen_args, gopacket_ref):
             continue
         fail = None
         if strip(got) != base:
-            fail = multiset_diff(multiset(rows, MODEL_KEYS), multiset(got, MODEL_KEYS),
+            fail = appliance.multiset_diff(appliance.multiset(rows, MODEL_KEYS), appliance.multiset(got, MODEL_KEYS),
                                  MODEL_KEYS, "1 worker (-l 0,1)", "%d workers" % nw)
             fail = fail or "same streams, other keys differ (skipped_by_cause?)"
         checks.add(case, fail)

@@ -10,6 +10,7 @@
 - conservation_problem(), jsonl_accounting_problem(), bytes_conserved_problem(): None
   when every payload byte is accounted for (docs/counters.md), else why not.
 """
+import collections
 import json
 import os
 import re
@@ -284,3 +285,35 @@ def bytes_conserved_problem(summary, objs=None):
     if why is None and objs is not None:
         why = jsonl_accounting_problem(objs)
     return why
+
+
+# ---- comparing stream directions as multisets ----------------------------------
+
+def multiset(rows, keys):
+    """jsonl objects (or expected rows) as a Counter of their @keys tuples."""
+    return collections.Counter(tuple(r.get(k) for k in keys) for r in rows)
+
+
+def multiset_diff(want, got, keys, what_want, what_got, limit=8):
+    """Failure text for two Counters of key tuples (keys[:4]: the direction), or None."""
+    if want == got:
+        return None
+    missing = list((want - got).elements())
+    extra = list((got - want).elements())
+    text = ["%d stream directions from %s, %d from %s: %d missing, %d unexpected" % (
+        sum(want.values()), what_want, sum(got.values()), what_got, len(missing), len(extra))]
+    by_dir = collections.defaultdict(lambda: ([], []))
+    for t in missing:
+        by_dir[t[:4]][0].append(t)
+    for t in extra:
+        by_dir[t[:4]][1].append(t)
+    for i, (d, (m, e)) in enumerate(sorted(by_dir.items(), key=str)):
+        if i == limit:
+            text.append("... (%d more directions)" % (len(by_dir) - limit))
+            break
+        text.append("%s %s -> %s %s:" % d)
+        for t in m:
+            text.append("  %s: %s" % (what_want, dict(zip(keys[4:], t[4:]))))
+        for t in e:
+            text.append("  %s: %s" % (what_got, dict(zip(keys[4:], t[4:]))))
+    return "\n".join(text)

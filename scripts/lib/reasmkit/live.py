@@ -365,30 +365,9 @@ def max_frame_len(path):
 def compare_expected(expected, objs, keys=MODEL_KEYS, limit=8):
     """None when reasm's jsonl objects give exactly the expected stream directions
     (multisets of keys), else a failure text."""
-    want = collections.Counter(tuple(r.get(k) for k in keys) for r in expected)
-    got = collections.Counter(tuple(r.get(k) for k in keys) for r in objs)
-    if want == got:
-        return None
-    missing = list((want - got).elements())
-    extra = list((got - want).elements())
-    text = ["%d stream directions expected (gopacket), %d from reasm: %d missing, "
-            "%d unexpected" % (sum(want.values()), sum(got.values()), len(missing),
-                               len(extra))]
-    by_dir = collections.defaultdict(lambda: ([], []))
-    for t in missing:
-        by_dir[t[:4]][0].append(t)
-    for t in extra:
-        by_dir[t[:4]][1].append(t)
-    for i, (d, (m, e)) in enumerate(sorted(by_dir.items(), key=str)):
-        if i == limit:
-            text.append("... (%d more directions)" % (len(by_dir) - limit))
-            break
-        text.append("%s %s -> %s %s:" % d)
-        for t in m:
-            text.append("  gopacket: %s" % dict(zip(keys[4:], t[4:])))
-        for t in e:
-            text.append("  reasm:    %s" % dict(zip(keys[4:], t[4:])))
-    return "\n".join(text)
+    return appliance.multiset_diff(appliance.multiset(expected, keys),
+                                   appliance.multiset(objs, keys), keys, "gopacket", "reasm",
+                                   limit)
 
 
 # ---- a jsonl file watched while reasm writes it ------------------------------------

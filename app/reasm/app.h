@@ -26,6 +26,7 @@
 #include <reasm.h>
 
 #include "options.h"
+#include "runtime.h"
 #include "sinks.h"
 
 #define APP_MAX_WORKERS RTE_MAX_LCORE
@@ -98,6 +99,7 @@ struct __rte_cache_aligned worker {
 	uint64_t rx_pkts;       /* packets this worker took in */
 	uint64_t clock_ns;      /* newest packet timestamp seen */
 	unsigned int n_flushes; /* timer flushes run */
+	struct rt_lcore rt;     /* where its time goes (runtime.h) */
 };
 
 struct app {
@@ -125,6 +127,8 @@ struct app {
 	struct reasm_assembler *dist_asm;
 	uint64_t dist_handoffs;      /* datagrams it staged for their connection's worker */
 	uint64_t dist_handoffs_lost; /* ... lost for want of an mbuf */
+	bool runtime_on;             /* time the stages (--runtime-stats, /reasm/runtime_enable) */
+	struct rt_lcore main_rt;     /* the main lcore's stages, when it distributes */
 };
 
 extern struct app g_app;

@@ -304,6 +304,7 @@ distribute_queue(struct app *app, struct port_info *p, uint16_t q, struct stagin
 	n = rte_eth_rx_burst(p->port_id, q, pkts, (uint16_t)app->opt.burst);
 	if (n == 0)
 		return false;
+	rt_mark(&app->main_rt, RT_RX, n);
 	now = app_now_ns();
 	if (unlikely(p->cut_at != UINT32_MAX))
 		__atomic_store_n(&app->dist_rx_cut, app->dist_rx_cut + port_frames_cut(p, pkts, n),
@@ -319,16 +320,20 @@ distribute_queue(struct app *app, struct port_info *p, uint16_t q, struct stagin
 			__atomic_store_n(&app->clock_ns, ts, __ATOMIC_RELAXED);
 		maybe_flush_marker(app, st, ts, next_flush, p->drains);
 		if (unlikely(fragment) && app->dist_asm != NULL) {
+			rt_mark(&app->main_rt, RT_SPREAD, 0);
 			defragment(app, pkts[i], ts, now);
+			rt_mark(&app->main_rt, RT_DEFRAG, 1);
 			continue;
 		}
 		st[wi].items[st[wi].n++] = pkts[i];
 		if (st[wi].n == MAX_BURST)
 			stage_flush(app, &app->workers[wi], &st[wi], p->drains);
 	}
+	rt_mark(&app->main_rt, RT_SPREAD, n);
 	for (i = 0; i < app->n_workers; i++)
 		if (st[i].n > 0)
 			stage_flush(app, &app->workers[i], &st[i], p->drains);
+	rt_mark(&app->main_rt, RT_ENQUEUE, n);
 	__atomic_store_n(&app->dist_pkts, app->dist_pkts + n, __ATOMIC_RELAXED);
 	return true;
 }
@@ -362,6 +367,7 @@ distributor_main(struct app *app)
 
 		if (g_force_quit)
 			break;
+		rt_follow(&app->main_rt, __atomic_load_n(&app->runtime_on, __ATOMIC_RELAXED));
 		/*
 		 * Live traffic only: timers run on the wall clock, whether frames
 		 * come or not (a replay's run on the capture's clock, per frame).
@@ -392,6 +398,7 @@ distributor_main(struct app *app)
 		if (!live && !busy)
 			break; /* every replay drained and nothing live to wait for */
 		app_idle(app, busy, &idle);
+		rt_mark(&app->main_rt, busy ? RT_OTHER : RT_IDLE, 0);
 	}
 	if (app->dist_asm != NULL)
 		reasm_flush_all(app->dist_asm); /* datagrams still incomplete: dropped, counted */

@@ -195,6 +195,8 @@ run(struct app *app)
 {
 	unsigned int i;
 
+	rt_calibrate();
+	__atomic_store_n(&app->runtime_on, app->opt.runtime_stats, __ATOMIC_RELAXED);
 	for (i = 0; i < app->n_workers; i++)
 		rte_eal_remote_launch(worker_main, &app->workers[i], app->workers[i].lcore);
 	if (app->any_sw_port)

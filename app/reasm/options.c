@@ -55,6 +55,8 @@ usage(FILE *f)
 		"                               worker, 8..16777215 (default 0: addresses and ports)\n"
 		"  --idle-sleep US              after 256 empty polls in a row, sleep US microseconds\n"
 		"                               between polls (0 = busy-poll, the default)\n"
+		"  --runtime-stats on|off       time each lcore's stages from the start (/reasm/runtime;\n"
+		"                               switchable with /reasm/runtime_enable; default off)\n"
 		"  --rx auto|direct|spread      workers poll their own queues (direct) or the main\n"
 		"                               lcore spreads frames (spread); auto: direct where\n"
 		"                               a port keeps connections on one queue (default)\n"
@@ -150,6 +152,7 @@ enum {
 	OPT_DEFRAG_PAGES,
 	OPT_DEFRAG_TIMEOUT,
 	OPT_ZONES,
+	OPT_RUNTIME_STATS,
 	OPT_HELP,
 };
 
@@ -175,6 +178,7 @@ static const struct option long_options[] = {
 	{"defrag-pages", required_argument, NULL, OPT_DEFRAG_PAGES},
 	{"defrag-timeout", required_argument, NULL, OPT_DEFRAG_TIMEOUT},
 	{"zones", required_argument, NULL, OPT_ZONES},
+	{"runtime-stats", required_argument, NULL, OPT_RUNTIME_STATS},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -232,6 +236,13 @@ parse_one(int c, const char *arg, struct app_options *opt)
 				opt->zones);
 			return -1;
 		}
+		return 0;
+	case OPT_RUNTIME_STATS:
+		if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0) {
+			fprintf(stderr, "reasm: --runtime-stats: 'on' or 'off', got '%s'\n", arg);
+			return -1;
+		}
+		opt->runtime_stats = strcmp(arg, "on") == 0;
 		return 0;
 	case OPT_DEFRAG:
 		opt->defrag = true;
@@ -339,10 +350,10 @@ options_print(const struct app_options *opt, unsigned int n_workers)
 	       opt->pages_total, opt->pages_total ? "" : " (mempool-bounded)", opt->pages_per_conn,
 	       opt->pages_per_conn ? "" : " (unlimited)");
 	printf("reasm: timeout %" PRIu64 " ms%s, flush-interval %" PRIu64 " ms, burst %u, "
-	       "mbufs %u of %u bytes, ring-size %u, rx %s, idle-sleep %u us\n",
+	       "mbufs %u of %u bytes, ring-size %u, rx %s, idle-sleep %u us, runtime-stats %s\n",
 	       opt->timeout_ms, opt->timeout_ms ? "" : " (flush only at the end)",
 	       opt->flush_interval_ms, opt->burst, opt->mbufs, opt->mbuf_size, opt->ring_size,
-	       rx_mode_name(opt->rx_mode), opt->idle_sleep_us);
+	       rx_mode_name(opt->rx_mode), opt->idle_sleep_us, opt->runtime_stats ? "on" : "off");
 	if (opt->defrag)
 		printf("reasm: defrag on: %u datagrams, %u fragments each, %u pages (of --pages) per "
 		       "worker, timeout %" PRIu64 " ms\n",

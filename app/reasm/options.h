@@ -41,6 +41,7 @@ struct app_options {
 	uint32_t idle_sleep_us; /**< --idle-sleep: sleep when idle (0 = busy-poll) */
 	uint32_t ring_size;     /**< --ring-size, distributor -> worker rings */
 	uint32_t zones;         /**< --zones: VLAN and tunnel ids in the key, per worker; 0 off */
+	bool runtime_stats;     /**< --runtime-stats: time the stages from the start */
 };
 
 /**

@@ -157,6 +157,7 @@ do_config(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_string(d, "rx", rx_mode_name(o->rx_mode));
 	tel_add_u64(d, "idle_sleep_us", o->idle_sleep_us);
 	tel_add_u64(d, "zones", o->zones);
+	tel_add_u64(d, "runtime_stats", o->runtime_stats);
 	tel_add_u64(d, "defrag", o->defrag);
 	tel_add_u64(d, "defrag_datagrams", o->defrag ? o->defrag_conf.max_datagrams : 0);
 	tel_add_u64(d, "defrag_fragments", o->defrag ? o->defrag_conf.max_fragments : 0);
@@ -254,6 +255,71 @@ do_conns(const char *cmd, const char *params, struct rte_tel_data *d)
 		rc = add_conn(d, i, &ctx->all[i]);
 	free(ctx);
 	return rc;
+}
+
+/* ---- runtime: where each lcore's time goes ----------------------------- */
+
+/* One lcore's table as a flat dict: STAGE_calls, STAGE_pkts, STAGE_cycles per row. */
+static int
+add_runtime(struct rte_tel_data *d, const char *key, unsigned int lcore, const struct rt_row *rows,
+	    unsigned int n)
+{
+	struct rte_tel_data *c = rte_tel_data_alloc();
+	char name[64];
+	unsigned int i;
+
+	if (c == NULL)
+		return -ENOMEM;
+	rte_tel_data_start_dict(c);
+	tel_add_u64(c, "lcore", lcore);
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "%s_calls", rows[i].name);
+		tel_add_u64(c, name, rows[i].t.calls);
+		snprintf(name, sizeof(name), "%s_pkts", rows[i].name);
+		tel_add_u64(c, name, rows[i].t.pkts);
+		snprintf(name, sizeof(name), "%s_cycles", rows[i].name);
+		tel_add_u64(c, name, rows[i].t.cycles);
+	}
+	if (rte_tel_data_add_dict_container(d, key, c, 0) != 0) {
+		rte_tel_data_free(c);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int
+do_runtime(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct rt_row rows[RT_MAX_ROWS];
+	char key[32];
+	unsigned int i, n;
+	int rc = 0;
+
+	rte_tel_data_start_dict(d);
+	tel_add_u64(d, "enabled", __atomic_load_n(&g_app.runtime_on, __ATOMIC_RELAXED));
+	tel_add_u64(d, "tsc_hz", g_app.tsc_hz);
+	tel_add_u64(d, "tsc", rte_rdtsc());
+	if (g_app.any_sw_port) {
+		n = rt_main_rows(&g_app, rows);
+		rc = add_runtime(d, "main", rte_get_main_lcore(), rows, n);
+	}
+	for (i = 0; i < g_app.n_workers && rc == 0; i++) {
+		snprintf(key, sizeof(key), "worker%u", i);
+		n = rt_worker_rows(&g_app.workers[i], rows);
+		rc = add_runtime(d, key, g_app.workers[i].lcore, rows, n);
+	}
+	return rc;
+}
+
+static int
+do_runtime_enable(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	if (params == NULL || (strcmp(params, "0") != 0 && strcmp(params, "1") != 0))
+		return -EINVAL;
+	__atomic_store_n(&g_app.runtime_on, params[0] == '1', __ATOMIC_RELAXED);
+	rte_tel_data_start_dict(d);
+	tel_add_u64(d, "enabled", params[0] == '1');
+	return 0;
 }
 
 /* ---- actions ---------------------------------------------------------- */
@@ -366,6 +432,8 @@ GATED_COMMAND(config)
 GATED_COMMAND(conns)
 GATED_COMMAND(flush)
 GATED_COMMAND(flush_all)
+GATED_COMMAND(runtime)
+GATED_COMMAND(runtime_enable)
 
 int
 telemetry_register(struct app *app)
@@ -383,6 +451,11 @@ telemetry_register(struct app *app)
 	rc |= rte_telemetry_register_cmd(
 		"/reasm/conns", cmd_conns,
 		"Stream directions holding the most out-of-order pages. No parameters");
+	rc |= rte_telemetry_register_cmd(
+		"/reasm/runtime", cmd_runtime,
+		"Calls, packets and TSC cycles per stage of each lcore's loop. No parameters");
+	rc |= rte_telemetry_register_cmd("/reasm/runtime_enable", cmd_runtime_enable,
+					 "Time the stages (1) or not (0). Parameters: int 0|1");
 	rc |= rte_telemetry_register_cmd("/reasm/flush", cmd_flush,
 					 "Flush streams idle for more than ms. Parameters: int ms");
 	rc |= rte_telemetry_register_cmd(

@@ -19,29 +19,91 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
+#include <rte_per_lcore.h>
 #include <rte_ring.h>
 
 #include "app.h"
 
 #define MAILBOX_SIZE 16
 
-/* ---- stream callbacks: straight to the sinks ------------------------ */
+/* ---- stream callbacks: straight to the sinks, timed with the stages --- */
+
+/* The worker running on this lcore: whose stage the sinks' time is. */
+static RTE_DEFINE_PER_LCORE(struct worker *, this_worker);
+
+/* A callback's time, for its stage and, in a flush, to take from the flush's. */
+static void
+sink_time(struct rt_lcore *rt, unsigned int records, uint64_t since)
+{
+	uint64_t spent = rte_rdtsc() - since;
+	uint64_t cycles = spent > rt_tsc_overhead ? spent - rt_tsc_overhead : 0;
+
+	rt_add(rt, RT_SINK, records, cycles);
+	if (rt->in_flush)
+		__atomic_store_n(&rt->sink_in_flush_cycles, rt->sink_in_flush_cycles + cycles,
+				 __ATOMIC_RELAXED);
+}
 
 static void *
 stream_open(void *factory_ctx, const struct reasm_flow *flow, void *priv)
 {
 	struct worker *w = factory_ctx;
 	struct reasm_encap encap;
+	bool timed = w->rt.timing;
+	uint64_t t = timed ? rte_rdtsc() : 0;
+	void *stream = sinks_stream_open(g_app.sinks, w->id, flow, priv,
+					 reasm_pool_open_encap(w->pool, &encap) == 0 ? &encap
+										     : NULL);
 
-	return sinks_stream_open(g_app.sinks, w->id, flow, priv,
-				 reasm_pool_open_encap(w->pool, &encap) == 0 ? &encap : NULL);
+	if (timed)
+		sink_time(&w->rt, 0, t);
+	return stream;
+}
+
+static void
+stream_data(void *stream, const struct reasm_record *records, unsigned int n)
+{
+	struct rt_lcore *rt = &RTE_PER_LCORE(this_worker)->rt;
+	uint64_t t;
+
+	if (likely(!rt->timing)) {
+		sinks_stream_data(stream, records, n);
+		return;
+	}
+	t = rte_rdtsc();
+	sinks_stream_data(stream, records, n);
+	sink_time(rt, n, t);
+}
+
+static void
+stream_close(void *stream, const struct reasm_stream_totals *totals)
+{
+	struct rt_lcore *rt = &RTE_PER_LCORE(this_worker)->rt;
+	bool timed = rt->timing;
+	uint64_t t = timed ? rte_rdtsc() : 0;
+
+	sinks_stream_close(stream, totals);
+	if (timed)
+		sink_time(rt, 0, t);
 }
 
 static const struct reasm_stream_ops worker_stream_ops = {
 	.open = stream_open,
-	.reassembled = sinks_stream_data,
-	.complete = sinks_stream_close,
+	.reassembled = stream_data,
+	.complete = stream_close,
 };
+
+/* Flush, with the sinks' time in it known as a flush's. */
+static unsigned int
+timed_flush_older_than(struct worker *w, uint64_t t_ns, unsigned int *closed)
+{
+	unsigned int n;
+
+	w->rt.in_flush = true;
+	n = reasm_flush_older_than(w->asm_, t_ns, closed);
+	w->rt.in_flush = false;
+	return n;
+}
 
 /* ---- reassembled datagrams that are another worker's ----------------- */
 
@@ -201,8 +263,11 @@ assemble_and_free(struct worker *w, struct rte_mbuf **pkts, unsigned int n)
 		if (ts[i] > w->clock_ns)
 			w->clock_ns = ts[i];
 	}
+	rt_mark(&w->rt, RT_TIMESTAMPS, n);
 	reasm_assemble_burst(w->asm_, pkts, (uint16_t)n, ts, now);
+	rt_mark(&w->rt, RT_BURST, n);
 	rte_pktmbuf_free_bulk(pkts, n);
+	rt_mark(&w->rt, RT_FREE, n);
 	__atomic_store_n(&w->rx_pkts, w->rx_pkts + n, __ATOMIC_RELAXED);
 }
 
@@ -214,6 +279,7 @@ serve_mailbox(struct worker *w)
 	if (rte_ring_sc_dequeue(w->mailbox, (void **)&req) != 0)
 		return;
 	req->flushed = req->closed = 0;
+	w->rt.in_flush = true;
 	switch (req->type) {
 	case CTRL_REQ_FLUSH:
 		req->flushed = reasm_flush_older_than(w->asm_, req->arg, &req->closed);
@@ -227,7 +293,21 @@ serve_mailbox(struct worker *w)
 	default:
 		break;
 	}
+	w->rt.in_flush = false;
+	rt_mark(&w->rt, RT_FLUSH, 0);
 	__atomic_store_n(&req->seq_done, req->seq_posted, __ATOMIC_RELEASE);
+}
+
+/* Follow --runtime-stats / /reasm/runtime_enable, the library's stage timing too. */
+static void
+worker_follow_timing(struct worker *w)
+{
+	bool on = __atomic_load_n(&g_app.runtime_on, __ATOMIC_RELAXED);
+
+	if (unlikely(w->rt.timing != on)) {
+		rt_follow(&w->rt, on);
+		reasm_assembler_stage_timing(w->asm_, on);
+	}
 }
 
 /* Take what the distributor queued; returns false after the end marker. */
@@ -240,6 +320,8 @@ drain_ring(struct worker *w, unsigned int burst)
 	bool more = true;
 
 	n = rte_ring_sc_dequeue_burst(w->ring, items, burst, NULL);
+	if (n > 0)
+		rt_mark(&w->rt, RT_RING, n);
 	for (i = 0; i < n; i++) {
 		uintptr_t v = (uintptr_t)items[i];
 
@@ -252,8 +334,9 @@ drain_ring(struct worker *w, unsigned int burst)
 		if (v & MARKER_END) {
 			more = false;
 		} else {
-			reasm_flush_older_than(w->asm_, v >> 2, NULL);
+			timed_flush_older_than(w, v >> 2, NULL);
 			w->n_flushes++;
+			rt_mark(&w->rt, RT_FLUSH, 0);
 		}
 	}
 	assemble_and_free(w, pkts, np);
@@ -273,6 +356,9 @@ poll_direct_queues(struct worker *w, unsigned int burst)
 		if (!p->direct)
 			continue;
 		n = rte_eth_rx_burst(p->port_id, (uint16_t)w->id, pkts, (uint16_t)burst);
+		if (n == 0)
+			continue;
+		rt_mark(&w->rt, RT_RX, n);
 		if (unlikely(p->cut_at != UINT32_MAX))
 			__atomic_store_n(&w->rx_cut, w->rx_cut + port_frames_cut(p, pkts, n),
 					 __ATOMIC_RELAXED);
@@ -297,6 +383,7 @@ finish_handoffs(struct worker *w, unsigned int burst)
 		drain_ring(w, burst);
 		serve_mailbox(w);
 		rte_pause();
+		rt_mark(&w->rt, RT_IDLE, 0);
 	}
 }
 
@@ -310,11 +397,13 @@ worker_main(void *arg)
 	bool direct = false;
 	unsigned int i, idle = 0;
 
+	RTE_PER_LCORE(this_worker) = w;
 	for (i = 0; i < g_app.n_ports; i++)
 		direct |= g_app.ports[i].direct;
 	while ((direct && !g_force_quit) || ring_open) {
 		unsigned int got = 0;
 
+		worker_follow_timing(w);
 		if (direct && !g_force_quit)
 			got += poll_direct_queues(w, burst);
 		if (w->ring != NULL) {
@@ -325,9 +414,13 @@ worker_main(void *arg)
 		}
 		serve_mailbox(w);
 		app_idle(&g_app, got > 0, &idle);
+		rt_mark(&w->rt, got > 0 ? RT_OTHER : RT_IDLE, 0);
 	}
 	finish_handoffs(w, burst);
+	w->rt.in_flush = true;
 	reasm_flush_all(w->asm_);
+	w->rt.in_flush = false;
+	rt_mark(&w->rt, RT_FLUSH, 0);
 	__atomic_store_n(&w->exited, true, __ATOMIC_RELEASE);
 	/* Answer what the control plane posted meanwhile, so it never waits on us. */
 	while (!rte_ring_empty(w->mailbox))

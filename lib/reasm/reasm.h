@@ -1056,6 +1056,59 @@ void reasm_assembler_stats(const struct reasm_assembler *a, struct reasm_stats *
  */
 uint32_t reasm_assembler_pages_in_use(const struct reasm_assembler *a);
 
+/**
+ * Where reasm_assemble_burst() spends its time: TSC cycles per stage, summed
+ * over the bursts timed while stage timing was on
+ * (reasm_assembler_stage_timing()). The stages follow the data flow of a
+ * burst; each chunk of up to RTE_HASH_LOOKUP_BULK_MAX frames goes through
+ * all three, and the three cover the whole call (a chunk's cycles are cut at
+ * its stage boundaries, nothing is left out between them).
+ */
+struct reasm_stage_stats {
+	uint64_t bursts; /**< reasm_assemble_burst() calls timed */
+	uint64_t chunks; /**< chunks timed (a burst has one per 64 frames, or more) */
+	uint64_t pkts;   /**< frames those chunks took */
+	/** prefetching, gathering chained mbufs, parsing frames, defragmenting */
+	uint64_t parse_cycles;
+	/** the bulk hash lookup of the chunk's keys and the prefetch of their connections */
+	uint64_t lookup_cycles;
+	/**
+	 * sequence work, pages, counters, expiring fragments, and the stream
+	 * callbacks (struct reasm_stream_ops): what they cost is the caller's to
+	 * measure and subtract
+	 */
+	uint64_t assemble_cycles;
+};
+
+/**
+ * Turn stage timing on or off (it starts off). While on, each chunk of a
+ * burst reads the TSC (rte_rdtsc()) three times, and each burst twice more:
+ * a few cycles per frame.
+ *
+ * Thread safety: safe from any thread while the assembler runs (one relaxed
+ * atomic store; the assembler sees it from its next burst).
+ *
+ * @param a
+ *   The assembler; not NULL.
+ * @param on
+ *   true to time the stages of the bursts to come.
+ */
+void reasm_assembler_stage_timing(struct reasm_assembler *a, bool on);
+
+/**
+ * Copy the assembler's stage cycles into @p st.
+ *
+ * Thread safety: safe from any thread while the assembler runs: each field
+ * is read with a relaxed atomic load (published once per burst); the
+ * snapshot as a whole is not atomic.
+ *
+ * @param a
+ *   The assembler; not NULL.
+ * @param[out] st
+ *   Filled with the totals since the assembler was created.
+ */
+void reasm_assembler_stages(const struct reasm_assembler *a, struct reasm_stage_stats *st);
+
 /** One stream direction holding out-of-order pages (reasm_assembler_top_conns()). */
 struct reasm_conn_info {
 	/** the stream direction */

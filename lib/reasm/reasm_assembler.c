@@ -739,6 +739,25 @@ reasm_assembler_free(struct reasm_assembler *a)
 }
 
 void
+reasm_assembler_stage_timing(struct reasm_assembler *a, bool on)
+{
+	__atomic_store_n(&a->time_stages, on, __ATOMIC_RELAXED);
+}
+
+void
+reasm_assembler_stages(const struct reasm_assembler *a, struct reasm_stage_stats *st)
+{
+	const struct reasm_stage_stats *s = &a->stages;
+
+	st->bursts = __atomic_load_n(&s->bursts, __ATOMIC_RELAXED);
+	st->chunks = __atomic_load_n(&s->chunks, __ATOMIC_RELAXED);
+	st->pkts = __atomic_load_n(&s->pkts, __ATOMIC_RELAXED);
+	st->parse_cycles = __atomic_load_n(&s->parse_cycles, __ATOMIC_RELAXED);
+	st->lookup_cycles = __atomic_load_n(&s->lookup_cycles, __ATOMIC_RELAXED);
+	st->assemble_cycles = __atomic_load_n(&s->assemble_cycles, __ATOMIC_RELAXED);
+}
+
+void
 reasm_assembler_stats(const struct reasm_assembler *a, struct reasm_stats *stats)
 {
 	unsigned int i;

@@ -193,7 +193,8 @@ prefetch_frame(const struct rte_mbuf *m)
 /* Parse up to RTE_HASH_LOOKUP_BULK_MAX frames, look them up, assemble them. */
 static unsigned int
 assemble_chunk(struct reasm_assembler *a, struct rte_mbuf *const *pkts, uint16_t n,
-	       const uint64_t *timestamps, uint64_t now_ns, uint16_t *consumed)
+	       const uint64_t *timestamps, uint64_t now_ns, uint16_t *consumed,
+	       struct reasm_stage_clock *clk)
 {
 	struct reasm_parsed parsed[RTE_HASH_LOOKUP_BULK_MAX];
 	const void *keys[RTE_HASH_LOOKUP_BULK_MAX];
@@ -256,6 +257,11 @@ assemble_chunk(struct reasm_assembler *a, struct rte_mbuf *const *pkts, uint16_t
 	*consumed = (uint16_t)i;
 	reasm_ctr_add(a, REASM_CTR_pkts, i);
 	reasm_ctr_add(a, REASM_CTR_pkts_tcp, ntcp);
+	if (clk != NULL) {
+		clk->sum.chunks++;
+		clk->sum.pkts += i;
+		reasm_stage_mark(clk, &clk->sum.parse_cycles);
+	}
 
 	if (pool->mode == REASM_POOL_SHARED)
 		rte_rwlock_read_lock(&pool->table_lock);
@@ -269,6 +275,8 @@ assemble_chunk(struct reasm_assembler *a, struct rte_mbuf *const *pkts, uint16_t
 			rte_prefetch0(&pool->conns[positions[i]]);
 			rte_prefetch0((const uint8_t *)&pool->conns[positions[i]] + 64);
 		}
+	if (clk != NULL)
+		reasm_stage_mark(clk, &clk->sum.lookup_cycles);
 
 	a->in_burst = true; /* open() may ask for the frames' encapsulation */
 	for (i = 0; i < ntcp; i++) {
@@ -281,6 +289,8 @@ assemble_chunk(struct reasm_assembler *a, struct rte_mbuf *const *pkts, uint16_t
 	}
 	a->in_burst = false;
 	reasm_tally_publish(a);
+	if (clk != NULL)
+		reasm_stage_mark(clk, &clk->sum.assemble_cycles);
 	return ntcp;
 }
 
@@ -299,14 +309,37 @@ expire_fragments(struct reasm_assembler *a, const uint64_t *timestamps, uint16_t
 	reasm_tally_publish(a);
 }
 
+/* Add a timed burst's stage cycles to what the assembler publishes. */
+static void
+stages_publish(struct reasm_assembler *a, const struct reasm_stage_clock *clk)
+{
+	struct reasm_stage_stats *st = &a->stages;
+
+	__atomic_store_n(&st->bursts, st->bursts + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&st->chunks, st->chunks + clk->sum.chunks, __ATOMIC_RELAXED);
+	__atomic_store_n(&st->pkts, st->pkts + clk->sum.pkts, __ATOMIC_RELAXED);
+	__atomic_store_n(&st->parse_cycles, st->parse_cycles + clk->sum.parse_cycles,
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&st->lookup_cycles, st->lookup_cycles + clk->sum.lookup_cycles,
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&st->assemble_cycles, st->assemble_cycles + clk->sum.assemble_cycles,
+			 __ATOMIC_RELAXED);
+}
+
 unsigned int
 reasm_assemble_burst(struct reasm_assembler *a, struct rte_mbuf *const *pkts, uint16_t n,
 		     const uint64_t *timestamps, uint64_t now_ns)
 {
+	struct reasm_stage_clock clock, *clk = NULL;
 	unsigned int done = 0, tcp = 0;
 
 	if (a == NULL || (pkts == NULL && n > 0))
 		return 0;
+	if (unlikely(__atomic_load_n(&a->time_stages, __ATOMIC_RELAXED))) {
+		memset(&clock, 0, sizeof(clock));
+		clock.tsc = rte_rdtsc();
+		clk = &clock;
+	}
 	while (done < n) {
 		uint16_t chunk = (uint16_t)RTE_MIN(n - done,
 						   (unsigned int)RTE_HASH_LOOKUP_BULK_MAX);
@@ -314,11 +347,15 @@ reasm_assemble_burst(struct reasm_assembler *a, struct rte_mbuf *const *pkts, ui
 
 		tcp += assemble_chunk(a, pkts + done, chunk,
 				      timestamps != NULL ? timestamps + done : NULL, now_ns,
-				      &consumed);
+				      &consumed, clk);
 		done += consumed;
 	}
 	if (unlikely(a->defrag != NULL))
 		expire_fragments(a, timestamps, n, now_ns);
+	if (unlikely(clk != NULL)) {
+		reasm_stage_mark(clk, &clk->sum.assemble_cycles);
+		stages_publish(a, clk);
+	}
 	return tcp;
 }
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <rte_common.h>
+#include <rte_cycles.h>
 #include <rte_log.h>
 #include <rte_rwlock.h>
 #include <rte_spinlock.h>
@@ -171,7 +172,25 @@ struct reasm_assembler {
 	uint8_t *scratch;            /**< gathers multi-segment mbufs */
 	/** Segments come from the burst path: each is the seg of a struct reasm_parsed. */
 	bool in_burst;
+	bool time_stages;                /**< reasm_assembler_stage_timing(): any thread writes */
+	struct reasm_stage_stats stages; /**< published once per timed burst */
 };
+
+/* A timed burst's clock: the TSC at the last stage boundary, and its totals so far. */
+struct reasm_stage_clock {
+	uint64_t tsc;
+	struct reasm_stage_stats sum;
+};
+
+/* Close a stage at now: its cycles since the last boundary go to @p cycles. */
+static inline void
+reasm_stage_mark(struct reasm_stage_clock *clk, uint64_t *cycles)
+{
+	uint64_t now = rte_rdtsc();
+
+	*cycles += now - clk->tsc;
+	clk->tsc = now;
+}
 
 /* ---- counters ------------------------------------------------------- */
 

@@ -164,6 +164,81 @@ def check_exit(report, name, bg, sig, jsonl):
 
 # ---- A: busy ----------------------------------------------------------------------------
 
+WORKER_STAGES = ("rx", "ring", "timestamps", "parse", "lookup", "assemble", "sink", "free",
+                 "flush", "other", "idle")
+MAIN_STAGES = ("rx", "spread", "enqueue", "defrag", "other", "idle")
+
+
+def stage_cycles(rt, lcore):
+    return sum(v for k, v in rt[lcore].items() if k.endswith("_cycles"))
+
+
+def check_runtime(report, tel, prefix):
+    """/reasm/runtime: every stage of every lcore, adding up to the lcore's time; the switch."""
+    r1 = tel.query("/reasm/runtime")
+    time.sleep(0.5)
+    r2 = tel.query("/reasm/runtime")
+    want = {"main": MAIN_STAGES, "worker0": WORKER_STAGES, "worker1": WORKER_STAGES}
+    got = {k: v for k, v in r2.items() if isinstance(v, dict)}
+    report.equal("runtime_lcores", sorted(got), sorted(want), "/reasm/runtime lcores")
+    report.check("runtime_enabled", r2.get("enabled") == 1 and r2.get("tsc_hz", 0) > 0,
+                 lambda: "answered %r" % {k: v for k, v in r2.items() if k not in got})
+    for name, stages in want.items():
+        keys = {"lcore"} | {"%s_%s" % (s, f) for s in stages for f in ("calls", "pkts", "cycles")}
+        report.equal("runtime_%s_keys" % name, sorted(got.get(name, {})), sorted(keys))
+    if sorted(got) != sorted(want):
+        return
+    report.equal("runtime_lcore_ids", [got[k]["lcore"] for k in ("main", "worker0", "worker1")],
+                 [0] + list(WORKER_LCORES))
+    # The stages of a lcore cover its loop: their cycles add up to the TSC time between
+    # two reads (within one loop iteration, plus the two reads' own time).
+    elapsed = r2["tsc"] - r1["tsc"]
+    for name in want:
+        spent = stage_cycles(r2, name) - stage_cycles(r1, name)
+        report.check("runtime_%s_adds_up" % name, abs(spent - elapsed) < 0.1 * elapsed,
+                     lambda: "stages %d cycles over %d elapsed" % (spent, elapsed))
+    busy = [(n, s) for n, s in (("main", "rx"), ("main", "spread"), ("main", "enqueue"),
+                                ("worker0", "ring"), ("worker0", "parse"),
+                                ("worker0", "lookup"), ("worker0", "assemble"),
+                                ("worker0", "sink"), ("worker0", "free"))
+            if not r2[n][s + "_cycles"] > r1[n][s + "_cycles"]]
+    report.check("runtime_busy_stages_grow", not busy, lambda: "did not grow: %s" % busy)
+    # What the library parsed is what the worker took from its ring (markers aside).
+    w = r2["worker0"]
+    report.check("runtime_parse_pkts_le_ring", 0 < w["parse_pkts"] <= w["ring_pkts"],
+                 lambda: "parse %d, ring %d" % (w["parse_pkts"], w["ring_pkts"]))
+    off = tel.query("/reasm/runtime_enable,0")
+    report.equal("runtime_enable_0", off, {"enabled": 0})
+    time.sleep(0.2)  # every lcore past its current loop
+    a = tel.query("/reasm/runtime")
+    time.sleep(0.3)
+    b = tel.query("/reasm/runtime")
+    moved = [n for n in want if stage_cycles(b, n) != stage_cycles(a, n)]
+    report.check("runtime_off_stands_still", b.get("enabled") == 0 and not moved,
+                 lambda: "enabled %r, still moving: %s" % (b.get("enabled"), moved))
+    on = tel.query("/reasm/runtime_enable,1")
+    time.sleep(0.3)
+    c = tel.query("/reasm/runtime")
+    report.check("runtime_on_again", on == {"enabled": 1} and
+                 stage_cycles(c, "worker0") > stage_cycles(b, "worker0"),
+                 lambda: "answered %r" % on)
+    for bad in ("/reasm/runtime_enable", "/reasm/runtime_enable,2",
+                "/reasm/runtime_enable,on"):
+        d = tel.raw(bad)
+        report.check("runtime_enable_rejects_" + bad.split(",")[-1].split("/")[-1],
+                     d == {"/reasm/runtime_enable": None}, lambda: "%s answered %r" % (bad, d))
+    top = subprocess.run([sys.executable, os.path.join(source_dir(), "scripts", "reasm-top"),
+                          "-f", prefix, "--runtime", "-n", "2", "-i", "0.3"],
+                         capture_output=True, text=True, timeout=30)
+    shown = {tuple(line.split()[:2]) for line in top.stdout.splitlines()
+             if line.startswith(("main/", "worker"))}
+    need = {("main/0", "rx"), ("worker0/%d" % WORKER_LCORES[0], "parse"),
+            ("worker1/%d" % WORKER_LCORES[1], "assemble")}
+    report.check("reasm_top_runtime", top.returncode == 0 and need <= shown and
+                 top.stdout.count("reasm-top --runtime") == 2,
+                 lambda: "exit %d:\n%s%s" % (top.returncode, top.stdout, top.stderr))
+
+
 def run_busy(report, reasm, tmp, counters):
     cap = os.path.join(tmp, "busy.pcap")
     busy_capture(cap, time.time_ns() // 1000 * 1000)
@@ -171,12 +246,12 @@ def run_busy(report, reasm, tmp, counters):
     opts = ["--sink", "jsonl:" + jsonl, "--sha256", "--quiet", "--timeout", "0",
             "--flush-interval", "250", "--pages-total", "1000", "--pages-per-conn", "64",
             "--max-conns", "4096", "--pages", "2048", "--mbufs", "4096", "--burst", "16",
-            "--ring-size", "1024", "--zones", "64"]
+            "--ring-size", "1024", "--zones", "64", "--runtime-stats", "on"]
     want_config = {"workers": 2, "ports": 1, "timeout_ms": 0, "flush_interval_ms": 250,
                    "pages_total": 1000, "pages_per_conn": 64, "max_conns": 4096,
                    "pages": 2048, "page_bytes": 1900, "mbufs": 4096, "burst": 16,
                    "ring_size": 1024, "mbuf_size": 2048, "rx": "auto", "idle_sleep_us": 0,
-                   "zones": 64,
+                   "zones": 64, "runtime_stats": 1,
                    "defrag": 0, "defrag_datagrams": 0, "defrag_fragments": 0,
                    "defrag_pages": 0, "defrag_timeout_ms": 0,
                    "sha256": 1, "sink_count": "no", "sink_files": "",
@@ -248,6 +323,8 @@ def run_busy(report, reasm, tmp, counters):
         report.check("flush_all_answered", isinstance(fa, dict) and
                      fa.get("workers_answered") == 2 and "closed" in fa,
                      lambda: "/reasm/flush_all answered %r" % fa)
+
+        check_runtime(report, tel, bg.prefix)
 
         top = subprocess.run([sys.executable, os.path.join(source_dir(), "scripts",
                                                            "reasm-top"),

@@ -10,10 +10,10 @@
 #include "app.h"
 
 static const char *const stage_names[RT_STAGES] = {
-	[RT_RX] = "rx",         [RT_RING] = "ring",       [RT_TIMESTAMPS] = "timestamps",
-	[RT_BURST] = "burst",   [RT_SINK] = "sink",       [RT_FREE] = "free",
-	[RT_FLUSH] = "flush",   [RT_SPREAD] = "spread",   [RT_ENQUEUE] = "enqueue",
-	[RT_DEFRAG] = "defrag", [RT_OTHER] = "other",     [RT_IDLE] = "idle",
+	[RT_RX] = "rx",         [RT_RING] = "ring",     [RT_TIMESTAMPS] = "timestamps",
+	[RT_BURST] = "burst",   [RT_SINK] = "sink",     [RT_FREE] = "free",
+	[RT_FLUSH] = "flush",   [RT_SPREAD] = "spread", [RT_ENQUEUE] = "enqueue",
+	[RT_DEFRAG] = "defrag", [RT_OTHER] = "other",   [RT_IDLE] = "idle",
 };
 
 uint64_t rt_tsc_overhead;
@@ -82,8 +82,8 @@ rt_worker_rows(const struct worker *w, struct rt_row *rows)
 	r = row(r, "parse", lib.chunks, lib.pkts, lib.parse_cycles);
 	r = row(r, "lookup", lib.chunks, lib.pkts, lib.lookup_cycles);
 	r = row(r, "assemble", burst.calls, burst.pkts,
-		minus(burst.cycles, lib.parse_cycles + lib.lookup_cycles +
-					    minus(sink.cycles, sink_in_flush)));
+		minus(burst.cycles,
+		      lib.parse_cycles + lib.lookup_cycles + minus(sink.cycles, sink_in_flush)));
 	r = row_of(r, rt, RT_SINK);
 	r = row_of(r, rt, RT_FREE);
 	r = row(r, "flush", flush.calls, flush.pkts, minus(flush.cycles, sink_in_flush));
@@ -96,7 +96,7 @@ unsigned int
 rt_main_rows(const struct app *app, struct rt_row *rows)
 {
 	static const enum rt_stage main_stages[] = {RT_RX,     RT_SPREAD, RT_ENQUEUE,
-						     RT_DEFRAG, RT_OTHER,  RT_IDLE};
+						    RT_DEFRAG, RT_OTHER,  RT_IDLE};
 	struct rt_row *r = rows;
 	unsigned int i;
 

@@ -31,10 +31,10 @@ enum rt_stage {
 	RT_FREE,       /**< rte_pktmbuf_free_bulk() of the assembled frames */
 	RT_FLUSH,      /**< timer flushes (markers) and control-plane requests */
 	RT_SPREAD,     /**< main lcore: hashing frames to workers, markers, staging */
-	RT_ENQUEUE,    /**< main lcore: enqueuing on worker rings (waiting on full ones in replays) */
-	RT_DEFRAG,     /**< main lcore: reassembling fragments for several workers */
-	RT_OTHER,      /**< the rest of a busy loop: empty polls, mailbox checks */
-	RT_IDLE,       /**< loops that found nothing: polls, pauses and sleeps */
+	RT_ENQUEUE, /**< main lcore: enqueuing on worker rings (waiting on full ones in replays) */
+	RT_DEFRAG,  /**< main lcore: reassembling fragments for several workers */
+	RT_OTHER,   /**< the rest of a busy loop: empty polls, mailbox checks */
+	RT_IDLE,    /**< loops that found nothing: polls, pauses and sleeps */
 	RT_STAGES
 };
 

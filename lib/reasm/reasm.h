@@ -193,6 +193,24 @@ void reasm_flow_ipv6(struct reasm_flow *flow, const void *src_addr, const void *
 		     uint16_t src_port, uint16_t dst_port);
 
 /**
+ * The hash reasm's connection table files @p flow under: CRC32-C over the
+ * bytes that tell keys apart: for IPv4 the family, zone, ports and the two
+ * 4-byte addresses (two CRC steps), for IPv6 the whole key. The same for
+ * both directions of a connection only by chance. For your own rte_hash
+ * tables of struct reasm_flow keys (give rte_hash_parameters.hash_func a
+ * wrapper of it and use the *_with_hash calls).
+ *
+ * Thread safety: safe from any thread (reads only @p flow).
+ *
+ * @param flow
+ *   The key; not NULL. Bytes an IPv4 key does not use (addresses past their
+ *   first 4) are not read.
+ * @return
+ *   The hash.
+ */
+uint32_t reasm_flow_hash(const struct reasm_flow *flow);
+
+/**
  * Write "src:port -> dst:port" (IPv6 in brackets) into @p buf.
  *
  * Thread safety: safe from any thread (reads only @p flow, writes only

@@ -463,8 +463,8 @@ frame_encap(const struct reasm_assembler *a, const struct reasm_segment *seg)
 }
 
 int
-reasm_assemble_conn(struct reasm_assembler *a, const struct reasm_flow *flow, int32_t pos,
-		    bool pos_final, const struct reasm_segment *seg, uint64_t ts)
+reasm_assemble_conn(struct reasm_assembler *a, const struct reasm_flow *flow, uint32_t hash,
+		    int32_t pos, bool pos_final, const struct reasm_segment *seg, uint64_t ts)
 {
 	bool create = (seg->flags & REASM_TCP_SYN) || seg->len > 0;
 	struct reasm_conn *conn = NULL;
@@ -481,12 +481,12 @@ reasm_assemble_conn(struct reasm_assembler *a, const struct reasm_flow *flow, in
 		if (pos >= 0)
 			conn = &a->pool->conns[pos];
 		else if (create)
-			conn = reasm_pool_add(a->pool, flow, ts, &err, frame_encap(a, seg));
+			conn = reasm_pool_add(a->pool, flow, hash, ts, &err, frame_encap(a, seg));
 	} else {
 		if (pos >= 0)
 			conn = reasm_pool_conn_at(a->pool, pos, flow);
 		if (conn == NULL)
-			conn = reasm_pool_get(a->pool, flow, create, ts, &err,
+			conn = reasm_pool_get(a->pool, flow, hash, create, ts, &err,
 					      create ? frame_encap(a, seg) : NULL);
 	}
 	if (err == 1)
@@ -515,7 +515,7 @@ reasm_assemble(struct reasm_assembler *a, const struct reasm_flow *flow,
 
 	if (a == NULL || flow == NULL || seg == NULL || (seg->len > 0 && seg->payload == NULL))
 		return -EINVAL;
-	rc = reasm_assemble_conn(a, flow, -1, false, seg, ts_ns);
+	rc = reasm_assemble_conn(a, flow, reasm_flow_hash_inline(flow), -1, false, seg, ts_ns);
 	reasm_tally_publish(a);
 	return rc;
 }

@@ -198,6 +198,7 @@ assemble_chunk(struct reasm_assembler *a, struct rte_mbuf *const *pkts, uint16_t
 {
 	struct reasm_parsed parsed[RTE_HASH_LOOKUP_BULK_MAX];
 	const void *keys[RTE_HASH_LOOKUP_BULK_MAX];
+	hash_sig_t hashes[RTE_HASH_LOOKUP_BULK_MAX];
 	int32_t positions[RTE_HASH_LOOKUP_BULK_MAX];
 	uint16_t which[RTE_HASH_LOOKUP_BULK_MAX];
 	struct reasm_pool *pool = a->pool;
@@ -266,8 +267,10 @@ assemble_chunk(struct reasm_assembler *a, struct rte_mbuf *const *pkts, uint16_t
 	if (pool->mode == REASM_POOL_SHARED)
 		rte_rwlock_read_lock(&pool->table_lock);
 	generation = pool->generation;
+	for (i = 0; i < ntcp; i++) /* once per packet: the lookup, adds and deletes reuse it */
+		hashes[i] = reasm_flow_hash_inline(&parsed[i].flow);
 	if (ntcp > 0)
-		rte_hash_lookup_bulk(pool->table, keys, ntcp, positions);
+		rte_hash_lookup_with_hash_bulk(pool->table, keys, hashes, ntcp, positions);
 	if (pool->mode == REASM_POOL_SHARED)
 		rte_rwlock_read_unlock(&pool->table_lock);
 	for (i = 0; i < ntcp; i++)
@@ -285,7 +288,8 @@ assemble_chunk(struct reasm_assembler *a, struct rte_mbuf *const *pkts, uint16_t
 			     generation == pool->generation;
 		uint64_t ts = timestamps != NULL ? timestamps[which[i]] : now_ns;
 
-		reasm_assemble_conn(a, &parsed[i].flow, positions[i], final, &parsed[i].seg, ts);
+		reasm_assemble_conn(a, &parsed[i].flow, hashes[i], positions[i], final,
+				    &parsed[i].seg, ts);
 	}
 	a->in_burst = false;
 	reasm_tally_publish(a);

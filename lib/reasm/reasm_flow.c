@@ -28,6 +28,12 @@ reasm_flow_ipv6(struct reasm_flow *flow, const void *src_addr, const void *dst_a
 	flow->dst_port = dst_port;
 }
 
+uint32_t
+reasm_flow_hash(const struct reasm_flow *flow)
+{
+	return reasm_flow_hash_inline(flow);
+}
+
 int
 reasm_flow_format(const struct reasm_flow *flow, char *buf, size_t size)
 {

@@ -348,8 +348,8 @@ reasm_pool_conn_at(struct reasm_pool *pool, int32_t pos, const struct reasm_flow
 
 /* Add @key; called with the table write-locked in shared mode. */
 static struct reasm_conn *
-table_add(struct reasm_pool *pool, const struct reasm_flow *key, uint64_t ts, int *err,
-	  const struct reasm_encap *encap)
+table_add(struct reasm_pool *pool, const struct reasm_flow *key, uint32_t hash, uint64_t ts,
+	  int *err, const struct reasm_encap *encap)
 {
 	struct reasm_conn *conn;
 	int32_t pos;
@@ -358,10 +358,10 @@ table_add(struct reasm_pool *pool, const struct reasm_flow *key, uint64_t ts, in
 		*err = -ENOSPC;
 		return NULL;
 	}
-	pos = rte_hash_add_key(pool->table, key);
+	pos = rte_hash_add_key_with_hash(pool->table, key, hash);
 	if (pos < 0 || (uint32_t)pos >= pool->max_conns) {
 		if (pos >= 0)
-			rte_hash_del_key(pool->table, key);
+			rte_hash_del_key_with_hash(pool->table, key, hash);
 		*err = -ENOSPC;
 		return NULL;
 	}
@@ -375,8 +375,8 @@ table_add(struct reasm_pool *pool, const struct reasm_flow *key, uint64_t ts, in
 }
 
 struct reasm_conn *
-reasm_pool_get(struct reasm_pool *pool, const struct reasm_flow *key, bool create, uint64_t ts,
-	       int *err, const struct reasm_encap *encap)
+reasm_pool_get(struct reasm_pool *pool, const struct reasm_flow *key, uint32_t hash, bool create,
+	       uint64_t ts, int *err, const struct reasm_encap *encap)
 {
 	struct reasm_conn *conn;
 	int32_t pos;
@@ -385,7 +385,7 @@ reasm_pool_get(struct reasm_pool *pool, const struct reasm_flow *key, bool creat
 	for (;;) {
 		if (is_shared(pool))
 			rte_rwlock_read_lock(&pool->table_lock);
-		pos = rte_hash_lookup(pool->table, key);
+		pos = rte_hash_lookup_with_hash(pool->table, key, hash);
 		if (is_shared(pool))
 			rte_rwlock_read_unlock(&pool->table_lock);
 		if (pos >= 0) {
@@ -399,13 +399,13 @@ reasm_pool_get(struct reasm_pool *pool, const struct reasm_flow *key, bool creat
 		if (!create)
 			return NULL;
 		if (!is_shared(pool)) {
-			conn = table_add(pool, key, ts, err, encap);
+			conn = table_add(pool, key, hash, ts, err, encap);
 			*err = conn != NULL ? 1 : *err;
 			return conn;
 		}
 		rte_rwlock_write_lock(&pool->table_lock);
-		pos = rte_hash_lookup(pool->table, key);
-		conn = pos < 0 ? table_add(pool, key, ts, err, encap) : NULL;
+		pos = rte_hash_lookup_with_hash(pool->table, key, hash);
+		conn = pos < 0 ? table_add(pool, key, hash, ts, err, encap) : NULL;
 		rte_rwlock_write_unlock(&pool->table_lock);
 		if (pos < 0) {
 			*err = conn != NULL ? 1 : *err;
@@ -416,10 +416,10 @@ reasm_pool_get(struct reasm_pool *pool, const struct reasm_flow *key, bool creat
 }
 
 struct reasm_conn *
-reasm_pool_add(struct reasm_pool *pool, const struct reasm_flow *key, uint64_t ts, int *err,
-	       const struct reasm_encap *encap)
+reasm_pool_add(struct reasm_pool *pool, const struct reasm_flow *key, uint32_t hash, uint64_t ts,
+	       int *err, const struct reasm_encap *encap)
 {
-	struct reasm_conn *conn = table_add(pool, key, ts, err, encap);
+	struct reasm_conn *conn = table_add(pool, key, hash, ts, err, encap);
 
 	if (conn != NULL)
 		*err = 1;
@@ -438,7 +438,7 @@ reasm_pool_remove(struct reasm_pool *pool, struct reasm_conn *conn)
 	list_unlock(pool);
 	if (is_shared(pool))
 		rte_rwlock_write_lock(&pool->table_lock);
-	rte_hash_del_key(pool->table, &conn->key);
+	rte_hash_del_key_with_hash(pool->table, &conn->key, reasm_flow_hash_inline(&conn->key));
 	if (unlikely(pool->zones != NULL) && reasm_flow_zone_get(&conn->key) != 0)
 		reasm_zone_release(pool->zones, reasm_flow_zone_get(&conn->key));
 	__atomic_store_n(&pool->count, pool->count - 1, __ATOMIC_RELAXED);
@@ -485,6 +485,15 @@ check_conf(const struct reasm_pool_conf *conf)
 	return 0;
 }
 
+/* The table's own hash (rte_hash_hash() and calls without a hash): reasm_flow_hash(). */
+static uint32_t
+flow_hash_func(const void *key, uint32_t key_len, uint32_t init_val)
+{
+	RTE_SET_USED(key_len);
+	RTE_SET_USED(init_val);
+	return reasm_flow_hash_inline(key);
+}
+
 static struct rte_hash *
 table_create(const struct reasm_pool_conf *conf)
 {
@@ -493,7 +502,7 @@ table_create(const struct reasm_pool_conf *conf)
 		.name = name,
 		.entries = conf->max_conns,
 		.key_len = sizeof(struct reasm_flow),
-		.hash_func = rte_hash_crc,
+		.hash_func = flow_hash_func,
 		.hash_func_init_val = 0,
 		.socket_id = conf->socket_id,
 		/* Every one of max_conns keys fits, whatever their hashes. */
@@ -629,7 +638,7 @@ reasm_pool_stream_totals(struct reasm_pool *pool, const struct reasm_flow *flow,
 
 	if (pool == NULL || flow == NULL || out == NULL)
 		return -EINVAL;
-	conn = reasm_pool_get(pool, flow, false, 0, &err, NULL);
+	conn = reasm_pool_get(pool, flow, reasm_flow_hash_inline(flow), false, 0, &err, NULL);
 	if (conn == NULL)
 		return -ENOENT;
 	reasm_conn_totals(pool, conn, out);

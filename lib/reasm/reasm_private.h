@@ -8,11 +8,13 @@
 #define REASM_PRIVATE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include <rte_common.h>
 #include <rte_cycles.h>
+#include <rte_hash_crc.h>
 #include <rte_log.h>
 #include <rte_rwlock.h>
 #include <rte_spinlock.h>
@@ -32,6 +34,32 @@ reasm_flow_fill(struct reasm_flow *flow, uint8_t family, const void *src, const 
 	flow->family = family;
 	memcpy(flow->src_addr, src, addr_len);
 	memcpy(flow->dst_addr, dst, addr_len);
+}
+
+_Static_assert(offsetof(struct reasm_flow, src_addr) == 8 &&
+		       offsetof(struct reasm_flow, dst_addr) == 24 &&
+		       sizeof(struct reasm_flow) == 40,
+	       "reasm_flow_hash_inline() reads the key as 8 + 32 bytes");
+
+/*
+ * reasm_flow_hash(), inline for the burst path: the family, zone and ports
+ * (the key's first 8 bytes), then for IPv4 the two addresses in one 8-byte
+ * step, for IPv6 the rest of the key.
+ */
+static inline uint32_t
+reasm_flow_hash_inline(const struct reasm_flow *k)
+{
+	uint64_t head;
+	uint32_t h, src, dst;
+
+	memcpy(&head, k, sizeof(head));
+	h = rte_hash_crc_8byte(head, 0);
+	if (likely(k->family == REASM_FAMILY_IPV4)) {
+		memcpy(&src, k->src_addr, 4);
+		memcpy(&dst, k->dst_addr, 4);
+		return rte_hash_crc_8byte((uint64_t)src | (uint64_t)dst << 32, h);
+	}
+	return rte_hash_crc(k->src_addr, 32, h);
 }
 
 /** Index meaning "no connection" in the intrusive lists. */
@@ -224,7 +252,7 @@ reasm_tally_publish(struct reasm_assembler *a)
  * -ENOSPC if the table is full, else 0. In shared mode it comes back locked.
  */
 struct reasm_conn *reasm_pool_get(struct reasm_pool *pool, const struct reasm_flow *key,
-				  bool create, uint64_t ts, int *err,
+				  uint32_t hash, bool create, uint64_t ts, int *err,
 				  const struct reasm_encap *encap);
 struct reasm_conn *reasm_pool_conn_at(struct reasm_pool *pool, int32_t pos,
 				      const struct reasm_flow *key);
@@ -252,7 +280,8 @@ reasm_pool_paged_update(struct reasm_pool *pool, struct reasm_conn *conn)
  * @encap (NULL: none known) is what reasm_pool_open_encap() gives open().
  */
 struct reasm_conn *reasm_pool_add(struct reasm_pool *pool, const struct reasm_flow *key,
-				  uint64_t ts, int *err, const struct reasm_encap *encap);
+				  uint32_t hash, uint64_t ts, int *err,
+				  const struct reasm_encap *encap);
 uint32_t reasm_pool_conn_index(const struct reasm_pool *pool, const struct reasm_conn *conn);
 
 /** The cold half of @conn's accounting. */
@@ -271,12 +300,13 @@ unsigned int reasm_pool_snapshot_paged(struct reasm_pool *pool, uint32_t *out, u
 
 /* reasm_assembler.c */
 /*
- * Assemble @seg; @pos is the key's position from a bulk lookup (or -1), and
- * @pos_final says it is still the table's answer (single-writer pool, no
- * key added or removed since): then it is used without checking.
+ * Assemble @seg; @hash is reasm_flow_hash_inline(@flow), @pos the key's
+ * position from a bulk lookup (or -1), and @pos_final says it is still the
+ * table's answer (single-writer pool, no key added or removed since): then it
+ * is used without checking.
  */
-int reasm_assemble_conn(struct reasm_assembler *a, const struct reasm_flow *flow, int32_t pos,
-			bool pos_final, const struct reasm_segment *seg, uint64_t ts);
+int reasm_assemble_conn(struct reasm_assembler *a, const struct reasm_flow *flow, uint32_t hash,
+			int32_t pos, bool pos_final, const struct reasm_segment *seg, uint64_t ts);
 
 /* ---- parsing: reasm_parse.c (Ethernet, IP, TCP), reasm_decap.c (tunnels) ---- */
 

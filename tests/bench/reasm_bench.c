@@ -2,7 +2,7 @@
  * Copyright(c) 2026 The reasm authors
  *
  * reasm_bench: how fast reasm reassembles, next to the floor (what any
- * flow-table program pays: parse + rte_hash_lookup_bulk), on fixed
+ * flow-table program pays: parse + an rte_hash bulk lookup), on fixed
  * workloads whose packets are built in memory before anything is timed.
  *
  *   reasm_bench [--workload LIST|all] [--packets N] [--reps N] [--json]
@@ -27,8 +27,9 @@
  * Each is timed over the same mbufs, best of --reps runs, on a fresh pool
  * and assembler per run, one worker (this lcore), bursts of 32, through
  * reasm_assemble_burst with stream ops that only count. The floor runs the
- * same bursts through reasm_flow_of_mbuf + rte_hash_lookup_bulk on a table
- * built like reasm_pool.c's and filled with the same keys; "parse" is
+ * same bursts through reasm_flow_of_mbuf, reasm_flow_hash and
+ * rte_hash_lookup_with_hash_bulk on a table built like reasm_pool.c's and
+ * filled with the same keys; "parse" is
  * reasm_flow_of_mbuf alone. Runs alternate reasm / floor / parse.
  *
  * Other workloads (reasm only, packets built burst by burst):
@@ -683,6 +684,7 @@ timed_floor(struct run *r, bool lookup)
 {
 	struct reasm_flow keys[BURST];
 	const void *kp[BURST];
+	hash_sig_t sig[BURST];
 	int32_t pos[BURST];
 	uint64_t sink = 0;
 	uint32_t i, j, tcp = 0;
@@ -701,8 +703,10 @@ timed_floor(struct run *r, bool lookup)
 		}
 		tcp += nk;
 		if (lookup) {
+			for (j = 0; j < nk; j++)
+				sig[j] = reasm_flow_hash(&keys[j]);
 			if (nk > 0)
-				rte_hash_lookup_bulk(r->table, kp, nk, pos);
+				rte_hash_lookup_with_hash_bulk(r->table, kp, sig, nk, pos);
 			for (j = 0; j < nk; j++)
 				sink += (uint64_t)pos[j];
 		} else {
@@ -818,6 +822,12 @@ rig_free(struct rig *g)
 	g->pool = NULL;
 }
 
+static uint32_t
+floor_hash(const void *key, uint32_t key_len, uint32_t init_val)
+{
+	return reasm_flow_hash(key);
+}
+
 /* The floor's table: the parameters of lib/reasm/reasm_pool.c's table_create(). */
 static struct rte_hash *
 floor_table_create(uint32_t entries)
@@ -827,7 +837,7 @@ floor_table_create(uint32_t entries)
 		.name = name,
 		.entries = entries,
 		.key_len = sizeof(struct reasm_flow),
-		.hash_func = rte_hash_crc,
+		.hash_func = floor_hash,
 		.hash_func_init_val = 0,
 		.socket_id = (int)rte_socket_id(),
 		.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE,

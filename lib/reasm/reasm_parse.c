@@ -401,6 +401,37 @@ reasm_parse_ethernet(const uint8_t *frame, uint32_t len, uint32_t wire_len,
 	return parse_ethernet_ip(frame, len, wire_len, out, v, anomalies);
 }
 
+/*
+ * The frame nearly every link carries: untagged Ethernet, IPv4 without options
+ * and not fragmented, its total length within the frame, TCP with a data
+ * offset within the packet. Parsed straight, with the checks the general path
+ * would make for it; @return false for anything else (nothing written that the
+ * general path does not write again).
+ */
+static inline bool
+parse_plain_ipv4_tcp(const uint8_t *frame, uint32_t len, struct reasm_parsed *out)
+{
+	const uint8_t *ip = frame + 14, *tcp = frame + 34;
+	uint32_t total, doff;
+
+	if (len < 54 || reasm_rd16(frame + 12) != ETHERTYPE_IPV4 || ip[0] != 0x45 ||
+	    ip[9] != IPPROTO_TCP_ || (reasm_rd16(ip + 6) & 0x3fff) != 0)
+		return false;
+	total = reasm_rd16(ip + 2);
+	doff = (uint32_t)(tcp[12] >> 4) * 4;
+	if (total < 40 || total > len - 14 || doff < 20 || doff > total - 20)
+		return false;
+	reasm_flow_fill(&out->flow, REASM_FAMILY_IPV4, ip + 12, ip + 16, 4);
+	out->flow.src_port = reasm_rd16(tcp);
+	out->flow.dst_port = reasm_rd16(tcp + 2);
+	out->seg.seq = reasm_rd32(tcp + 4);
+	out->seg.flags = tcp[13] & (REASM_TCP_FIN | REASM_TCP_SYN | REASM_TCP_RST);
+	out->seg.payload = tcp + doff;
+	out->seg.len = total - 20 - doff;
+	out->seg.cut = 0;
+	return true;
+}
+
 enum reasm_counter
 reasm_parse_frame(const uint8_t *frame, uint32_t len, uint32_t wire_len, struct reasm_parsed *out,
 		  uint32_t *anomalies)
@@ -410,6 +441,8 @@ reasm_parse_frame(const uint8_t *frame, uint32_t len, uint32_t wire_len, struct 
 
 	*anomalies = 0;
 	out->encap = (struct reasm_encap){0}; /* one store: no id left from another frame */
+	if (likely(parse_plain_ipv4_tcp(frame, len, out)))
+		return REASM_CTR_MAX;
 	c = parse_ethernet_ip(frame, len, wire_len, out, &v, anomalies);
 	if (likely(c == REASM_CTR_MAX) && unlikely(v.proto != IPPROTO_TCP_))
 		c = reasm_decap_l4(out, &v, anomalies);

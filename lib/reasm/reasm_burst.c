@@ -421,6 +421,9 @@ reasm_flow_of_mbuf(const struct rte_mbuf *m, struct reasm_flow *flow)
 
 	if (m == NULL || flow == NULL)
 		return -EINVAL;
+	if (likely(m->nb_segs == 1) && reasm_parse_plain_flow(rte_pktmbuf_mtod(m, const uint8_t *),
+							      rte_pktmbuf_data_len(m), flow))
+		return 0;
 	rc = parse_mbuf(m, &parsed, &c);
 	if (rc < 0)
 		return rc;

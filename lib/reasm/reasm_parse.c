@@ -405,11 +405,12 @@ reasm_parse_ethernet(const uint8_t *frame, uint32_t len, uint32_t wire_len,
  * The frame nearly every link carries: untagged Ethernet, IPv4 without options
  * and not fragmented, its total length within the frame, TCP with a data
  * offset within the packet. Parsed straight, with the checks the general path
- * would make for it; @return false for anything else (nothing written that the
- * general path does not write again).
+ * would make for it, into @p flow and (unless NULL) @p seg; @return false for
+ * anything else (nothing written that the general path does not write again).
  */
 static inline bool
-parse_plain_ipv4_tcp(const uint8_t *frame, uint32_t len, struct reasm_parsed *out)
+parse_plain_ipv4_tcp(const uint8_t *frame, uint32_t len, struct reasm_flow *flow,
+		     struct reasm_segment *seg)
 {
 	const uint8_t *ip = frame + 14, *tcp = frame + 34;
 	uint32_t total, doff;
@@ -421,15 +422,23 @@ parse_plain_ipv4_tcp(const uint8_t *frame, uint32_t len, struct reasm_parsed *ou
 	doff = (uint32_t)(tcp[12] >> 4) * 4;
 	if (total < 40 || total > len - 14 || doff < 20 || doff > total - 20)
 		return false;
-	reasm_flow_fill(&out->flow, REASM_FAMILY_IPV4, ip + 12, ip + 16, 4);
-	out->flow.src_port = reasm_rd16(tcp);
-	out->flow.dst_port = reasm_rd16(tcp + 2);
-	out->seg.seq = reasm_rd32(tcp + 4);
-	out->seg.flags = tcp[13] & (REASM_TCP_FIN | REASM_TCP_SYN | REASM_TCP_RST);
-	out->seg.payload = tcp + doff;
-	out->seg.len = total - 20 - doff;
-	out->seg.cut = 0;
+	reasm_flow_fill(flow, REASM_FAMILY_IPV4, ip + 12, ip + 16, 4);
+	flow->src_port = reasm_rd16(tcp);
+	flow->dst_port = reasm_rd16(tcp + 2);
+	if (seg == NULL)
+		return true;
+	seg->seq = reasm_rd32(tcp + 4);
+	seg->flags = tcp[13] & (REASM_TCP_FIN | REASM_TCP_SYN | REASM_TCP_RST);
+	seg->payload = tcp + doff;
+	seg->len = total - 20 - doff;
+	seg->cut = 0;
 	return true;
+}
+
+bool
+reasm_parse_plain_flow(const uint8_t *frame, uint32_t len, struct reasm_flow *flow)
+{
+	return parse_plain_ipv4_tcp(frame, len, flow, NULL);
 }
 
 enum reasm_counter
@@ -441,7 +450,7 @@ reasm_parse_frame(const uint8_t *frame, uint32_t len, uint32_t wire_len, struct 
 
 	*anomalies = 0;
 	out->encap = (struct reasm_encap){0}; /* one store: no id left from another frame */
-	if (likely(parse_plain_ipv4_tcp(frame, len, out)))
+	if (likely(parse_plain_ipv4_tcp(frame, len, &out->flow, &out->seg)))
 		return REASM_CTR_MAX;
 	c = parse_ethernet_ip(frame, len, wire_len, out, &v, anomalies);
 	if (likely(c == REASM_CTR_MAX) && unlikely(v.proto != IPPROTO_TCP_))

@@ -438,6 +438,13 @@ reasm_flow_zone_set(struct reasm_flow *f, uint32_t zone)
  * counter to bump. *@p anomalies gets ANOMALY_* bits to count as well (and
  * the bytes cut, from ANOMALY_CUT_SHIFT up: the caller copies them to seg.cut).
  */
+/*
+ * The key of an untagged Ethernet / plain IPv4 / TCP frame, as
+ * reasm_parse_frame() would give it; false for any other frame (then parse it
+ * with reasm_parse_frame()). For callers that need the key alone.
+ */
+bool reasm_parse_plain_flow(const uint8_t *frame, uint32_t len, struct reasm_flow *flow);
+
 enum reasm_counter reasm_parse_frame(const uint8_t *frame, uint32_t len, uint32_t wire_len,
 				     struct reasm_parsed *out, uint32_t *anomalies);
 

@@ -180,6 +180,21 @@ defragment(struct reasm_assembler *a, struct reasm_parsed *p, uint64_t ts)
 #define PREFETCH_MBUF 8
 #define PREFETCH_DATA 4
 
+/*
+ * A found connection, and the first line of its callbacks' per-stream area
+ * (reasm_pool_conf.stream_priv_size), which the data callback is about to
+ * read: both sit in arrays indexed by the table position, so neither waits
+ * for the other.
+ */
+static inline void
+prefetch_conn(const struct reasm_pool *pool, uint32_t pos)
+{
+	rte_prefetch0(&pool->conns[pos]);
+	rte_prefetch0((const uint8_t *)&pool->conns[pos] + RTE_CACHE_LINE_SIZE);
+	if (pool->privs != NULL)
+		rte_prefetch0(pool->privs + (size_t)pos * pool->stream_priv_size);
+}
+
 /* The frame's first two cache lines: Ethernet, IP and TCP headers with options. */
 static inline void
 prefetch_frame(const struct rte_mbuf *m)
@@ -274,10 +289,8 @@ assemble_chunk(struct reasm_assembler *a, struct rte_mbuf *const *pkts, uint16_t
 	if (pool->mode == REASM_POOL_SHARED)
 		rte_rwlock_read_unlock(&pool->table_lock);
 	for (i = 0; i < ntcp; i++)
-		if (positions[i] >= 0 && (uint32_t)positions[i] < pool->max_conns) {
-			rte_prefetch0(&pool->conns[positions[i]]);
-			rte_prefetch0((const uint8_t *)&pool->conns[positions[i]] + 64);
-		}
+		if (positions[i] >= 0 && (uint32_t)positions[i] < pool->max_conns)
+			prefetch_conn(pool, (uint32_t)positions[i]);
 	if (clk != NULL)
 		reasm_stage_mark(clk, &clk->sum.lookup_cycles);
 

@@ -7,8 +7,13 @@ Runs, in order, with the binaries scripts/bench built:
   2. reasm_bench --write-pcap: the same packets as classic pcaps, for the peers;
   3. the peers (tests/bench/peers), one run per workload pcap; a peer that
      could not be built is reported "unavailable: <reason>";
-  4. the appliance (app/reasm) on net_pcap infinite_rx=1 with the inorder pcap,
-     1 and 2 workers, packets/s read from /reasm/stats over the telemetry socket;
+  4. the appliance (app/reasm) on net_pcap infinite_rx=1 with the same pcaps, packets/s
+     read from /reasm/stats over the telemetry socket with stage timing off, then the
+     stages (/reasm/runtime) and packets/s with it on: 1 worker polling its own queue
+     (--rx direct) for inorder, small, ooo; the main lcore spreading to 1 worker
+     (inorder); jsonl + sha256 sinks against count; N workers direct on the inorder pcap
+     split per worker by the appliance's symmetric hash (reasmkit.rss), where the
+     machine has N + 1 CPUs; the split checked against the appliance (2 workers);
   5. callgrind: instructions per packet of the timed region, reasm and floor;
 then writes everything, with the settings, the machine and the date, to ONE results
 JSON file (--out, default TMP/results.json). scripts/lib/bench_report.py reads it and
@@ -17,14 +22,16 @@ prints the table, writes docs/performance.md and its plot, or the --smoke XML re
 Results file (a JSON object):
   reasm: {workload: reasm_bench's line}; reasm_rc, reasm_err: its exit status, stderr;
   pcaps: {workload: reasm_bench --write-pcap's line}; peers: {"gopacket"|"libnids":
-  {binary, reason, results: {workload: the peer's line or {"error"}}}}; apps: [one
-  dict per appliance run]; callgrind: {per_pkt, annotate} or null; callgrind_reason;
-  workloads: the throughput workloads in table order; settings: smoke, reps,
-  peer_repeat, app_seconds, load, cmdline, machine, date.
+  {binary, reason, results: {workload: the peer's line or {"error"}}}}; app: run_apps()'s
+  dict (direct, spread, sha256, scaling: lists of app_run() dicts; split_check);
+  callgrind: {per_pkt, annotate} or null; callgrind_reason; workloads: the throughput
+  workloads in table order; settings: smoke, reps, peer_repeat, app_seconds,
+  app_workers, cpus, load, cmdline, machine, date.
 """
 import argparse
 import datetime
 import glob
+import hashlib
 import json
 import os
 import re
@@ -37,7 +44,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "..", "scripts", "lib"))
-from reasmkit import telemetry  # noqa: E402
+from reasmkit import rss, telemetry  # noqa: E402
 
 THROUGHPUT = ["inorder", "ooo", "small", "single", "skips", "loss", "grow", "conn"]
 
@@ -131,41 +138,116 @@ def run_peer(args, name, binary, pcaps):
 # ---------------------------------------------------------------------------
 # 4. the appliance
 
+WORKER_STAGES = ["rx", "ring", "timestamps", "parse", "lookup", "assemble", "sink", "free",
+                 "flush", "other", "idle"]
+MAIN_STAGES = ["rx", "spread", "enqueue", "defrag", "other", "idle"]
+APP_WORKLOADS = ["inorder", "small", "ooo"]
 
-def app_run(args, pcap, packets, workers, seconds):
-    prefix = "reasm-bench-app-%d-%d" % (os.getpid(), workers)
-    lcores = ["-l", "0,1"] if workers == 1 else ["--lcores", "(0-%d)@(0,1)" % workers]
+
+def app_lcores(workers, cpus):
+    """EAL's lcore option: the main lcore and the workers, one CPU each when there are
+    enough, else all floating over the CPUs there are (time sharing)."""
+    if workers + 1 <= cpus:
+        return ["-l", "0-%d" % workers]
+    return ["--lcores", "(0-%d)@(0-%d)" % (workers, cpus - 1)]
+
+
+def rates(a, b, dt):
+    """Per second between two /reasm/stats answers dt seconds apart."""
+    def rate(k):
+        return (b.get(k, 0) - a.get(k, 0)) / dt
+    return {"seconds": round(dt, 3), "pps": rate("pkts"), "rx_pps": rate("port_rx_pkts"),
+            "ring_full_pps": rate("dist_ring_full"), "table_full_pps": rate("table_full_pkts"),
+            "delivered_gbps": rate("delivered_bytes") * 8 / 1e9,
+            "payload_gbps": rate("payload_bytes") * 8 / 1e9,
+            "skipped_bytes_per_s": sum(rate(k) for k in b if k.startswith("skipped_bytes_")),
+            "streams_per_s": rate("streams_completed"),
+            "sink_write_errors": b.get("sink_write_errors", 0) - a.get("sink_write_errors", 0)}
+
+
+def runtime_delta(r1, r2):
+    """What each lcore's stages took between two /reasm/runtime answers.
+
+    {tsc_hz, tsc_cycles (the TSC between the answers), enabled, lcores: {"main"|"workerN":
+    {lcore, stages: {stage: {calls, pkts, cycles}}}}}; the stages in their table order."""
+    out = {"tsc_hz": r2.get("tsc_hz", 0), "tsc_cycles": r2.get("tsc", 0) - r1.get("tsc", 0),
+           "enabled": r1.get("enabled", 0) and r2.get("enabled", 0), "lcores": {}}
+    for name, d2 in r2.items():
+        if not isinstance(d2, dict):
+            continue
+        d1 = r1.get(name, {})
+        stages = {}
+        for key in d2:
+            if key.endswith("_cycles"):
+                st = key[:-len("_cycles")]
+                stages[st] = {f: d2.get(st + "_" + f, 0) - d1.get(st + "_" + f, 0)
+                              for f in ("calls", "pkts", "cycles")}
+        out["lcores"][name] = {"lcore": d2.get("lcore"), "stages": stages}
+    return out
+
+
+APP_RUNS = [0]
+
+
+def app_run(args, name, pcaps, workers, rx, sink, max_conns, seconds, runtime=True,
+            workload="inorder", label=None):
+    """One appliance run on net_pcap infinite_rx=1 (one rx_pcap= per file in pcaps).
+
+    Windows of @seconds read /reasm/stats: "off" with stage timing off (the headline
+    packets/s), then, with /reasm/runtime_enable,1 (when @runtime), "on", which also reads
+    /reasm/runtime at both ends ("runtime": runtime_delta()), then "off2" with timing off
+    again (the report takes the headline over both off windows). @sink: the sink options.
+    """
+    APP_RUNS[0] += 1
+    prefix = "reasm-bench-app-%d-%d" % (os.getpid(), APP_RUNS[0])
+    frames = sum(p["packets"] for p in pcaps)
+    lcores = app_lcores(workers, args.cpus)
+    vdev = "net_pcap0,%s,infinite_rx=1" % ",".join("rx_pcap=" + p["pcap"] for p in pcaps)
+    app_args = ["--rx", rx, "--max-conns", str(max_conns), "--mbufs", str(frames + 65536),
+                "--quiet"] + sink
     cmd = [args.app, "--no-huge", "-m", str(args.app_mem), "--no-pci",
            "--file-prefix=" + prefix, "--log-level=error"] + lcores + [
-           "--vdev=net_pcap0,rx_pcap=%s,infinite_rx=1" % pcap, "--",
-           "--sink", "count", "--quiet", "--mbufs", str(packets + 65536)]
-    res = {"workers": workers, "lcores": " ".join(lcores), "pcap": pcap, "command": " ".join(
-        shlex.quote(c) for c in cmd)}
+           "--vdev=" + vdev, "--"] + app_args
+    res = {"name": name, "label": label or name, "workload": workload, "workers": workers,
+           "rx": rx, "sink": " ".join(sink), "max_conns": max_conns,
+           "lcores": " ".join(lcores), "pcaps": [p["pcap"] for p in pcaps],
+           "command": " ".join(shlex.quote(c) for c in cmd)}
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    tel = None
     try:
-        tel = telemetry.connect(prefix, wait=60, timeout=None)
+        tel = telemetry.connect(prefix, wait=60, timeout=30)
         deadline = time.monotonic() + 60
         while (tel.query("/reasm/stats") or {}).get("pkts", 0) == 0:
             if time.monotonic() > deadline or p.poll() is not None:
                 raise RuntimeError("no packets assembled within 60 s")
             time.sleep(0.1)
-        time.sleep(0.5)  # past the start
+        time.sleep(min(0.5, seconds))  # past the start
         a, ta = tel.query("/reasm/stats"), time.monotonic()
         time.sleep(seconds)
         b, tb = tel.query("/reasm/stats"), time.monotonic()
-        dt = tb - ta
-
-        def rate(k):
-            return (b.get(k, 0) - a.get(k, 0)) / dt
-        skipped = sum(rate(k) for k in b if k.startswith("skipped_bytes_"))
-        res.update(seconds=round(dt, 2), pps=rate("pkts"), rx_pps=rate("port_rx_pkts"),
-                   ring_full_pps=rate("dist_ring_full"),
-                   delivered_gbps=rate("delivered_bytes") * 8 / 1e9,
-                   payload_gbps=rate("payload_bytes") * 8 / 1e9,
-                   skipped_bytes_per_s=skipped, ok=True)
-    except (OSError, RuntimeError, json.JSONDecodeError) as e:
+        res["off"] = rates(a, b, tb - ta)
+        if runtime:
+            tel.query("/reasm/runtime_enable,1")
+            time.sleep(min(0.3, seconds))  # every lcore has seen the switch
+            r1, a, ta = tel.query("/reasm/runtime"), tel.query("/reasm/stats"), time.monotonic()
+            time.sleep(seconds)
+            r2, b, tb = tel.query("/reasm/runtime"), tel.query("/reasm/stats"), time.monotonic()
+            tel.query("/reasm/runtime_enable,0")
+            res["on"] = rates(a, b, tb - ta)
+            res["runtime"] = runtime_delta(r1 or {}, r2 or {})
+            # Off again, so that a drift of the machine's speed during the run shows
+            # (the overhead of timing is taken against both off windows).
+            time.sleep(min(0.3, seconds))
+            a, ta = tel.query("/reasm/stats"), time.monotonic()
+            time.sleep(seconds)
+            b, tb = tel.query("/reasm/stats"), time.monotonic()
+            res["off2"] = rates(a, b, tb - ta)
+        res["ok"] = True
+    except (OSError, RuntimeError, ValueError, AttributeError) as e:
         res.update(ok=False, error=str(e))
     finally:
+        if tel is not None:
+            tel.close()
         if p.poll() is None:
             p.send_signal(signal.SIGINT)
         try:
@@ -178,9 +260,95 @@ def app_run(args, pcap, packets, workers, seconds):
         if p.returncode != 0:
             res["ok"] = False
             res.setdefault("error", "exit status %d" % p.returncode)
-    log("app %d worker(s): %s" % (workers, "%.3f Mpps" % (res["pps"] / 1e6)
-                                  if res.get("ok") else res.get("error")))
+    if res.get("ok"):
+        on = res.get("on")
+        log("app %s: %.3f Mpps%s" % (name, res["off"]["pps"] / 1e6,
+                                     ", timed %.3f Mpps" % (on["pps"] / 1e6) if on else ""))
+    else:
+        log("app %s: %s" % (name, res.get("error")))
     return res
+
+
+def sha256_speed(seconds=0.5):
+    """SHA-256 of this machine: ns per byte of Python's hashlib (OpenSSL), 64 KiB at a time."""
+    buf = b"\x5a" * 65536
+    h = hashlib.sha256()
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        for _ in range(64):
+            h.update(buf)
+        n += 64 * len(buf)
+    return (time.perf_counter() - t0) * 1e9 / n
+
+
+def run_apps(args, pcaps):
+    """Step 4: {direct, spread, sha256, scaling, split_check, cpus, app_workers}.
+
+    direct: 1 worker polling its own queue, per workload of APP_WORKLOADS (smoke: inorder);
+    split_check first (smoke too); spread: the main lcore spreading to 1 worker (inorder); sha256: jsonl + --sha256 sinks
+    against count (inorder, direct); scaling: N workers direct on the inorder capture split
+    per worker by reasmkit.rss, where the machine has N + 1 CPUs; split_check:
+    reasmkit.rss.check_split() for 2 workers."""
+    out = {"direct": [], "spread": [], "sha256": [], "scaling": [], "split_check": None,
+           "cpus": args.cpus, "app_workers": args.app_workers}
+    if not os.access(args.app, os.X_OK):
+        out["error"] = "no app binary (%s)" % args.app
+        return out
+    secs = args.app_seconds
+    for w in (["inorder"] if args.smoke else APP_WORKLOADS):
+        if w not in pcaps:
+            out["direct"].append({"name": "direct " + w, "workload": w, "ok": False,
+                                  "error": "no %s pcap" % w})
+            continue
+        out["direct"].append(app_run(args, "direct " + w, [pcaps[w]], 1, "direct",
+                                     ["--sink", "count"], pcaps[w].get("max_conns", 65536),
+                                     secs, workload=w))
+    if "inorder" not in pcaps:
+        return out
+    inorder = pcaps["inorder"]
+    log("split check: 2 workers")
+    out["split_check"] = rss.check_split(args.app, inorder["pcap"], args.tmp, 2,
+                                         mem=args.app_mem)
+    log("split check: %s" % ("ok" if out["split_check"]["ok"] else
+                             out["split_check"].get("error", "?")[:300]))
+    if args.smoke:
+        return out
+    mc = inorder.get("max_conns", 65536)
+    out["spread"].append(app_run(args, "spread inorder", [inorder], 1, "spread",
+                                 ["--sink", "count"], mc, secs))
+    out["sha256_ns_per_byte"] = sha256_speed()
+    out["payload_bytes_per_pkt"] = inorder["bytes_sent"] / inorder["packets"]
+    jsonl_file = os.path.join(args.tmp, "app-sink.jsonl")
+    for sink, label in ((["--sink", "jsonl:/dev/null", "--sha256"], "jsonl:/dev/null + sha256"),
+                        (["--sink", "jsonl:" + jsonl_file], "jsonl:FILE"),
+                        (["--sink", "jsonl:" + jsonl_file, "--sha256"], "jsonl:FILE + sha256")):
+        r = app_run(args, "inorder " + label, [inorder], 1, "direct", sink, mc, secs,
+                    label=label)
+        try:
+            r["jsonl_bytes"] = os.path.getsize(jsonl_file) if "FILE" in label else None
+            os.unlink(jsonl_file)
+        except OSError:
+            pass
+        out["sha256"].append(r)
+    for n in args.app_workers:
+        if n == 1:
+            continue
+        if args.cpus < n + 1:
+            out["scaling"].append({"workers": n, "measured": False,
+                                   "reason": "not measurable: %d vCPUs (%d workers need %d: "
+                                   "one each and the main lcore)" % (args.cpus, n, n + 1)})
+            continue
+        parts = [os.path.join(args.tmp, "pcap", "inorder-%d-of-%d.pcap" % (i, n))
+                 for i in range(n)]
+        counts = rss.split_pcap(inorder["pcap"], parts, n)
+        r = app_run(args, "direct inorder %d workers" % n,
+                    [{"pcap": f, "packets": c} for f, c in zip(parts, counts)], n, "direct",
+                    ["--sink", "count"], mc, secs, runtime=False)
+        r.update(measured=True, frames_per_worker=counts)
+        out["scaling"].append(r)
+        for f in parts:
+            os.unlink(f)
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -305,6 +473,9 @@ def main():
     ap.add_argument("--peer-repeat", type=int, default=5)
     ap.add_argument("--app-seconds", type=float, default=5)
     ap.add_argument("--app-mem", type=int, default=2048)
+    ap.add_argument("--app-workers", default="1,2,4,8",
+                    help="worker counts of the appliance's scaling runs (each needs that "
+                    "many CPUs + 1; fewer: recorded as not measurable)")
     ap.add_argument("--no-callgrind", action="store_true")
     ap.add_argument("--tmp", required=True)
     ap.add_argument("--cmdline", default="scripts/bench")
@@ -316,14 +487,20 @@ def main():
         args.size_args = ["--smoke", "--mem", "1024"]
         args.reps = 2
         args.peer_repeat = 1
-        args.app_seconds = min(args.app_seconds, 1.0)
+        args.app_seconds = min(args.app_seconds, 0.5)
         args.app_mem = 1024
     if args.packets:
         args.size_args += ["--packets", str(args.packets)]
+    try:
+        args.app_workers = sorted({int(x) for x in args.app_workers.split(",") if x.strip()})
+    except ValueError:
+        ap.error("--app-workers: a comma-separated list of worker counts")
+    args.cpus = os.cpu_count() or 1
     t_start = time.monotonic()
     settings = {
         "smoke": args.smoke, "reps": args.reps, "peer_repeat": args.peer_repeat,
-        "app_seconds": args.app_seconds, "load": "%.2f" % os.getloadavg()[0],
+        "app_seconds": args.app_seconds, "app_workers": args.app_workers, "cpus": args.cpus,
+        "load": "%.2f" % os.getloadavg()[0],
         "cmdline": args.cmdline, "machine": machine(),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
@@ -341,13 +518,7 @@ def main():
             log("%s unavailable: %s" % (name, reason))
     log("peers done (%.0f s)" % (time.monotonic() - t_start))
 
-    apps = []
-    if "inorder" in pcaps and os.access(args.app, os.X_OK):
-        for workers in ((1,) if args.smoke else (1, 2)):
-            apps.append(app_run(args, pcaps["inorder"]["pcap"], pcaps["inorder"]["packets"],
-                                workers, args.app_seconds))
-    else:
-        apps.append({"workers": 1, "ok": False, "error": "no inorder pcap or no app binary"})
+    app = run_apps(args, pcaps)
     log("app done (%.0f s)" % (time.monotonic() - t_start))
 
     cg, cg_reason = None, "--no-callgrind"
@@ -358,7 +529,7 @@ def main():
     log("callgrind done (%.0f s)" % (time.monotonic() - t_start))
 
     results = {"reasm": reasm, "reasm_rc": reasm_rc, "reasm_err": reasm_err,
-               "pcaps": pcaps, "peers": peers, "apps": apps, "callgrind": cg,
+               "pcaps": pcaps, "peers": peers, "app": app, "callgrind": cg,
                "callgrind_reason": cg_reason, "workloads": THROUGHPUT, "settings": settings}
     out = args.out or os.path.join(args.tmp, "results.json")
     with open(out, "w") as f:

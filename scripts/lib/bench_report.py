@@ -155,22 +155,294 @@ FLUSH_HEAD = ["opened", "S stale", "N total", "flush us", "ns per stale directio
               "second flush us", "closed"]
 
 
-def app_cells(apps):
+# ---------------------------------------------------------------------------
+# The appliance: bench_measure.run_apps()'s dict
+
+WORKER_STAGES = ["rx", "ring", "timestamps", "parse", "lookup", "assemble", "sink", "free",
+                 "flush", "other", "idle"]
+MAIN_STAGES = ["rx", "spread", "enqueue", "defrag", "other", "idle"]
+
+
+def app_all_runs(app):
+    """Every appliance run of the results, in report order."""
+    return [r for k in ("direct", "spread", "sha256", "scaling") for r in app.get(k, [])
+            if r.get("measured", True)]
+
+
+def headline_pps(run):
+    """Packets/s with stage timing off: the mean of the windows before and after it."""
+    pps = [run[k]["pps"] for k in ("off", "off2") if run.get(k)]
+    return sum(pps) / len(pps) if pps else None
+
+
+def timing_overhead(run):
+    """How much slower the run was with stage timing on (fraction), or None."""
+    off, on = headline_pps(run), (run.get("on") or {}).get("pps")
+    return off / on - 1 if off and on else None
+
+
+def lcore_pkts(stages):
+    """Packets an lcore took in (received, or dequeued from its ring) in the window."""
+    return max(stages.get("rx", {}).get("pkts", 0), stages.get("ring", {}).get("pkts", 0))
+
+
+def stage_columns(app):
+    """[(column label, lcore's stages, tsc_hz, pkts, elapsed cycles, run)] of every run
+    with stage figures: worker lcores, then the main lcore where it spreads."""
+    cols = []
+    for run in app_all_runs(app):
+        rt = run.get("runtime")
+        if not run.get("ok") or not rt or not rt.get("enabled"):
+            continue
+        for name in sorted(rt["lcores"], key=lambda n: (n == "main", n)):
+            st = rt["lcores"][name]["stages"]
+            if name == "main" and run.get("rx") != "spread":
+                continue
+            n = lcore_pkts(st)
+            if n:
+                cols.append(("%s: %s" % (run["name"], name), st, rt["tsc_hz"], n,
+                             rt["tsc_cycles"], run))
+    return cols
+
+
+def stage_cells(cols):
+    """Rows of ns per packet per stage (one column per lcore of stage_columns())."""
+    names = [s for s in WORKER_STAGES + MAIN_STAGES
+             if any(s in c[1] for c in cols)]
+    names = list(dict.fromkeys(names))
+    rows = []
+    for s in names:
+        row = [s]
+        for _, st, hz, n, _, _ in cols:
+            c = st.get(s)
+            row.append("%.1f" % (c["cycles"] / n / hz * 1e9) if c and hz else "-")
+        rows.append(row)
+    busy = ["busy (stages but idle)"]
+    total = ["elapsed (TSC between the reads)"]
+    for _, st, hz, n, el, _ in cols:
+        b = sum(c["cycles"] for k, c in st.items() if k != "idle")
+        busy.append("%.1f" % (b / n / hz * 1e9))
+        total.append("%.1f" % (el / n / hz * 1e9))
+    rows += [busy, total]
+    return rows
+
+
+def app_vs_library(app, reasm):
+    """Rows: each direct and spread run beside the library on the same packets."""
     cells = []
-    for a in apps:
-        if a.get("ok"):
-            cells.append(["%d" % a["workers"], a["lcores"], "%.3f" % (a["pps"] / 1e6),
-                          "%.2f" % a["delivered_gbps"], "%.3f" % (a["rx_pps"] / 1e6),
-                          "%.3f" % (a["ring_full_pps"] / 1e6),
-                          "%.1f" % (a["skipped_bytes_per_s"] / 1e6)])
-        else:
-            cells.append(["%d" % a["workers"], a.get("lcores", ""),
-                          "failed: " + a.get("error", "?"), "", "", "", ""])
+    for run in app.get("direct", []) + app.get("spread", []):
+        w = run.get("workload", "inorder")
+        lib = reasm.get(w, {}).get("reasm_ns_per_pkt")
+        if not run.get("ok"):
+            cells.append([run["name"], "failed: " + run.get("error", "?")[:80]] + [""] * 7)
+            continue
+        pps = headline_pps(run)
+        ns = 1e9 / pps if pps else None
+        ovh = timing_overhead(run)
+        off = run["off"]
+        cells.append([run["name"], "%.3f" % (pps / 1e6), fmt(ns), fmt(lib),
+                      fmt(ratio(ns, lib), 2),
+                      "%.3f" % (off["rx_pps"] / 1e6), "%.3f" % (off["ring_full_pps"] / 1e6),
+                      "%.1f" % (off["skipped_bytes_per_s"] / 1e6),
+                      "-" if ovh is None else "%+.1f%%" % (100 * ovh)])
     return cells
 
 
-APP_HEAD = ["workers", "EAL lcores", "assembled Mpps", "delivered Gbit/s", "received Mpps",
-            "ring-full drops Mpps", "skipped MB/s"]
+APP_LIB_HEAD = ["run", "assembled Mpps", "ns/pkt", "library ns/pkt (same packets)",
+                "appliance/library", "received Mpps", "ring-full drops Mpps",
+                "skipped MB/s", "stage timing costs"]
+
+
+def worker_stage_ns(run, stage):
+    """ns per packet of @stage on worker0 of @run, or None."""
+    rt = run.get("runtime") or {}
+    st = (rt.get("lcores") or {}).get("worker0", {}).get("stages", {})
+    n, hz = lcore_pkts(st), rt.get("tsc_hz")
+    c = st.get(stage)
+    return c["cycles"] / n / hz * 1e9 if c and n and hz else None
+
+
+def sha256_cells(app):
+    """Rows: count (direct inorder) then each sink run, against count."""
+    base = next((r for r in app.get("direct", []) if r.get("workload") == "inorder"
+                 and r.get("ok")), None)
+    if base is None:
+        return []
+    base_ns = 1e9 / headline_pps(base)
+    per_pkt = app.get("payload_bytes_per_pkt") or 0
+    sha_ns = app.get("sha256_ns_per_byte") or 0
+    cells = [["count", "%.3f" % (headline_pps(base) / 1e6), fmt(base_ns), "1.00",
+              fmt(worker_stage_ns(base, "sink")), "-"]]
+    for run in app.get("sha256", []):
+        if not run.get("ok"):
+            cells.append([run["label"], "failed: " + run.get("error", "?")[:80], "", "", "",
+                          ""])
+            continue
+        ns = 1e9 / headline_pps(run)
+        bound = base_ns + per_pkt * sha_ns if "sha256" in run["label"] else None
+        cells.append([run["label"], "%.3f" % (headline_pps(run) / 1e6), fmt(ns),
+                      fmt(ns / base_ns, 2), fmt(worker_stage_ns(run, "sink")),
+                      "-" if bound is None else "%.1f (%.2f)" % (bound, bound / base_ns)])
+    return cells
+
+
+SHA_HEAD = ["sink (inorder, 1 worker, direct)", "assembled Mpps", "ns/pkt", "against count",
+            "sink stage ns/pkt", "count + SHA-256 of the payload alone, ns/pkt (ratio)"]
+
+
+def scaling_cells(app):
+    base = next((r for r in app.get("direct", []) if r.get("workload") == "inorder"
+                 and r.get("ok")), None)
+    one = headline_pps(base) if base else None
+    cells = [["1", "%.3f" % (one / 1e6) if one else "-", "%.3f" % (one / 1e6) if one else "-",
+              "1.00" if one else "-", "measured"]]
+    for r in app.get("scaling", []):
+        if not r.get("measured"):
+            cells.append(["%d" % r["workers"], "-", "-", "-", r["reason"]])
+        elif not r.get("ok"):
+            cells.append(["%d" % r["workers"], "-", "-", "-", "failed: " + r.get("error", "?")])
+        else:
+            pps = headline_pps(r)
+            cells.append(["%d" % r["workers"], "%.3f" % (pps / 1e6),
+                          "%.3f" % (pps / r["workers"] / 1e6), fmt(ratio(pps, one), 2),
+                          "frames per worker " + ", ".join(map(str, r["frames_per_worker"]))])
+    return cells
+
+
+SCALE_HEAD = ["workers", "assembled Mpps", "per worker", "against 1 worker", "note"]
+
+
+def app_text(app, reasm):
+    """The appliance's tables for the terminal."""
+    out = []
+    if app.get("error"):
+        return "appliance: " + app["error"]
+    out.append(text_table(APP_LIB_HEAD, app_vs_library(app, reasm)))
+    cols = stage_columns(app)
+    if cols:
+        out.append("\nns per packet per stage (stage timing on):")
+        out.append(text_table(["stage"] + [c[0] for c in cols], stage_cells(cols)))
+    sc = sha256_cells(app)
+    if sc:
+        out.append("")
+        out.append(text_table(SHA_HEAD, sc))
+    out.append("")
+    out.append(text_table(SCALE_HEAD, scaling_cells(app)))
+    chk = app.get("split_check")
+    if chk:
+        out.append("split check (%d workers): %s" % (chk["workers"], "ok" if chk["ok"] else
+                                                     "FAILED: " + chk.get("error", "?")))
+    return "\n".join(out)
+
+
+def plot_stages(cols, reasm, path):
+    """Stacked bars: ns per packet per stage of each lcore, the library's beside."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as e:
+        return "no plot: %s (Debian package python3-matplotlib)" % e
+    stages = [s for s in dict.fromkeys(WORKER_STAGES + MAIN_STAGES) if s != "idle"]
+    colors = plt.get_cmap("tab20").colors
+    fig, ax = plt.subplots(figsize=(12, 1.2 + 0.55 * len(cols)))
+    labels = []
+    for i, (label, st, hz, n, _, run) in enumerate(cols):
+        left = 0.0
+        for j, s in enumerate(stages):
+            c = st.get(s)
+            if not c:
+                continue
+            v = c["cycles"] / n / hz * 1e9
+            ax.barh(i, v, left=left, color=colors[j % len(colors)])
+            left += v
+        lib = reasm.get(run.get("workload", "inorder"), {}).get("reasm_ns_per_pkt")
+        if lib and not label.endswith(": main"):
+            ax.plot([lib], [i], marker="|", markersize=18, color="black")
+        labels.append(label)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colors[j % len(colors)])
+               for j, s in enumerate(stages)]
+    handles.append(plt.Line2D([], [], marker="|", markersize=12, color="black", ls=""))
+    ax.legend(handles, stages + ["library (reasm_bench), same packets"], fontsize=7,
+              ncol=4, loc="lower right")
+    ax.set_yticks(range(len(labels)))
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("ns per packet (stage timing on; idle left out)")
+    ax.set_title("Where an appliance lcore's time goes, per packet")
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return ""
+
+
+def app_doc(app, reasm, settings, stages_png, stages_note):
+    """docs/performance.md's appliance section (a list of markdown paragraphs)."""
+    L = ["## The appliance (`app/reasm` on net_pcap `infinite_rx=1`)\n"]
+    if app.get("error"):
+        return L + ["Not measured: %s.\n" % app["error"]]
+    L.append("The workload's packets as a pcap (`reasm_bench --write-pcap`, the very packets "
+             "the library table above times), replayed from memory by net_pcap "
+             "(`infinite_rx=1`), %s s per window. **direct**: one worker polls its own "
+             "queue (`--rx direct`), what a NIC deployment with RSS does. **spread**: the "
+             "main lcore receives and spreads flows to the worker through a ring (`--rx "
+             "spread`, for ports without RSS). Packets/s from `/reasm/stats` with stage "
+             "timing off (the mean of a window before and one after the timed window); "
+             "the stage table from `/reasm/runtime` in the window with "
+             "`/reasm/runtime_enable,1`. net_pcap copies each frame from its memory copy "
+             "of the capture into an mbuf (`rx`), which a NIC's DMA does for free.\n"
+             % settings["app_seconds"])
+    L.append(md_table(APP_LIB_HEAD, app_vs_library(app, reasm)))
+    L.append("")
+    cols = stage_columns(app)
+    if cols:
+        L.append("### Where the time goes, ns per packet per stage\n")
+        L.append("Each column is one lcore of one run; a stage's TSC cycles over the packets "
+                 "that lcore took in. `parse`, `lookup` and `assemble` are the library's "
+                 "burst call split by `reasm_assembler_stage_timing`; `assemble` excludes "
+                 "the sink callbacks it makes (`sink`). `idle`: polls that found nothing. "
+                 "The stages add up to the elapsed TSC (last row) within the cost of the "
+                 "marks. See [appliance.md](appliance.md#where-the-time-goes).\n")
+        L.append(md_table(["stage"] + ["`%s`" % c[0] for c in cols], stage_cells(cols)))
+        L.append("")
+        L.append("![ns per packet per stage](%s)\n" % os.path.basename(stages_png)
+                 if not stages_note else "(%s)\n" % stages_note)
+    sc = sha256_cells(app)
+    if sc:
+        L.append("### Sinks: jsonl and SHA-256 against count\n")
+        L.append("The same inorder replay, one worker, direct, with other sinks. The last "
+                 "column is what SHA-256 alone of each packet's payload (%.0f B on average) "
+                 "costs at this machine's SHA-256 speed (%.2f ns/B, Python hashlib, "
+                 "OpenSSL), added to the count run: a bound no hashing sink can beat.\n"
+                 % (app.get("payload_bytes_per_pkt") or 0, app.get("sha256_ns_per_byte") or 0))
+        L.append(md_table(SHA_HEAD, sc))
+        L.append("")
+    L.append("### Scaling (direct, inorder, the capture split per worker by the symmetric "
+             "hash)\n")
+    L.append("`reasmkit.rss.split_pcap` writes one capture per worker with the appliance's "
+             "own symmetric Toeplitz hash and redirection table, so each worker's queue gets "
+             "whole connections, as a NIC's RSS would deliver them.\n")
+    L.append(md_table(SCALE_HEAD, scaling_cells(app)))
+    L.append("")
+    chk = app.get("split_check")
+    if chk:
+        L.append("Split checked against the appliance (%d workers: spread by the main lcore, "
+                 "every stream on the worker the Python hash names; direct on the split "
+                 "files, every stream the 1-worker replay delivers): %s.\n"
+                 % (chk["workers"], "ok" if chk["ok"] else "FAILED: " + chk.get("error", "?")))
+    runs = app_all_runs(app)
+    if runs:
+        L.append("Commands (PCAP: `reasm_bench --write-pcap DIR`): " + "; ".join(
+            "`%s`" % shorten_command(r) for r in runs if r.get("command")) + "\n")
+    return L
+
+
+def shorten_command(run):
+    cmd = run["command"].replace(ROOT + "/", "")
+    for p in run.get("pcaps", []):
+        cmd = cmd.replace(p, "PCAP" if len(run.get("pcaps", [])) == 1 else
+                          "PCAP." + os.path.basename(p))
+    return cmd
 
 
 def plot(rows, flush, path):
@@ -221,8 +493,8 @@ def plot(rows, flush, path):
     return ""
 
 
-def write_doc(settings, path, png, rows, peers, reasm, apps, cg, cg_reason, cmdline,
-              plot_note):
+def write_doc(settings, path, png, rows, peers, reasm, app, cg, cg_reason, cmdline,
+              plot_note, stages_png, stages_note):
     cells = table_cells(rows, peers)
     L = []
     L.append("# Performance\n")
@@ -301,21 +573,7 @@ def write_doc(settings, path, png, rows, peers, reasm, apps, cg, cg_reason, cmdl
                  "T: the cost follows S again.\n")
         L.append(md_table(FLUSH_HEAD, fc))
         L.append("")
-    if apps:
-        L.append("## The appliance (`app/reasm`, net_pcap `infinite_rx=1`, `inorder` pcap)\n")
-        L.append("The main lcore replays the capture from memory and spreads flows to the "
-                 "workers in software (net_pcap has no RSS); packets/s from `/reasm/stats` "
-                 "over the telemetry socket, %s s per run. On a 2-CPU machine the 2-worker "
-                 "run has 3 polling lcores on 2 CPUs, so it measures time sharing, not "
-                 "scaling. The replay is faster than one worker: packets the worker ring "
-                 "cannot take are dropped (ring-full), which leaves holes that are then "
-                 "buffered and skipped.\n" % settings["app_seconds"])
-        L.append(md_table(APP_HEAD, app_cells(apps)))
-        L.append("")
-        root = ROOT
-        L.append("Commands (PCAP: `reasm_bench --write-pcap DIR --only inorder`): " +
-                 "; ".join("`%s`" % a["command"].replace(root + "/", "").replace(
-                     a.get("pcap", "@@"), "PCAP") for a in apps) + "\n")
+    L += app_doc(app, reasm, settings, stages_png, stages_note)
     if cg and cg.get("annotate"):
         L.append("## Where the time goes (callgrind, instructions of the timed region)\n")
         for tag, rows_ in cg["annotate"].items():
@@ -357,7 +615,7 @@ def smoke_xml(path, cases):
         for cls, name, status, msg in cases], 0.0)
 
 
-def smoke_cases(workloads, reasm_rc, reasm_err, reasm, pcaps, peers, apps, cg, cg_reason):
+def smoke_cases(workloads, reasm_rc, reasm_err, reasm, pcaps, peers, app, cg, cg_reason):
     """(component, workload, "ok"|"fail"|"skip", message) per case of the --smoke report."""
     cases = []
     for w in workloads:
@@ -408,9 +666,23 @@ def smoke_cases(workloads, reasm_rc, reasm_err, reasm, pcaps, peers, apps, cg, c
                               % (res.get("bytes_delivered"), sent)))
             else:
                 cases.append((name, w, "ok", ""))
-    for a in apps:
-        cases.append(("app", "%d_worker" % a["workers"], "ok" if a.get("ok") else "fail",
-                      "%s\n%s" % (a.get("error", ""), a.get("output_tail", ""))))
+    if app.get("error"):
+        cases.append(("app", "runs", "fail", app["error"]))
+    for a in app_all_runs(app):
+        name = a["name"].replace(" ", "_").replace("/", "_")
+        if not a.get("ok"):
+            cases.append(("app", name, "fail", "%s\n%s" % (a.get("error", ""),
+                                                           a.get("output_tail", ""))))
+        elif not headline_pps(a):
+            cases.append(("app", name, "fail", "no packets assembled: %s" % a.get("off")))
+        elif a.get("runtime") and not stage_columns({"direct": [a]}):
+            cases.append(("app", name, "fail", "no stage figures: %s" % a["runtime"]))
+        else:
+            cases.append(("app", name, "ok", ""))
+    chk = app.get("split_check")
+    if chk is not None:
+        cases.append(("app", "rss_split", "ok" if chk["ok"] else "fail",
+                      chk.get("error", "")))
     if cg is None:
         cases.append(("callgrind", "instructions", "skip", cg_reason))
     else:
@@ -434,7 +706,7 @@ def main():
     with open(args.results) as f:
         res = json.load(f)
     workloads, settings = res["workloads"], res["settings"]
-    reasm, peers, apps = res["reasm"], res["peers"], res["apps"]
+    reasm, peers, app = res["reasm"], res["peers"], res["app"]
     cg, cg_reason = res["callgrind"], res["callgrind_reason"]
 
     rows = build_rows(workloads, reasm, peers, cg)
@@ -448,7 +720,7 @@ def main():
         print()
         print(text_table(FLUSH_HEAD, fc))
     print()
-    print(text_table(APP_HEAD, app_cells(apps)))
+    print(app_text(app, reasm))
     if cg:
         for tag, rows_ in cg["annotate"].items():
             print("\n%s, top functions (callgrind, exclusive):" % tag)
@@ -457,7 +729,7 @@ def main():
 
     if args.smoke:
         cases = smoke_cases(workloads, res["reasm_rc"], res["reasm_err"], reasm, res["pcaps"],
-                            peers, apps, cg, cg_reason)
+                            peers, app, cg, cg_reason)
         path = args.xml or gtest.output_path(
             os.path.join(os.path.dirname(os.path.abspath(args.results)), "gtest-bench_smoke.xml"))
         smoke_xml(path, cases)
@@ -468,10 +740,14 @@ def main():
             log("FAILED %s.%s: %s" % (c[0], c[1], c[3][:500]))
         return 1 if fails else 0
     note = plot(rows, reasm.get("flush"), args.png) if args.png else "no plot"
+    stages_png = os.path.splitext(args.png)[0] + "-stages.png" if args.png else ""
+    cols = stage_columns(app)
+    stages_note = plot_stages(cols, reasm, stages_png) if stages_png and cols else "no plot"
     if args.doc:
-        write_doc(settings, args.doc, args.png or "", rows, peers, reasm, apps, cg, cg_reason,
-                  settings["cmdline"], note)
-        log("wrote %s%s" % (args.doc, "" if note else " and " + args.png))
+        write_doc(settings, args.doc, args.png or "", rows, peers, reasm, app, cg, cg_reason,
+                  settings["cmdline"], note, stages_png, stages_note)
+        log("wrote %s%s%s" % (args.doc, "" if note else " and " + args.png,
+                              "" if stages_note else " and " + stages_png))
     return 0 if res["reasm_rc"] == 0 else 1
 
 

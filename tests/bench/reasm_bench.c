@@ -535,8 +535,8 @@ write_pcap(const char *dir, const char *name, const struct wl_data *w)
 		       w->bytes_sent);
 	else
 		printf("{\"workload\":\"%s\",\"pcap\":\"%s\",\"packets\":%u,\"bytes_sent\":%" PRIu64
-		       "}\n",
-		       name, path, w->n, w->bytes_sent);
+		       ",\"max_conns\":%u}\n",
+		       name, path, w->n, w->bytes_sent, w->max_conns);
 	return 0;
 }
 
@@ -918,8 +918,8 @@ print_throughput(const char *name, const struct wl_data *w, const struct tp_resu
 
 	if (opt.json) {
 		printf("{\"workload\":\"%s\",\"kind\":\"throughput\",\"packets\":%u,"
-		       "\"tcp_packets\":%u,\"conns\":%u,\"reps\":%u",
-		       name, w->n, r->tcp, w->conns, opt.reps);
+		       "\"tcp_packets\":%u,\"conns\":%u,\"max_conns\":%u,\"reps\":%u",
+		       name, w->n, r->tcp, w->conns, w->max_conns, opt.reps);
 		if (r->ran[SIDE_REASM])
 			printf(",\"reasm_ns_per_pkt\":%.2f,\"reasm_median_ns_per_pkt\":%.2f,"
 			       "\"reasm_mpps\":%.3f,\"reasm_gbps\":%.3f,\"flush_ms\":%.3f",

@@ -41,9 +41,10 @@ class Reasm:
 
     LCORES_2_WORKERS = "(0-2)@(0,1)"  # main lcore 0 + workers on lcores 1 and 2
 
-    def __init__(self, exe, tag):
+    def __init__(self, exe, tag, mem=512):
         self.exe = os.path.abspath(exe)
         self.tag = tag
+        self.mem = mem  # EAL -m, MiB (no hugepages)
         self.n = 0
 
     def new_prefix(self):
@@ -51,7 +52,7 @@ class Reasm:
         return "reasm_e2e_%s_%d_%d" % (self.tag, os.getpid(), self.n)
 
     def command(self, prefix, vdevs, app_args, lcores=LCORES_2_WORKERS):
-        cmd = [self.exe, "--no-huge", "-m", "512", "--no-pci", "--file-prefix=" + prefix,
+        cmd = [self.exe, "--no-huge", "-m", str(self.mem), "--no-pci", "--file-prefix=" + prefix,
                "--lcores", lcores, "--log-level=error"]
         cmd += ["--vdev=" + v for v in vdevs]
         return cmd + ["--"] + list(app_args)

@@ -3,6 +3,7 @@
  * - counters: names unique and non-empty, every one documented in docs/counters.md;
  * - skip causes have names;
  * - flow keys: padding and unused address bytes are zero (they are hash keys), formatting;
+ * - Community ID: the specification's TCP baseline, both directions, seeds 0 and 1;
  * - constructors validate every parameter (NULL / rte_errno = EINVAL, EEXIST);
  * - pages: the mempool element size fits a 1900-byte page.
  */
@@ -11,6 +12,9 @@
 #include <rte_errno.h>
 #include <rte_mempool.h>
 
+#include <arpa/inet.h>
+
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -93,6 +97,83 @@ TEST(Flow, Ipv6Format)
 	char buf[128];
 	reasm_flow_format(&f, buf, sizeof(buf));
 	EXPECT_STREQ(buf, "[2001:db8::1]:443 -> [2001:db8::2]:5555");
+}
+
+/*
+ * The Community ID specification's baseline for TCP
+ * (github.com/corelight/community-id-spec, baseline/baseline_deflt.json and
+ * baseline_seed1.json): both directions of each connection, seeds 0 and 1.
+ */
+TEST(CommunityId, SpecificationBaselineTcp)
+{
+	struct Case {
+		int family;
+		const char *a, *b;
+		uint16_t pa, pb, seed;
+		const char *id;
+	};
+	const Case cases[] = {
+		{AF_INET, "128.232.110.120", "66.35.250.204", 34855, 80, 0,
+		 "1:LQU9qZlK+B5F3KDmev6m5PMibrg="},
+		{AF_INET, "128.232.110.120", "66.35.250.204", 34855, 80, 1,
+		 "1:3V71V58M3Ksw/yuFALMcW0LAHvc="},
+		{AF_INET6, "2001:470:e5bf:dead:4957:2174:e82c:4887", "2607:f8b0:400c:c03::1a", 63943,
+		 25, 0, "1:/qFaeAR+gFe1KYjMzVDsMv+wgU4="},
+		{AF_INET6, "2001:470:e5bf:dead:4957:2174:e82c:4887", "2607:f8b0:400c:c03::1a", 63943,
+		 25, 1, "1:eJYTW6AOzFLlSUoESovMjnu7rMw="},
+	};
+	for (const Case &c : cases) {
+		uint8_t a[16] = {}, b[16] = {};
+		ASSERT_EQ(inet_pton(c.family, c.a, a), 1);
+		ASSERT_EQ(inet_pton(c.family, c.b, b), 1);
+		struct reasm_flow fwd, rev;
+		if (c.family == AF_INET) {
+			reasm_flow_ipv4(&fwd, a, b, c.pa, c.pb);
+			reasm_flow_ipv4(&rev, b, a, c.pb, c.pa);
+		} else {
+			reasm_flow_ipv6(&fwd, a, b, c.pa, c.pb);
+			reasm_flow_ipv6(&rev, b, a, c.pb, c.pa);
+		}
+		rev.zone[0] = 7; /* zones are not part of the identifier */
+		char id[REASM_COMMUNITY_ID_SIZE];
+		ASSERT_EQ(reasm_community_id(&fwd, c.seed, id, sizeof(id)),
+			  REASM_COMMUNITY_ID_SIZE - 1);
+		EXPECT_STREQ(id, c.id) << c.a << " seed " << c.seed;
+		ASSERT_EQ(reasm_community_id(&rev, c.seed, id, sizeof(id)),
+			  REASM_COMMUNITY_ID_SIZE - 1);
+		EXPECT_STREQ(id, c.id) << c.b << " seed " << c.seed;
+	}
+}
+
+/* Same address both ways: the ports order the endpoints. */
+TEST(CommunityId, SameAddressOrdersByPort)
+{
+	const uint8_t a[4] = {198, 18, 0, 1};
+	struct reasm_flow fwd, rev;
+	reasm_flow_ipv4(&fwd, a, a, 40000, 80);
+	reasm_flow_ipv4(&rev, a, a, 80, 40000);
+	char x[REASM_COMMUNITY_ID_SIZE], y[REASM_COMMUNITY_ID_SIZE];
+	ASSERT_GT(reasm_community_id(&fwd, 0, x, sizeof(x)), 0);
+	ASSERT_GT(reasm_community_id(&rev, 0, y, sizeof(y)), 0);
+	EXPECT_STREQ(x, y);
+	reasm_flow_ipv4(&rev, a, a, 81, 40000);
+	ASSERT_GT(reasm_community_id(&rev, 0, y, sizeof(y)), 0);
+	EXPECT_STRNE(x, y);
+}
+
+TEST(CommunityId, RefusesSmallBufferAndBadFamily)
+{
+	const uint8_t a[4] = {198, 18, 0, 1}, b[4] = {198, 18, 0, 2};
+	struct reasm_flow f;
+	reasm_flow_ipv4(&f, a, b, 1, 2);
+	char id[REASM_COMMUNITY_ID_SIZE];
+	memset(id, 'x', sizeof(id));
+	EXPECT_EQ(reasm_community_id(&f, 0, id, sizeof(id) - 1), -ENOSPC);
+	EXPECT_EQ(id[0], 'x');
+	EXPECT_EQ(reasm_community_id(&f, 0, nullptr, 0), -ENOSPC);
+	f.family = 5;
+	EXPECT_EQ(reasm_community_id(&f, 0, id, sizeof(id)), -EINVAL);
+	EXPECT_EQ(id[0], 'x');
 }
 
 TEST(Pages, ElementFitsAPage)

@@ -262,11 +262,20 @@ protected:
 };
 
 /* The jsonl line of a stream with no records and no skips. */
-std::string empty_line(const char *src, unsigned sport, const char *dst, unsigned dport,
-		       unsigned worker)
+/* The line's community_id member (the identifier itself is checked against the
+ * specification in test_api and tests/e2e/run_e2e.py). */
+std::string cid_member(const reasm_flow &fl)
+{
+	char id[REASM_COMMUNITY_ID_SIZE];
+	EXPECT_EQ(reasm_community_id(&fl, 0, id, sizeof(id)), REASM_COMMUNITY_ID_SIZE - 1);
+	return std::string(",\"community_id\":\"") + id + "\"";
+}
+
+std::string empty_line(const reasm_flow &fl, const char *src, unsigned sport, const char *dst,
+		       unsigned dport, unsigned worker)
 {
 	return std::string("{\"src\":\"") + src + "\",\"sport\":" + std::to_string(sport) +
-	       ",\"dst\":\"" + dst + "\",\"dport\":" + std::to_string(dport) +
+	       ",\"dst\":\"" + dst + "\",\"dport\":" + std::to_string(dport) + cid_member(fl) +
 	       ",\"bytes\":0,\"records\":0,\"skips\":0,\"skip_unknown\":0,\"skipped_bytes\":0,"
 	       "\"skipped_by_cause\":{\"start_unknown\":0,\"page_limit\":0,\"total_limit\":0,"
 	       "\"no_page\":0,\"flush\":0,\"flush_all\":0},\"start\":false,\"end\":false,"
@@ -412,8 +421,9 @@ TEST_F(SinksTest, JsonlLineWithEveryCause)
 	ASSERT_EQ(sinks_finish(s_), 0);
 
 	std::string expect =
-		"{\"src\":\"10.0.0.1\",\"sport\":40000,\"dst\":\"192.168.1.200\",\"dport\":80,"
-		"\"bytes\":17,\"records\":7,\"skips\":5,\"skip_unknown\":1,\"skipped_bytes\":150,"
+		"{\"src\":\"10.0.0.1\",\"sport\":40000,\"dst\":\"192.168.1.200\",\"dport\":80" +
+		cid_member(fl) +
+		",\"bytes\":17,\"records\":7,\"skips\":5,\"skip_unknown\":1,\"skipped_bytes\":150,"
 		"\"skipped_by_cause\":{\"start_unknown\":0,\"page_limit\":10,\"total_limit\":20,"
 		"\"no_page\":30,\"flush\":40,\"flush_all\":50},\"start\":true,\"end\":true,"
 		"\"first_seen\":1000,\"last_seen\":1600,\"worker\":2,\"received\":17,"
@@ -441,7 +451,8 @@ TEST_F(SinksTest, JsonlStartEndFlagsAndNoShaKey)
 	std::string x = "x";
 	stream(flow4("1.2.3.4", 1, "5.6.7.8", 2), {rec(x, 0, REASM_SKIP_NONE, 7, true, false)});
 	stream(flow4("1.2.3.4", 3, "5.6.7.8", 4), {rec(x, 0, REASM_SKIP_NONE, 9, false, true)});
-	stream(flow4("0.0.0.0", 0, "255.255.255.255", 65535), {});
+	reasm_flow edge = flow4("0.0.0.0", 0, "255.255.255.255", 65535);
+	stream(edge, {});
 	ASSERT_EQ(sinks_finish(s_), 0);
 
 	auto lines = read_lines(out);
@@ -457,7 +468,7 @@ TEST_F(SinksTest, JsonlStartEndFlagsAndNoShaKey)
 	EXPECT_NE(lines[1].find("\"start\":false,\"end\":true,\"first_seen\":9,\"last_seen\":9,"),
 		  std::string::npos)
 		<< lines[1];
-	EXPECT_EQ(lines[2], empty_line("0.0.0.0", 0, "255.255.255.255", 65535, 0));
+	EXPECT_EQ(lines[2], empty_line(edge, "0.0.0.0", 0, "255.255.255.255", 65535, 0));
 	for (const auto &l : lines)
 		EXPECT_EQ(l.find("sha256"), std::string::npos) << l;
 }
@@ -493,7 +504,7 @@ TEST_F(SinksTest, JsonlIpv6AddressesLikeGo)
 	auto lines = read_lines(out);
 	ASSERT_EQ(lines.size(), std::size(cases));
 	for (size_t i = 0; i < lines.size(); i++)
-		EXPECT_EQ(lines[i], empty_line(cases[i].go, 443, "2001:db8::2", 51000, 0))
+		EXPECT_EQ(lines[i], empty_line(flow6(cases[i].in, 443, "2001:db8::2", 51000), cases[i].go, 443, "2001:db8::2", 51000, 0))
 			<< cases[i].in;
 }
 
@@ -505,11 +516,12 @@ TEST_F(SinksTest, JsonlTruncatedAtCreate)
 	sink("jsonl:" + out.string());
 	create();
 	EXPECT_EQ(read_file(out), "");
-	stream(flow4("1.1.1.1", 1, "2.2.2.2", 2), {});
+	reasm_flow fl = flow4("1.1.1.1", 1, "2.2.2.2", 2);
+	stream(fl, {});
 	ASSERT_EQ(sinks_finish(s_), 0);
 	auto lines = read_lines(out);
 	ASSERT_EQ(lines.size(), 1u);
-	EXPECT_EQ(lines[0], empty_line("1.1.1.1", 1, "2.2.2.2", 2, 0));
+	EXPECT_EQ(lines[0], empty_line(fl, "1.1.1.1", 1, "2.2.2.2", 2, 0));
 }
 
 TEST_F(SinksTest, JsonlFourWritersNeverInterleave)
@@ -574,7 +586,8 @@ TEST_F(SinksTest, JsonlFourWritersNeverInterleave)
 				"{\"src\":\"2001:db8:aaaa:bbbb:cccc:dddd:eeee:1\",\"sport\":" +
 				std::to_string(i) +
 				",\"dst\":\"2001:db8:aaaa:bbbb:cccc:dddd:eeee:2\",\"dport\":" +
-				std::to_string(w) +
+				std::to_string(w) + cid_member(flow6("2001:db8:aaaa:bbbb:cccc:dddd:eeee:1", (uint16_t)i,
+						 "2001:db8:aaaa:bbbb:cccc:dddd:eeee:2", (uint16_t)w)) +
 				",\"bytes\":100,\"records\":1,\"skips\":0,\"skip_unknown\":0,"
 				"\"skipped_bytes\":0,\"skipped_by_cause\":{\"start_unknown\":0,"
 				"\"page_limit\":0,\"total_limit\":0,\"no_page\":0,\"flush\":0,"

@@ -33,6 +33,8 @@ usage(FILE *f)
 		"                               default: count)\n"
 		"  --sha256                     add the SHA-256 of each stream direction to jsonl\n"
 		"  --quiet                      no per-stream console lines\n"
+		"  --community-id-seed N        seed of the Community ID in jsonl records, 0..65535\n"
+		"                               (default 0; sites that join logs must agree on it)\n"
 		"  --timeout MS                 flush streams idle for MS (0 = only at the end; default %d)\n"
 		"  --flush-interval MS          how often idle streams are looked for (default %d)\n"
 		"  --pages-total N              max out-of-order pages per worker (0 = bounded by --pages)\n"
@@ -153,6 +155,7 @@ enum {
 	OPT_DEFRAG_TIMEOUT,
 	OPT_ZONES,
 	OPT_RUNTIME_STATS,
+	OPT_COMMUNITY_ID_SEED,
 	OPT_HELP,
 };
 
@@ -179,6 +182,7 @@ static const struct option long_options[] = {
 	{"defrag-timeout", required_argument, NULL, OPT_DEFRAG_TIMEOUT},
 	{"zones", required_argument, NULL, OPT_ZONES},
 	{"runtime-stats", required_argument, NULL, OPT_RUNTIME_STATS},
+	{"community-id-seed", required_argument, NULL, OPT_COMMUNITY_ID_SEED},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -197,6 +201,14 @@ parse_one(int c, const char *arg, struct app_options *opt)
 	case OPT_QUIET:
 		opt->sinks.quiet = true;
 		return 0;
+	case OPT_COMMUNITY_ID_SEED: {
+		uint32_t seed;
+
+		if (parse_u32("community-id-seed", arg, 0, UINT16_MAX, &seed) < 0)
+			return -1;
+		opt->sinks.community_id_seed = (uint16_t)seed;
+		return 0;
+	}
 	case OPT_TIMEOUT:
 		return parse_u64("timeout", arg, 0, day_ms, &opt->timeout_ms);
 	case OPT_FLUSH_INTERVAL:

@@ -137,6 +137,13 @@ extern const struct sink_ops sink_count_ops;
 unsigned int sink_n_workers(const struct sink *k);
 
 /**
+ * The Community ID of @p st's connection (--community-id-seed), into @p id.
+ * @return its length, or a negative errno from reasm_community_id().
+ */
+int sink_community_id(const struct sink *k, const struct sink_stream *st,
+		      char id[REASM_COMMUNITY_ID_SIZE]);
+
+/**
  * Count a failed write of worker @p worker in its write_errors, and print the
  * first one of each sink and worker to stderr: "reasm: NAME sink: PATH[/FILE]:
  * strerror(err)". @p file may be NULL.

@@ -2,7 +2,7 @@
  * Copyright(c) 2026 The reasm authors
  *
  * jsonl:FILE -- one JSON object per stream direction when it completes: its
- * 4-tuple (addresses as Go writes them), bytes, records, skips by cause,
+ * 4-tuple (addresses as Go writes them), its connection's Community ID, bytes, records, skips by cause,
  * start/end, first/last seen, worker, the library's accounting (received,
  * overlap, discarded, cut), the encapsulation it came in (when it has one) and, with --sha256, the SHA-256 of the delivered
  * bytes. The file is truncated at start, and reopened for appending on
@@ -25,21 +25,26 @@ struct jsonl_state {
 };
 
 static void
-append_line(struct sink_line *l, const struct sink_stream *st, const struct sink_close_info *info)
+append_line(struct sink_line *l, const struct sink *k, const struct sink_stream *st,
+	    const struct sink_close_info *info)
 {
 	const struct reasm_stream_totals *t = info->totals;
 	char src[ADDR_FORMAT_GO_LEN], dst[ADDR_FORMAT_GO_LEN];
+	char cid[REASM_COMMUNITY_ID_SIZE];
 	unsigned int c;
 
 	addr_format_go(st->flow.family, st->flow.src_addr, src);
 	addr_format_go(st->flow.family, st->flow.dst_addr, dst);
+	if (sink_community_id(k, st, cid) < 0)
+		cid[0] = '\0'; /* not IPv4 or IPv6: cannot happen for a TCP direction */
 	sink_line_append(
 		l,
-		"{\"src\":\"%s\",\"sport\":%u,\"dst\":\"%s\",\"dport\":%u,\"bytes\":%" PRIu64
-		",\"records\":%" PRIu64 ",\"skips\":%" PRIu64 ",\"skip_unknown\":%" PRIu64
-		",\"skipped_bytes\":%" PRIu64 ",\"skipped_by_cause\":{",
-		src, st->flow.src_port, dst, st->flow.dst_port, st->bytes, st->records, st->skips,
-		st->skip_unknown, info->skipped);
+		"{\"src\":\"%s\",\"sport\":%u,\"dst\":\"%s\",\"dport\":%u,\"community_id\":\"%s\""
+		",\"bytes\":%" PRIu64 ",\"records\":%" PRIu64 ",\"skips\":%" PRIu64
+		",\"skip_unknown\":%" PRIu64 ",\"skipped_bytes\":%" PRIu64
+		",\"skipped_by_cause\":{",
+		src, st->flow.src_port, dst, st->flow.dst_port, cid, st->bytes, st->records,
+		st->skips, st->skip_unknown, info->skipped);
 	for (c = REASM_SKIP_NONE + 1; c < REASM_SKIP_CAUSE_MAX; c++)
 		sink_line_append(l, "%s\"%s\":%" PRIu64, c > REASM_SKIP_NONE + 1 ? "," : "",
 				 reasm_skip_cause_name((enum reasm_skip_cause)c), st->skipped[c]);
@@ -67,8 +72,8 @@ jsonl_stream_close(struct sink *k, struct sink_stream *st, void *priv,
 	struct sink_line l = {buf, sizeof(buf), 0, false};
 	int rc;
 
-	append_line(&l, st, info);
-	if (l.overflow) { /* cannot happen: the longest line is under 700 bytes */
+	append_line(&l, k, st, info);
+	if (l.overflow) { /* cannot happen: the longest line is under 750 bytes */
 		sink_write_error(k, st->worker, k->arg, NULL, EOVERFLOW);
 		return;
 	}

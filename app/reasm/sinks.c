@@ -45,6 +45,7 @@ struct sinks_worker {
 struct sinks {
 	bool detail; /* per-stream accounting needed (anything but count + quiet) */
 	bool sha256;
+	uint16_t community_id_seed;
 	bool finished;
 	int finish_rc;
 	unsigned int n_workers;
@@ -118,6 +119,14 @@ unsigned int
 sink_n_workers(const struct sink *k)
 {
 	return k->sinks->n_workers;
+}
+
+int
+sink_community_id(const struct sink *k, const struct sink_stream *st,
+		  char id[REASM_COMMUNITY_ID_SIZE])
+{
+	return reasm_community_id(&st->flow, k->sinks->community_id_seed, id,
+				  REASM_COMMUNITY_ID_SIZE);
 }
 
 void
@@ -484,6 +493,7 @@ sinks_create(const struct sinks_conf *conf)
 	memset(s->workers, 0, sizeof(*s->workers) * conf->n_workers);
 	s->n_workers = conf->n_workers;
 	s->sha256 = conf->sha256;
+	s->community_id_seed = conf->community_id_seed;
 	s->detail = conf->sha256;
 	s->priv_size = align8(sizeof(struct sink_stream));
 	if (s->sha256) {

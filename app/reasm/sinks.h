@@ -40,6 +40,8 @@ struct sinks_conf {
 	unsigned int n_specs;
 	bool sha256; /**< --sha256: hash delivered bytes per stream */
 	bool quiet;  /**< --quiet: no per-stream console line */
+	/** --community-id-seed: the Community ID's seed (reasm_community_id()) */
+	uint16_t community_id_seed;
 	unsigned int n_workers;
 };
 

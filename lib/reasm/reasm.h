@@ -230,6 +230,37 @@ uint32_t reasm_flow_hash(const struct reasm_flow *flow);
  */
 int reasm_flow_format(const struct reasm_flow *flow, char *buf, size_t size);
 
+/** Bytes reasm_community_id() writes: "1:", 28 base64 characters and a NUL. */
+#define REASM_COMMUNITY_ID_SIZE 31
+
+/**
+ * The Community ID (version 1) of the TCP connection @p flow is a direction
+ * of: "1:" and the base64 of a SHA-1 over the seed, the two endpoints in a
+ * fixed order and the protocol (https://github.com/corelight/community-id-spec).
+ * Both directions of a connection get the same identifier, and so does the
+ * same connection in Zeek's, Suricata's or Arkime's logs when the seed
+ * agrees. The zone (VLAN and tunnel ids) is not part of it, as in the
+ * specification.
+ *
+ * Thread safety: safe from any thread (reads only @p flow, writes only
+ * @p buf).
+ *
+ * @param flow
+ *   A direction of the connection; not NULL.
+ * @param seed
+ *   The specification's seed (0 unless sites agree on another).
+ * @param[out] buf
+ *   Where the NUL-terminated identifier goes; at least
+ *   REASM_COMMUNITY_ID_SIZE bytes.
+ * @param size
+ *   Size of @p buf in bytes.
+ * @return
+ *   The identifier's length (REASM_COMMUNITY_ID_SIZE - 1); -EINVAL if
+ *   @p flow's family is neither IPv4 nor IPv6; -ENOSPC if @p buf is NULL or
+ *   @p size is less than REASM_COMMUNITY_ID_SIZE (nothing is written).
+ */
+int reasm_community_id(const struct reasm_flow *flow, uint16_t seed, char *buf, size_t size);
+
 /** TCP flags the assembler looks at (bits of struct reasm_segment.flags): FIN. */
 #define REASM_TCP_FIN 0x01
 /** SYN: these bytes start the stream. */

@@ -18,7 +18,10 @@ Covers, one googletest-style <testcase> per check:
      --timeout -1, --timeout abc, --sink bogus, --sink jsonl: (empty), --pages 0, a jsonl
      file that cannot be created, a --vdev for a missing pcap file, no port at all;
   d. when the replay drains, reasm exits 0 by itself and prints its summary, whose
-     packet, stream and byte totals match the capture.
+     packet, stream and byte totals match the capture;
+  e. every jsonl line's community_id is what an independent implementation of the
+     Community ID specification (reasmkit.community_id, itself checked against the
+     specification's baseline) gives for its 4-tuple, with seed 0 and --community-id-seed 1.
 
 Where Go and gopacket are installed (Debian: golang-go golang-github-google-gopacket-dev
 golang-golang-x-net-dev golang-golang-x-sys-dev), each generated capture is also run
@@ -42,7 +45,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "..", "scripts", "lib"))
-from reasmkit import appliance, gencap, gopacket, gtest, pcap, source_dir  # noqa: E402
+from reasmkit import appliance, community_id, gencap, gopacket, gtest, pcap, source_dir  # noqa: E402,E501
 
 SUITE = "E2E"
 
@@ -51,7 +54,8 @@ EAL = ["--no-huge", "-m", "512", "--no-pci"]
 # Keys compared with gopacket's expectation.
 MODEL_KEYS = ["src", "sport", "dst", "dport", "bytes", "records", "skips", "skip_unknown",
               "skipped_bytes", "start", "end", "sha256"]
-JSONL_KEYS = MODEL_KEYS + ["skipped_by_cause", "first_seen", "last_seen", "worker"]
+JSONL_KEYS = MODEL_KEYS + ["skipped_by_cause", "first_seen", "last_seen", "worker",
+                          "community_id"]
 PER_RUN_KEYS = ("worker", "first_seen", "last_seen")
 CAPTURES = [
     ("seed1", ["--seed", "1"]),
@@ -108,13 +112,14 @@ class Reasm:
             shutil.rmtree(os.path.join(base, prefix), ignore_errors=True)
         return res
 
-    def replay(self, cap, jsonl, lcores=None):
+    def replay(self, cap, jsonl, lcores=None, extra=()):
         eal = ["--lcores", lcores] if lcores else ["-l", "0,1"]
         eal.append("--vdev=net_pcap0,rx_pcap=" + cap)
         if os.path.exists(jsonl):
             os.unlink(jsonl)
         return self.run(eal, ["--sink", "jsonl:" + jsonl, "--sha256", "--quiet",
-                              "--timeout", "0", "--pages-total", "0", "--pages-per-conn", "0"])
+                              "--timeout", "0", "--pages-total", "0", "--pages-per-conn", "0"]
+                        + list(extra))
 
 
 def _text(b):
@@ -143,14 +148,19 @@ def load_jsonl(path):
     return rows, None
 
 
-def check_consistency(rows, nworkers, ts_range):
-    """Every line has the documented keys and agrees with itself."""
+def check_consistency(rows, nworkers, ts_range, seed=0):
+    """Every line has the documented keys and agrees with itself; its Community ID is
+    what an independent implementation of the specification computes from its 4-tuple."""
     bad = []
     for r in rows:
         miss = [k for k in JSONL_KEYS if k not in r]
         if miss:
             bad.append("missing %s in %s" % (miss, r))
             continue
+        cid = community_id.community_id(r["src"], r["sport"], r["dst"], r["dport"], seed)
+        if r["community_id"] != cid:
+            bad.append("community_id %r, the specification gives %r (seed %d)" % (
+                r["community_id"], cid, seed))
         causes = r["skipped_by_cause"]
         if sum(causes.values()) != r["skipped_bytes"]:
             bad.append("skipped_by_cause %s does not sum to skipped_bytes %d" % (
@@ -338,6 +348,8 @@ def option_checks(checks, reasm, work, cap):
         ("sink_bogus", [vdev], ["--sink", "bogus"], "sink"),
         ("sink_jsonl_empty_path", [vdev], ["--sink", "jsonl:"], "sink"),
         ("pages_zero", [vdev], ["--pages", "0"], "pages"),
+        ("community_id_seed_too_big", [vdev], ["--community-id-seed", "65536"],
+         "community-id-seed"),
         ("jsonl_not_writable", [vdev],
          ["--sink", "jsonl:" + os.path.join(work, "no-such-dir", "x.jsonl")], "x.jsonl"),
         ("vdev_missing_pcap", ["--vdev=net_pcap0,rx_pcap=" +
@@ -363,6 +375,28 @@ def option_checks(checks, reasm, work, cap):
                    ("; ".join(problems) + "\n" + describe(res)) if problems else None)
 
 
+def community_id_checks(checks, reasm, work, cap):
+    """The test's own Community ID reproduces the specification's baseline, and reasm's
+    --community-id-seed changes every identifier to the seeded one."""
+    checks.add("community_id_reference_matches_specification", community_id.self_check())
+    jsonl = os.path.join(work, "seed1.jsonl")
+    res = reasm.replay(cap, jsonl, extra=["--community-id-seed", "1"])
+    if res["rc"] != 0:
+        checks.add("community_id_seed1", describe(res))
+        return
+    rows, err = load_jsonl(jsonl)
+    if err:
+        checks.add("community_id_seed1", err)
+        return
+    bad = [r for r in rows if r.get("community_id") != community_id.community_id(
+        r["src"], r["sport"], r["dst"], r["dport"], 1)]
+    if not rows:
+        checks.add("community_id_seed1", "%s has no lines" % jsonl)
+        return
+    checks.add("community_id_seed1", "%d of %d lines without the seed-1 identifier, e.g. %s" % (
+        len(bad), len(rows), bad[0]) if bad else None)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("reasm", help="the reasm executable")
@@ -382,6 +416,7 @@ def main():
         for name, gen_args in CAPTURES:
             capture_checks(checks, reasm, work, name, gen_args, gopacket_ref)
         option_checks(checks, reasm, work, os.path.join(work, CAPTURES[0][0] + ".pcap"))
+        community_id_checks(checks, reasm, work, os.path.join(work, CAPTURES[0][0] + ".pcap"))
     elapsed = time.monotonic() - start
     checks.write(report, elapsed)
     failed = sum(1 for c in checks.cases if c.failure)

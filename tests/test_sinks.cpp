@@ -17,7 +17,14 @@
  *     correctly with the open descriptors bounded, DIR created if missing;
  *   - unusable paths make sinks_create() fail;
  *   - the console line;
- *   - the count sink: per-worker totals, small per-stream state.
+ *   - the count sink: per-worker totals, small per-stream state;
+ *   - pcap (through its writer thread): one file per connection (both
+ *     directions, pure ACKs, IPv4 and IPv6, VLAN-tagged), named by its
+ *     endpoints in Community ID order, frames whole with their times in
+ *     order, other frames counted; the max-open bound closes the least
+ *     recently used file and reopens for appending, losing nothing; a chained
+ *     frame larger than a file buffer; a foreign file is never appended to
+ *     (write errors, finish fails); bad options refused.
  */
 #include <gtest/gtest.h>
 
@@ -42,6 +49,9 @@
 
 #include <nettle/sha2.h>
 
+#include <rte_mbuf.h>
+
+#include "frames.h"
 #include "sinks.h"
 
 namespace fs = std::filesystem;
@@ -999,6 +1009,258 @@ TEST_F(SinksTest, UnbalancedStreamsAreCounted)
 		EXPECT_EQ(sinks_finish(s_), 0);
 		sinks_free(s_);
 		s_ = nullptr;
+	}
+}
+
+
+/* ------------------------------------------------------------------ */
+/* pcap: the frames of each connection in its own file                  */
+/* ------------------------------------------------------------------ */
+
+struct PcapRecord {
+	uint64_t ts;
+	std::vector<uint8_t> frame;
+	bool operator==(const PcapRecord &o) const { return ts == o.ts && frame == o.frame; }
+};
+
+/* The records of a nanosecond Ethernet pcap; fails the test on a bad header. */
+std::vector<PcapRecord> read_pcap(const fs::path &path)
+{
+	std::string raw = read_file(path);
+	std::vector<PcapRecord> out;
+	uint32_t h[6];
+
+	EXPECT_GE(raw.size(), 24u) << path;
+	if (raw.size() < 24)
+		return out;
+	memcpy(h, raw.data(), sizeof(h));
+	EXPECT_EQ(h[0], 0xa1b23c4du) << path;
+	EXPECT_EQ(h[1], 0x00040002u) << path; /* version 2.4 */
+	EXPECT_EQ(h[5], 1u) << path;          /* Ethernet */
+	for (size_t off = 24; off + 16 <= raw.size();) {
+		uint32_t r[4];
+
+		memcpy(r, raw.data() + off, sizeof(r));
+		off += 16;
+		EXPECT_EQ(r[2], r[3]);
+		if (off + r[2] > raw.size()) {
+			ADD_FAILURE() << path << ": truncated record";
+			break;
+		}
+		out.push_back({(uint64_t)r[0] * 1000000000u + r[1],
+			       std::vector<uint8_t>(raw.begin() + (long)off,
+						    raw.begin() + (long)(off + r[2]))});
+		off += r[2];
+	}
+	return out;
+}
+
+reasm_test::FrameSpec spec4(const char *a, uint16_t pa, const char *b, uint16_t pb, uint8_t flags,
+			    size_t payload)
+{
+	reasm_test::FrameSpec f;
+
+	f.family = 4;
+	inet_pton(AF_INET, a, f.src.data());
+	inet_pton(AF_INET, b, f.dst.data());
+	f.sport = pa;
+	f.dport = pb;
+	f.flags = flags;
+	f.payload.assign(payload, (uint8_t)(pa ^ pb));
+	return f;
+}
+
+class PcapSinkTest : public SinksTest {
+protected:
+	/* Give @p frames to worker @p w's packets path, times 1 s + i. */
+	void feed_frames(const std::vector<std::vector<uint8_t>> &frames, unsigned int w = 0,
+			 uint64_t t0 = 1000000000ull)
+	{
+		for (size_t i = 0; i < frames.size(); i++) {
+			struct rte_mbuf *m = reasm_test::to_mbuf(frames[i]);
+			uint64_t ts = t0 + i;
+
+			sinks_packets(s_, w, &m, &ts, 1);
+			rte_pktmbuf_free(m);
+		}
+	}
+
+	sinks_totals totals(unsigned int w = 0)
+	{
+		sinks_totals t;
+		sinks_worker_totals(s_, w, &t);
+		return t;
+	}
+
+	static std::set<std::string> names(const fs::path &dir)
+	{
+		std::set<std::string> out;
+		for (const auto &e : fs::directory_iterator(dir))
+			out.insert(e.path().filename().string());
+		return out;
+	}
+};
+
+TEST_F(PcapSinkTest, OneFilePerConnectionBothDirectionsInOrder)
+{
+	fs::path out = dir_ / "pcaps";
+	sink("pcap:" + out.string());
+	create();
+	ASSERT_TRUE(sinks_want_packets(s_));
+
+	using reasm_test::build_frame;
+	/* Connection A: the server's endpoint sorts first (10.0.0.2 < 10.0.0.9). */
+	auto a1 = build_frame(spec4("10.0.0.9", 40000, "10.0.0.2", 80, REASM_TCP_SYN, 0));
+	auto a2 = build_frame(spec4("10.0.0.2", 80, "10.0.0.9", 40000, REASM_TCP_SYN, 0));
+	auto a3 = build_frame(spec4("10.0.0.9", 40000, "10.0.0.2", 80, 0, 0)); /* pure ACK */
+	auto a4 = build_frame(spec4("10.0.0.9", 40000, "10.0.0.2", 80, 0, 300));
+	/* Connection B: same addresses, the ports order them. */
+	auto b1 = build_frame(spec4("10.0.0.2", 5000, "10.0.0.2", 80, 0, 10));
+	/* Connection C: IPv6, VLAN-tagged. */
+	reasm_test::FrameSpec c = spec4("0.0.0.0", 443, "0.0.0.0", 51000, 0, 20);
+	c.family = 6;
+	inet_pton(AF_INET6, "2001:db8::2", c.src.data());
+	inet_pton(AF_INET6, "2001:db8::1", c.dst.data());
+	c.vlans = {7};
+	auto c1 = build_frame(c);
+	/* Not TCP: an ARP request. */
+	std::vector<uint8_t> arp(42, 0);
+	arp[12] = 0x08;
+	arp[13] = 0x06;
+
+	feed_frames({a1, b1, a2, c1, arp, a3, a4});
+	ASSERT_EQ(sinks_finish(s_), 0);
+
+	std::string fa = "010.000.000.002.00080-010.000.000.009.40000.pcap";
+	std::string fb = "010.000.000.002.00080-010.000.000.002.05000.pcap";
+	std::string fc = "2001.0db8.0000.0000.0000.0000.0000.0001.51000-"
+			 "2001.0db8.0000.0000.0000.0000.0000.0002.00443.pcap";
+	EXPECT_EQ(names(out), (std::set<std::string>{fa, fb, fc}));
+	const uint64_t t = 1000000000ull;
+	EXPECT_EQ(read_pcap(out / fa),
+		  (std::vector<PcapRecord>{{t + 0, a1}, {t + 2, a2}, {t + 5, a3}, {t + 6, a4}}));
+	EXPECT_EQ(read_pcap(out / fb), (std::vector<PcapRecord>{{t + 1, b1}}));
+	EXPECT_EQ(read_pcap(out / fc), (std::vector<PcapRecord>{{t + 3, c1}}));
+
+	sinks_totals st = totals();
+	EXPECT_EQ(st.pcap.pkts, 6u);
+	EXPECT_EQ(st.pcap.bytes, a1.size() + a2.size() + a3.size() + a4.size() + b1.size() +
+					 c1.size());
+	EXPECT_EQ(st.pcap.files_created, 3u);
+	EXPECT_EQ(st.pcap.files_reopened, 0u);
+	EXPECT_EQ(st.pcap.files_closed_lru, 0u);
+	EXPECT_EQ(st.pcap.not_tcp, 1u);
+	EXPECT_EQ(st.write_errors, 0u);
+}
+
+TEST_F(PcapSinkTest, MaxOpenBoundReopensForAppendingAndLosesNothing)
+{
+	fs::path out = dir_ / "pcaps";
+	sink("pcap:" + out.string() + ",max-open=2");
+	create();
+
+	/* 5 connections, 4 frames each, round robin: every frame after the first two
+	 * needs a file the bound closed. */
+	std::map<std::string, std::vector<PcapRecord>> want;
+	std::vector<std::vector<uint8_t>> frames;
+	for (int round = 0; round < 4; round++)
+		for (int c = 0; c < 5; c++) {
+			char cli[32];
+			snprintf(cli, sizeof(cli), "198.18.0.%d", 10 + c);
+			auto f = reasm_test::build_frame(
+				spec4(cli, (uint16_t)(30000 + c), "198.18.1.1", 443, 0, 50 + round));
+			char name[128];
+			snprintf(name, sizeof(name), "198.018.000.%03d.%05d-198.018.001.001.00443.pcap",
+				 10 + c, 30000 + c);
+			want[name].push_back({1000000000ull + frames.size(), f});
+			frames.push_back(f);
+		}
+	feed_frames(frames);
+	ASSERT_EQ(sinks_finish(s_), 0);
+
+	std::set<std::string> want_names;
+	for (const auto &w : want) {
+		want_names.insert(w.first);
+		EXPECT_EQ(read_pcap(out / w.first), w.second) << w.first;
+	}
+	EXPECT_EQ(names(out), want_names);
+	sinks_totals st = totals();
+	EXPECT_EQ(st.pcap.pkts, 20u);
+	EXPECT_EQ(st.pcap.files_created, 5u);
+	EXPECT_EQ(st.pcap.files_closed_lru, 18u); /* every frame but the first two */
+	EXPECT_EQ(st.pcap.files_reopened, 15u);   /* ... less the 3 first opens past the bound */
+	EXPECT_EQ(st.write_errors, 0u);
+}
+
+TEST_F(PcapSinkTest, ChainedFrameLargerThanABuffer)
+{
+	fs::path out = dir_ / "pcaps";
+	sink("pcap:" + out.string());
+	create();
+
+	reasm_test::FrameSpec big = spec4("0.0.0.0", 1, "0.0.0.0", 2, 0, 0);
+	big.family = 6;
+	inet_pton(AF_INET6, "2001:db8::1", big.src.data());
+	inet_pton(AF_INET6, "2001:db8::2", big.dst.data());
+	big.payload.resize(65475);
+	for (size_t i = 0; i < big.payload.size(); i++)
+		big.payload[i] = (uint8_t)(i * 7);
+	auto frame = reasm_test::build_frame(big);
+	auto small = reasm_test::build_frame(spec4("198.18.0.1", 1, "198.18.0.2", 2, 0, 5));
+	ASSERT_GT(frame.size(), 65536u);
+
+	struct rte_mbuf *m = reasm_test::to_mbuf_chain(frame, 1024, 2000);
+	uint64_t ts = 7;
+	sinks_packets(s_, 0, &m, &ts, 1);
+	rte_pktmbuf_free(m);
+	feed_frames({small});
+	ASSERT_EQ(sinks_finish(s_), 0);
+
+	auto recs = read_pcap(out / "2001.0db8.0000.0000.0000.0000.0000.0001.00001-"
+				    "2001.0db8.0000.0000.0000.0000.0000.0002.00002.pcap");
+	ASSERT_EQ(recs.size(), 1u);
+	EXPECT_EQ(recs[0].ts, 7u);
+	EXPECT_TRUE(recs[0].frame == frame);
+	EXPECT_EQ(totals().pcap.bytes, frame.size() + small.size());
+}
+
+TEST_F(PcapSinkTest, ForeignFileIsNeverAppendedTo)
+{
+	fs::path out = dir_ / "pcaps";
+	fs::create_directories(out);
+	std::string foreign = "198.018.000.001.00001-198.018.000.002.00002.pcap";
+	std::ofstream(out / foreign) << "not a pcap file at all, keep me";
+	sink("pcap:" + out.string());
+	create();
+
+	auto f1 = reasm_test::build_frame(spec4("198.18.0.1", 1, "198.18.0.2", 2, 0, 5));
+	auto f2 = reasm_test::build_frame(spec4("198.18.0.3", 1, "198.18.0.2", 2, 0, 5));
+	feed_frames({f1, f2, f1});
+	EXPECT_EQ(sinks_finish(s_), -1);
+	EXPECT_EQ(read_file(out / foreign), "not a pcap file at all, keep me");
+	EXPECT_EQ(read_pcap(out / "198.018.000.002.00002-198.018.000.003.00001.pcap").size(), 1u);
+	sinks_totals st = totals();
+	EXPECT_EQ(st.write_errors, 2u);
+	EXPECT_EQ(st.pcap.pkts, 1u);
+}
+
+TEST_F(PcapSinkTest, BadOptionsAreRefused)
+{
+	fs::path file = dir_ / "plain-file";
+	std::ofstream(file) << "x";
+	for (std::string arg : {(dir_ / "p").string() + ",max-open=0",
+				(dir_ / "p").string() + ",max-open=abc",
+				(dir_ / "p").string() + ",max-open=65537",
+				(dir_ / "p").string() + ",bogus=1", file.string(),
+				(dir_ / "no" / "such" / "dir").string()}) {
+		sinks_conf conf{};
+		std::string spec = "pcap:" + arg;
+		conf.quiet = true;
+		conf.n_workers = 1;
+		ASSERT_EQ(sinks_conf_add(&conf, spec.c_str()), 0);
+		sinks *s = sinks_create(&conf);
+		EXPECT_EQ(s, nullptr) << spec;
+		sinks_free(s);
 	}
 }
 

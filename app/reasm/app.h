@@ -93,6 +93,7 @@ struct __rte_cache_aligned worker {
 	struct rte_ring *mailbox; /* control-plane requests (struct ctrl_slot *) */
 	struct ctrl_slot slot;
 	volatile bool exited;
+	bool packet_sinks;      /* a sink takes every frame (sinks_packets(): pcap:DIR) */
 	uint64_t rx_cut;        /* frames of its direct queues the port had cut */
 	uint64_t handoffs_out;  /* reassembled datagrams sent to the worker that owns them */
 	uint64_t handoffs_lost; /* ... dropped: that worker's ring was full */

@@ -151,6 +151,14 @@ print_summary(struct app *app)
 	       " = delivered %" PRIu64 " + overlap %" PRIu64 " + discarded %" PRIu64 ", %" PRIu64
 	       " unbalanced\n",
 	       acc.streams, acc.received, acc.bytes, acc.overlap, acc.discarded, acc.unbalanced);
+	if (sinks_conf_arg(&app->opt.sinks, "pcap") != NULL)
+		printf("reasm: pcap sink: pcap_pkts=%" PRIu64 " pcap_bytes=%" PRIu64
+		       " pcap_files_created=%" PRIu64 " pcap_files_reopened=%" PRIu64
+		       " pcap_files_closed_lru=%" PRIu64 " pcap_not_tcp=%" PRIu64
+		       " pcap_dropped=%" PRIu64 " pcap_write_errors=%" PRIu64 "\n",
+		       acc.pcap.pkts, acc.pcap.bytes, acc.pcap.files_created,
+		       acc.pcap.files_reopened, acc.pcap.files_closed_lru, acc.pcap.not_tcp,
+		       acc.pcap.dropped, acc.pcap.write_errors);
 	if (app->opt.defrag)
 		print_defrag_summary(app, &sum, lost);
 	print_port_summary(app);

@@ -31,6 +31,8 @@ usage(FILE *f)
 		"usage: reasm [EAL options] -- [options]\n"
 		"  --sink count|files:DIR|jsonl:FILE  where reassembled streams go (repeatable;\n"
 		"                               default: count)\n"
+		"  --sink pcap:DIR[,max-open=N] each connection's frames in its own pcap file in DIR;\n"
+		"                               N files open per worker (default 64)\n"
 		"  --sha256                     add the SHA-256 of each stream direction to jsonl\n"
 		"  --quiet                      no per-stream console lines\n"
 		"  --community-id-seed N        seed of the Community ID in jsonl records, 0..65535\n"

@@ -4,7 +4,8 @@
  * The runtime table: each lcore's stages as /reasm/runtime and reasm-top show
  * them. A worker's reasm_assemble_burst() time is split by the library's own
  * stage clock (parse, lookup, assemble), and the sinks' time is taken out of
- * the stage it ran in (assembly or flush), so every row is exclusive and the
+ * the stage it ran in (assembly or flush; frame sinks such as pcap run before
+ * the burst, in neither), so every row is exclusive and the
  * rows of a lcore add up to its time since timing started.
  */
 #include "app.h"
@@ -70,6 +71,7 @@ rt_worker_rows(const struct worker *w, struct rt_row *rows)
 	struct rt_stage_totals burst, sink, flush;
 	struct reasm_stage_stats lib;
 	uint64_t sink_in_flush = __atomic_load_n(&rt->sink_in_flush_cycles, __ATOMIC_RELAXED);
+	uint64_t sink_frames = __atomic_load_n(&rt->sink_frames_cycles, __ATOMIC_RELAXED);
 	struct rt_row *r = rows;
 
 	reasm_assembler_stages(w->asm_, &lib);
@@ -82,8 +84,8 @@ rt_worker_rows(const struct worker *w, struct rt_row *rows)
 	r = row(r, "parse", lib.chunks, lib.pkts, lib.parse_cycles);
 	r = row(r, "lookup", lib.chunks, lib.pkts, lib.lookup_cycles);
 	r = row(r, "assemble", burst.calls, burst.pkts,
-		minus(burst.cycles,
-		      lib.parse_cycles + lib.lookup_cycles + minus(sink.cycles, sink_in_flush)));
+		minus(burst.cycles, lib.parse_cycles + lib.lookup_cycles +
+					    minus(sink.cycles, sink_in_flush + sink_frames)));
 	r = row_of(r, rt, RT_SINK);
 	r = row_of(r, rt, RT_FREE);
 	r = row(r, "flush", flush.calls, flush.pkts, minus(flush.cycles, sink_in_flush));

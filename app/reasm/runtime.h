@@ -49,6 +49,7 @@ struct rt_stage_totals {
 struct __rte_cache_aligned rt_lcore {
 	struct rt_stage_totals s[RT_STAGES];
 	uint64_t sink_in_flush_cycles; /**< the part of RT_SINK spent inside flushes */
+	uint64_t sink_frames_cycles;   /**< the part of RT_SINK spent in frame sinks (pcap) */
 	bool timing;                   /**< this lcore's view of g_app.runtime_on */
 	bool in_flush;                 /**< sink time now is a flush's */
 	uint64_t tsc;                  /**< TSC at the last stage boundary */
@@ -84,6 +85,21 @@ rt_mark(struct rt_lcore *rt, enum rt_stage s, uint64_t pkts)
 		return;
 	now = rte_rdtsc();
 	rt_add(rt, s, pkts, now - rt->tsc);
+	rt->tsc = now;
+}
+
+/* Close the frame sinks' stage (sinks_packets(), outside the library's burst): RT_SINK. */
+static inline void
+rt_mark_frame_sinks(struct rt_lcore *rt, uint64_t pkts)
+{
+	uint64_t now;
+
+	if (likely(!rt->timing))
+		return;
+	now = rte_rdtsc();
+	rt_add(rt, RT_SINK, pkts, now - rt->tsc);
+	__atomic_store_n(&rt->sink_frames_cycles, rt->sink_frames_cycles + (now - rt->tsc),
+			 __ATOMIC_RELAXED);
 	rt->tsc = now;
 }
 

@@ -29,6 +29,8 @@
 /** Most sinks of one kind the per-worker error flags distinguish. */
 #define SINK_MAX SINKS_MAX
 
+struct rte_mbuf;
+
 /**
  * What every sink sees of a stream direction, kept by sinks.c in the pool's
  * per-stream area (so the data path allocates nothing). Each sink's own
@@ -92,6 +94,13 @@ struct sink_ops {
 	 * @return 0, or -1 after printing to stderr what is wrong, with the path.
 	 */
 	int (*open)(struct sink *k);
+	/**
+	 * Frames a worker is about to assemble (NULL for stream sinks), with
+	 * their times in ns; on the worker's thread, before the library sees
+	 * them; @p pkts and their data are borrowed for the call.
+	 */
+	void (*packets)(struct sink *k, unsigned int worker, struct rte_mbuf *const *pkts,
+			const uint64_t *ts, unsigned int n);
 	/** A stream opened; @p priv is its zeroed per-stream state. */
 	void (*stream_open)(struct sink *k, struct sink_stream *st, void *priv);
 	/** Records in stream order (borrowed for the call). */
@@ -130,6 +139,10 @@ extern const struct sink_ops sink_files_ops;
 extern const struct sink_ops sink_jsonl_ops;
 extern const struct sink_ops sink_console_ops;
 extern const struct sink_ops sink_count_ops;
+extern const struct sink_ops sink_pcap_ops;
+
+/** The pcap sink's counters of a worker (sink_pcap.c), added to @p out. */
+void sink_pcap_counters(const struct sink *k, unsigned int worker, struct sink_pcap_counters *out);
 
 /* ---- helpers for sinks (sinks.c) ----------------------------------- */
 
@@ -140,6 +153,9 @@ unsigned int sink_n_workers(const struct sink *k);
  * The Community ID of @p st's connection (--community-id-seed), into @p id.
  * @return its length, or a negative errno from reasm_community_id().
  */
+/** Append one end of a files/pcap sink file name: "SSS.SSS.SSS.SSS.PPPPP" or 8 hex groups + port. */
+void sink_line_endpoint(struct sink_line *l, uint8_t family, const uint8_t *addr, uint16_t port);
+
 int sink_community_id(const struct sink *k, const struct sink_stream *st,
 		      char id[REASM_COMMUNITY_ID_SIZE]);
 

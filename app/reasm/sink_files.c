@@ -63,31 +63,15 @@ struct files_stream {
 
 /* ---- names ----------------------------------------------------------- */
 
-/* One end of a name: "SSS.SSS.SSS.SSS.PPPPP" or 8 hex groups + port. */
-static void
-append_endpoint(struct sink_line *l, uint8_t family, const uint8_t *a, uint16_t port)
-{
-	int i;
-
-	if (family == REASM_FAMILY_IPV6) {
-		for (i = 0; i < 16; i += 2)
-			sink_line_append(l, "%04x.", (unsigned int)a[i] << 8 | a[i + 1]);
-	} else {
-		for (i = 0; i < 4; i++)
-			sink_line_append(l, "%03u.", a[i]);
-	}
-	sink_line_append(l, "%05u", port);
-}
-
 /* The file name of @p st with suffix @p suffix (1 = none). */
 static void
 file_name(const struct sink_stream *st, uint32_t suffix, char *buf, size_t size)
 {
 	struct sink_line l = {buf, size, 0, false};
 
-	append_endpoint(&l, st->flow.family, st->flow.src_addr, st->flow.src_port);
+	sink_line_endpoint(&l, st->flow.family, st->flow.src_addr, st->flow.src_port);
 	sink_line_append(&l, "-");
-	append_endpoint(&l, st->flow.family, st->flow.dst_addr, st->flow.dst_port);
+	sink_line_endpoint(&l, st->flow.family, st->flow.dst_addr, st->flow.dst_port);
 	if (suffix > 1)
 		sink_line_append(&l, "-%" PRIu32, suffix);
 }

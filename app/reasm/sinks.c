@@ -27,6 +27,7 @@ static const struct sink_ops *const sink_table[] = {
 	&sink_count_ops,
 	&sink_files_ops,
 	&sink_jsonl_ops,
+	&sink_pcap_ops,
 };
 
 /* One worker's counters, alone on its cache line(s). */
@@ -43,7 +44,8 @@ struct sinks_worker {
 } __attribute__((aligned(64)));
 
 struct sinks {
-	bool detail; /* per-stream accounting needed (anything but count + quiet) */
+	bool detail;  /* per-stream accounting needed (anything but count + quiet) */
+	bool packets; /* a sink wants every frame (ops->packets) */
 	bool sha256;
 	uint16_t community_id_seed;
 	bool finished;
@@ -84,7 +86,9 @@ sinks_conf_add(struct sinks_conf *conf, const char *spec)
 	bool has_arg = arg != NULL && *arg != '\0';
 
 	if (ops == NULL || (ops->arg == SINK_ARG_REQUIRED) != has_arg || (arg && !has_arg)) {
-		fprintf(stderr, "reasm: --sink '%s': expected count, files:DIR or jsonl:FILE\n",
+		fprintf(stderr,
+			"reasm: --sink '%s': expected count, files:DIR, jsonl:FILE or "
+			"pcap:DIR[,max-open=N]\n",
 			spec);
 		return -1;
 	}
@@ -119,6 +123,21 @@ unsigned int
 sink_n_workers(const struct sink *k)
 {
 	return k->sinks->n_workers;
+}
+
+void
+sink_line_endpoint(struct sink_line *l, uint8_t family, const uint8_t *a, uint16_t port)
+{
+	int i;
+
+	if (family == REASM_FAMILY_IPV6) {
+		for (i = 0; i < 16; i += 2)
+			sink_line_append(l, "%04x.", (unsigned int)a[i] << 8 | a[i + 1]);
+	} else {
+		for (i = 0; i < 4; i++)
+			sink_line_append(l, "%03u.", a[i]);
+	}
+	sink_line_append(l, "%05u", port);
 }
 
 int
@@ -306,6 +325,27 @@ sinks_stream_data(void *stream, const struct reasm_record *records, unsigned int
 					     n);
 }
 
+/* ------------------------------------------------------------------ */
+/* Frames                                                               */
+/* ------------------------------------------------------------------ */
+
+bool
+sinks_want_packets(const struct sinks *s)
+{
+	return s->packets;
+}
+
+void
+sinks_packets(struct sinks *s, unsigned int worker, struct rte_mbuf *const *pkts,
+	      const uint64_t *ts, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->n; i++)
+		if (s->sink[i].ops->packets != NULL)
+			s->sink[i].ops->packets(&s->sink[i], worker, pkts, ts, n);
+}
+
 /* Bytes of the stream's positive skips, all causes. */
 static uint64_t
 skipped_total(const struct sink_stream *st)
@@ -401,6 +441,14 @@ sinks_totals_add(struct sinks_totals *sum, const struct sinks_totals *t)
 	sum->received += t->received;
 	sum->overlap += t->overlap;
 	sum->discarded += t->discarded;
+	sum->pcap.pkts += t->pcap.pkts;
+	sum->pcap.bytes += t->pcap.bytes;
+	sum->pcap.files_created += t->pcap.files_created;
+	sum->pcap.files_reopened += t->pcap.files_reopened;
+	sum->pcap.files_closed_lru += t->pcap.files_closed_lru;
+	sum->pcap.not_tcp += t->pcap.not_tcp;
+	sum->pcap.dropped += t->pcap.dropped;
+	sum->pcap.write_errors += t->pcap.write_errors;
 }
 
 void
@@ -419,6 +467,10 @@ sinks_worker_totals(const struct sinks *s, unsigned int worker, struct sinks_tot
 	out->received = __atomic_load_n(&w->received, __ATOMIC_RELAXED);
 	out->overlap = __atomic_load_n(&w->overlap, __ATOMIC_RELAXED);
 	out->discarded = __atomic_load_n(&w->discarded, __ATOMIC_RELAXED);
+	for (unsigned int i = 0; i < s->n; i++)
+		if (s->sink[i].ops == &sink_pcap_ops)
+			sink_pcap_counters(&s->sink[i], worker, &out->pcap);
+	out->write_errors += out->pcap.write_errors;
 }
 
 /* ------------------------------------------------------------------ */
@@ -450,6 +502,7 @@ sink_add(struct sinks *s, const struct sink_ops *ops, const char *arg)
 	k->priv_off = s->priv_size;
 	s->priv_size = align8(s->priv_size + ops->stream_priv_size);
 	s->detail |= ops->per_stream_detail;
+	s->packets |= ops->packets != NULL;
 	return ops->open(k);
 }
 

@@ -58,6 +58,18 @@ int sinks_conf_add(struct sinks_conf *conf, const char *spec);
  */
 const char *sinks_conf_arg(const struct sinks_conf *conf, const char *name);
 
+/** What the pcap sink (pcap:DIR) did, per worker; all 0 without it. */
+struct sink_pcap_counters {
+	uint64_t pkts;             /**< frames written */
+	uint64_t bytes;            /**< frame bytes written (without pcap headers) */
+	uint64_t files_created;    /**< connection files created */
+	uint64_t files_reopened;   /**< files that existed, opened for appending */
+	uint64_t files_closed_lru; /**< files closed because max-open were open */
+	uint64_t not_tcp;          /**< frames not written: not a TCP segment, or a fragment */
+	uint64_t dropped;          /**< frames not written: the queue to the writer was full */
+	uint64_t write_errors; /**< frames not written: their file failed (also in write_errors) */
+};
+
 /** Totals of what the sinks saw, per worker (summed by the caller). */
 struct sinks_totals {
 	uint64_t streams;      /**< stream directions completed */
@@ -72,6 +84,7 @@ struct sinks_totals {
 	uint64_t received;  /**< sum of the completed streams' received_bytes */
 	uint64_t overlap;   /**< ... overlap_bytes */
 	uint64_t discarded; /**< ... discarded_bytes */
+	struct sink_pcap_counters pcap;
 };
 
 struct sinks;
@@ -103,6 +116,19 @@ void sinks_stream_data(void *stream, const struct reasm_record *records, unsigne
  * (struct sinks_totals.unbalanced), write its jsonl line and console line.
  */
 void sinks_stream_close(void *stream, const struct reasm_stream_totals *totals);
+
+struct rte_mbuf;
+
+/** Whether a sink wants every frame (pcap:DIR): then call sinks_packets(). */
+bool sinks_want_packets(const struct sinks *s);
+
+/**
+ * Give the frames a worker is about to assemble, with their times (ns), to
+ * the sinks that want them. Worker @p worker's thread only; @p pkts are
+ * borrowed for the call (not freed, not modified).
+ */
+void sinks_packets(struct sinks *s, unsigned int worker, struct rte_mbuf *const *pkts,
+		   const uint64_t *ts, unsigned int n);
 
 /** Add @p t to @p sum, field by field. */
 void sinks_totals_add(struct sinks_totals *sum, const struct sinks_totals *t);

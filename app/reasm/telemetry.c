@@ -38,6 +38,19 @@ worker_stats(const struct worker *w, struct reasm_stats *st)
 	reasm_assembler_stats(w->asm_, st);
 }
 
+/* The pcap sink's counters (all 0 without it). */
+static void
+add_pcap_counters(struct rte_tel_data *d, const struct sink_pcap_counters *c)
+{
+	tel_add_u64(d, "pcap_pkts", c->pkts);
+	tel_add_u64(d, "pcap_bytes", c->bytes);
+	tel_add_u64(d, "pcap_files_created", c->files_created);
+	tel_add_u64(d, "pcap_files_reopened", c->files_reopened);
+	tel_add_u64(d, "pcap_files_closed_lru", c->files_closed_lru);
+	tel_add_u64(d, "pcap_not_tcp", c->not_tcp);
+	tel_add_u64(d, "pcap_dropped", c->dropped);
+}
+
 static void
 add_worker_extras(struct rte_tel_data *d, const struct worker *w)
 {
@@ -51,6 +64,7 @@ add_worker_extras(struct rte_tel_data *d, const struct worker *w)
 	tel_add_u64(d, "sink_bytes", t.bytes);
 	tel_add_u64(d, "sink_write_errors", t.write_errors);
 	tel_add_u64(d, "streams_unbalanced", t.unbalanced);
+	add_pcap_counters(d, &t.pcap);
 }
 
 static int
@@ -89,6 +103,7 @@ do_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	tel_add_u64(d, "sink_bytes", tsum.bytes);
 	tel_add_u64(d, "sink_write_errors", tsum.write_errors);
 	tel_add_u64(d, "streams_unbalanced", tsum.unbalanced);
+	add_pcap_counters(d, &tsum.pcap);
 	tel_add_u64(d, "dist_handoffs", __atomic_load_n(&g_app.dist_handoffs, __ATOMIC_RELAXED));
 	tel_add_u64(d, "handoffs_lost", lost);
 	tel_add_u64(d, "clock_ns", __atomic_load_n(&g_app.clock_ns, __ATOMIC_RELAXED));
@@ -168,6 +183,7 @@ do_config(const char *cmd, const char *params, struct rte_tel_data *d)
 				     sinks_conf_arg(&o->sinks, "count") ? "yes" : "no");
 	rte_tel_data_add_dict_string(d, "sink_files", config_sink_arg(o, "files"));
 	rte_tel_data_add_dict_string(d, "sink_jsonl", config_sink_arg(o, "jsonl"));
+	rte_tel_data_add_dict_string(d, "sink_pcap", config_sink_arg(o, "pcap"));
 	return 0;
 }
 

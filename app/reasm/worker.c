@@ -150,6 +150,7 @@ worker_create(struct app *app, struct worker *w)
 	char name[RTE_MEMPOOL_NAMESIZE];
 	unsigned int cache = RTE_MIN(256u, app->opt.pages / 8);
 
+	w->packet_sinks = sinks_want_packets(app->sinks);
 	snprintf(name, sizeof(name), "w%u", w->id);
 	pc.name = name;
 	pc.socket_id = socket;
@@ -264,6 +265,10 @@ assemble_and_free(struct worker *w, struct rte_mbuf **pkts, unsigned int n)
 			w->clock_ns = ts[i];
 	}
 	rt_mark(&w->rt, RT_TIMESTAMPS, n);
+	if (unlikely(w->packet_sinks)) {
+		sinks_packets(g_app.sinks, w->id, pkts, ts, n);
+		rt_mark_frame_sinks(&w->rt, n);
+	}
 	reasm_assemble_burst(w->asm_, pkts, (uint16_t)n, ts, now);
 	rt_mark(&w->rt, RT_BURST, n);
 	rte_pktmbuf_free_bulk(pkts, n);

@@ -52,8 +52,10 @@ WORKER_LCORES = (1, 2)
 APP_KEYS = ("workers", "port_rx_pkts", "port_rx_missed", "port_kernel_drops",
             "port_kernel_rollovers", "port_frames_cut", "port_rx_nombuf", "port_rx_errors",
             "dist_pkts", "dist_ring_full", "rx_pkts", "streams_open", "streams_completed",
-            "sink_bytes", "sink_write_errors", "streams_unbalanced", "dist_handoffs",
-            "handoffs_lost", "clock_ns")
+            "sink_bytes", "sink_write_errors", "streams_unbalanced", "pcap_pkts", "pcap_bytes",
+            "pcap_files_created", "pcap_files_reopened", "pcap_files_closed_lru", "pcap_not_tcp",
+            "pcap_dropped",
+            "dist_handoffs", "handoffs_lost", "clock_ns")
 GAUGES = ("streams_open", "pages_in_use", "buffered_bytes")
 GROWING = ("pkts", "pkts_tcp", "segs", "rx_pkts", "port_rx_pkts", "dist_pkts", "payload_bytes",
            "delivered_bytes", "delivered_records", "conns_closed_fin", "streams_completed",
@@ -191,12 +193,23 @@ def check_runtime(report, tel, prefix):
     report.equal("runtime_lcore_ids", [got[k]["lcore"] for k in ("main", "worker0", "worker1")],
                  [0] + list(WORKER_LCORES))
     # The stages of a lcore cover its loop: their cycles add up to the TSC time between
-    # two reads (within one loop iteration, plus the two reads' own time).
-    elapsed = r2["tsc"] - r1["tsc"]
+    # two reads (within one loop iteration, plus the two reads' own time). A lcore the
+    # kernel descheduled across a read (3 polling lcores on 2 CPUs, other tests running)
+    # has its pending stage time counted late, so a pair of reads that misses is read
+    # again, up to 3 pairs: what is checked is that no part of the loop goes unmarked.
     for name in want:
-        spent = stage_cycles(r2, name) - stage_cycles(r1, name)
+        a, b, tries = r1, r2, []
+        for _ in range(3):
+            elapsed = b["tsc"] - a["tsc"]
+            spent = stage_cycles(b, name) - stage_cycles(a, name)
+            tries.append((spent, elapsed))
+            if abs(spent - elapsed) < 0.1 * elapsed:
+                break
+            a = tel.query("/reasm/runtime")
+            time.sleep(0.5)
+            b = tel.query("/reasm/runtime")
         report.check("runtime_%s_adds_up" % name, abs(spent - elapsed) < 0.1 * elapsed,
-                     lambda: "stages %d cycles over %d elapsed" % (spent, elapsed))
+                     lambda: "; ".join("stages %d cycles over %d elapsed" % t for t in tries))
     busy = [(n, s) for n, s in (("main", "rx"), ("main", "spread"), ("main", "enqueue"),
                                 ("worker0", "ring"), ("worker0", "parse"),
                                 ("worker0", "lookup"), ("worker0", "assemble"),
@@ -255,7 +268,7 @@ def run_busy(report, reasm, tmp, counters):
                    "defrag": 0, "defrag_datagrams": 0, "defrag_fragments": 0,
                    "defrag_pages": 0, "defrag_timeout_ms": 0,
                    "sha256": 1, "sink_count": "no", "sink_files": "",
-                   "sink_jsonl": jsonl}
+                   "sink_jsonl": jsonl, "sink_pcap": ""}
     bg = reasm.start(["net_pcap0,rx_pcap=%s,infinite_rx=1" % cap], opts)
     try:
         tel = bg.telemetry()

@@ -162,7 +162,9 @@ def rates(a, b, dt):
             "payload_gbps": rate("payload_bytes") * 8 / 1e9,
             "skipped_bytes_per_s": sum(rate(k) for k in b if k.startswith("skipped_bytes_")),
             "streams_per_s": rate("streams_completed"),
-            "sink_write_errors": b.get("sink_write_errors", 0) - a.get("sink_write_errors", 0)}
+            "sink_write_errors": b.get("sink_write_errors", 0) - a.get("sink_write_errors", 0),
+            "pcap_pps": rate("pcap_pkts"), "pcap_mbps": rate("pcap_bytes") / 1e6,
+            "pcap_dropped_pps": rate("pcap_dropped")}
 
 
 def runtime_delta(r1, r2):
@@ -319,9 +321,12 @@ def run_apps(args, pcaps):
     out["sha256_ns_per_byte"] = sha256_speed()
     out["payload_bytes_per_pkt"] = inorder["bytes_sent"] / inorder["packets"]
     jsonl_file = os.path.join(args.tmp, "app-sink.jsonl")
+    pcap_dir = os.path.join(args.tmp, "app-sink-pcap")
     for sink, label in ((["--sink", "jsonl:/dev/null", "--sha256"], "jsonl:/dev/null + sha256"),
                         (["--sink", "jsonl:" + jsonl_file], "jsonl:FILE"),
-                        (["--sink", "jsonl:" + jsonl_file, "--sha256"], "jsonl:FILE + sha256")):
+                        (["--sink", "jsonl:" + jsonl_file, "--sha256"], "jsonl:FILE + sha256"),
+                        (["--sink", "pcap:%s,max-open=2048" % pcap_dir],
+                         "pcap:DIR,max-open=2048")):
         r = app_run(args, "inorder " + label, [inorder], 1, "direct", sink, mc, secs,
                     label=label)
         try:
@@ -329,6 +334,7 @@ def run_apps(args, pcaps):
             os.unlink(jsonl_file)
         except OSError:
             pass
+        shutil.rmtree(pcap_dir, ignore_errors=True)
         out["sha256"].append(r)
     for n in args.app_workers:
         if n == 1:

@@ -106,7 +106,7 @@ struct pcap_queue {
 /* One open file: a connection's, in the writer's table and LRU list. */
 struct pcap_file {
 	struct reasm_flow key;
-	int fd;       /* -errno: the file could not be used; its frames are dropped */
+	int fd;        /* -errno: the file could not be used; its frames are dropped */
 	uint32_t used; /* bytes in buf */
 	uint8_t *buf;
 	struct pcap_file *hnext; /* hash chain */
@@ -122,7 +122,7 @@ struct pcap_state {
 	/* The writer thread's own. */
 	pthread_t writer;
 	bool writer_started;
-	bool stop; /* set by finish once every worker is done */
+	bool stop;               /* set by finish once every worker is done */
 	struct pcap_file *slots; /* max_open */
 	struct pcap_file **buckets;
 	uint32_t bucket_mask;
@@ -178,8 +178,8 @@ pcap_error(struct sink *k, struct pcap_queue *q, const struct reasm_flow *key, i
 		return;
 	ps->error_printed = true;
 	file_name(key, name, sizeof(name));
-	fprintf(stderr, "reasm: pcap sink: %s/%s: %s (further errors only counted)\n", k->arg,
-		name, err == EEXIST ? "exists and is not a pcap file of this format" : strerror(err));
+	fprintf(stderr, "reasm: pcap sink: %s/%s: %s (further errors only counted)\n", k->arg, name,
+		err == EEXIST ? "exists and is not a pcap file of this format" : strerror(err));
 }
 
 /* Write what @p pf buffered; false if the write failed. */

@@ -74,7 +74,6 @@ import argparse
 import collections
 import json
 import os
-import shutil
 import struct
 import subprocess
 import sys
@@ -674,12 +673,7 @@ def main():
     t.tcpdump_captures()
     print("reasm run time per capture: %s" % ", ".join(
         "%s %.1fs" % kv for kv in t.durations.items()))
-    rc = report.finish()
-    if rc == 0 and not keep:
-        shutil.rmtree(args.work_dir, ignore_errors=True)
-    elif rc:
-        print("work folder kept: %s" % args.work_dir)
-    return rc
+    return report.finish_with_work_dir(args.work_dir, keep)
 
 
 if __name__ == "__main__":

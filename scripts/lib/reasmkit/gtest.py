@@ -37,6 +37,7 @@ API:
 """
 import collections
 import os
+import shutil as _shutil
 import time as _time
 import xml.sax.saxutils as su
 
@@ -162,3 +163,13 @@ class Report:
             if c.failure is None and c.notes:
                 print("  note %s: %s" % (c.name, "; ".join(c.notes)))
         return 1 if nfail else 0
+
+    def finish_with_work_dir(self, work_dir, keep):
+        """finish(), then remove @work_dir if everything passed and it was not asked for
+        (@keep), or say where it is kept."""
+        rc = self.finish()
+        if rc == 0 and not keep:
+            _shutil.rmtree(work_dir, ignore_errors=True)
+        elif rc:
+            print("work folder kept: %s" % work_dir)
+        return rc

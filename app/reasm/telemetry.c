@@ -141,6 +141,27 @@ do_lcore(const char *cmd, const char *params, struct rte_tel_data *d)
 	return -EINVAL;
 }
 
+/*
+ * Keys of /reasm/stats and /reasm/lcore that are levels, not totals: they go
+ * down too (Prometheus gauges; every other number there only grows).
+ */
+static const char *const app_gauges[] = {"workers", "streams_open", "zones_in_use", "clock_ns",
+					  "exited"};
+
+static int
+do_gauges(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	unsigned int i;
+
+	rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
+	for (i = 0; i < RTE_DIM(app_gauges); i++)
+		rte_tel_data_add_array_string(d, app_gauges[i]);
+	for (i = 0; i < REASM_CTR_MAX; i++)
+		if (reasm_counter_class(i) == REASM_CLASS_GAUGE)
+			rte_tel_data_add_array_string(d, reasm_counter_name(i));
+	return 0;
+}
+
 /* A sink's argument for /reasm/config: "" if the sink is not configured. */
 static const char *
 config_sink_arg(const struct app_options *o, const char *name)
@@ -450,6 +471,7 @@ GATED_COMMAND(flush)
 GATED_COMMAND(flush_all)
 GATED_COMMAND(runtime)
 GATED_COMMAND(runtime_enable)
+GATED_COMMAND(gauges)
 
 int
 telemetry_register(struct app *app)
@@ -462,6 +484,9 @@ telemetry_register(struct app *app)
 	rc |= rte_telemetry_register_cmd(
 		"/reasm/lcore", cmd_lcore,
 		"Counters of the worker on one lcore. Parameters: int lcore_id");
+	rc |= rte_telemetry_register_cmd(
+		"/reasm/gauges", cmd_gauges,
+		"Keys of /reasm/stats and /reasm/lcore that go down too. No parameters");
 	rc |= rte_telemetry_register_cmd("/reasm/config", cmd_config,
 					 "The running configuration. No parameters");
 	rc |= rte_telemetry_register_cmd(

@@ -69,6 +69,18 @@ class Client:
         self.close()
 
 
+def worker_lcores(tel):
+    """The lcores that answer /reasm/lcore (the workers), probing the EAL lcore list."""
+    lcores = []
+    workers = tel.query("/reasm/config")["workers"]
+    for lc in range(0, 256):
+        if len(lcores) == workers:
+            break
+        if tel.query("/reasm/lcore,%d" % lc):
+            lcores.append(lc)
+    return lcores
+
+
 def connect(prefix, wait=0.0, timeout=10.0, rundir=None):
     """A Client of the process with that --file-prefix; while the socket is not there
     (yet), retries every 0.2 s for up to wait seconds, then raises the OSError."""

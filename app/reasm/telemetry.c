@@ -146,7 +146,7 @@ do_lcore(const char *cmd, const char *params, struct rte_tel_data *d)
  * down too (Prometheus gauges; every other number there only grows).
  */
 static const char *const app_gauges[] = {"workers", "streams_open", "zones_in_use", "clock_ns",
-					  "exited"};
+					 "exited"};
 
 static int
 do_gauges(const char *cmd, const char *params, struct rte_tel_data *d)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_common.h>
 
@@ -37,6 +38,8 @@ usage(FILE *f)
 		"                               (default 4194304; beyond, frames are counted dropped)\n"
 		"  --sha256                     add the SHA-256 of each stream direction to jsonl\n"
 		"  --quiet                      no per-stream console lines\n"
+		"  --sensor-id NAME             names this reasm in every record (default: the host\n"
+		"                               name); 1..64 of letters, digits . _ : -\n"
 		"  --community-id-seed N        seed of the Community ID in jsonl records, 0..65535\n"
 		"                               (default 0; sites that join logs must agree on it)\n"
 		"  --timeout MS                 flush streams idle for MS (0 = only at the end; default %d)\n"
@@ -160,6 +163,7 @@ enum {
 	OPT_ZONES,
 	OPT_RUNTIME_STATS,
 	OPT_COMMUNITY_ID_SEED,
+	OPT_SENSOR_ID,
 	OPT_HELP,
 };
 
@@ -187,9 +191,51 @@ static const struct option long_options[] = {
 	{"zones", required_argument, NULL, OPT_ZONES},
 	{"runtime-stats", required_argument, NULL, OPT_RUNTIME_STATS},
 	{"community-id-seed", required_argument, NULL, OPT_COMMUNITY_ID_SEED},
+	{"sensor-id", required_argument, NULL, OPT_SENSOR_ID},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
+
+/* A sensor id goes into JSON and stream keys as it is: 1..64 of these. */
+static const char sensor_id_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				      "0123456789._:-";
+
+static bool
+sensor_id_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n <= SENSOR_ID_MAX && strspn(s, sensor_id_chars) == n;
+}
+
+static int
+parse_sensor_id(const char *arg, struct app_options *opt)
+{
+	if (!sensor_id_ok(arg)) {
+		fprintf(stderr,
+			"reasm: --sensor-id '%s': 1 to %d letters, digits, '.', '_', ':' or '-'\n",
+			arg, SENSOR_ID_MAX);
+		return -1;
+	}
+	snprintf(opt->sensor_id, sizeof(opt->sensor_id), "%s", arg);
+	return 0;
+}
+
+/* Without --sensor-id: the host name, its other characters as '_'. */
+static void
+default_sensor_id(struct app_options *opt)
+{
+	char host[256] = "reasm";
+	size_t i;
+
+	if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
+		snprintf(host, sizeof(host), "reasm");
+	host[SENSOR_ID_MAX] = '\0';
+	for (i = 0; host[i] != '\0'; i++)
+		if (strchr(sensor_id_chars, host[i]) == NULL)
+			host[i] = '_';
+	snprintf(opt->sensor_id, sizeof(opt->sensor_id), "%s", host);
+}
 
 static int
 parse_one(int c, const char *arg, struct app_options *opt)
@@ -205,6 +251,8 @@ parse_one(int c, const char *arg, struct app_options *opt)
 	case OPT_QUIET:
 		opt->sinks.quiet = true;
 		return 0;
+	case OPT_SENSOR_ID:
+		return parse_sensor_id(arg, opt);
 	case OPT_COMMUNITY_ID_SEED: {
 		uint32_t seed;
 
@@ -340,6 +388,9 @@ options_parse(int argc, char **argv, struct app_options *opt)
 		if (parse_one(c, optarg, opt) < 0)
 			return -1;
 	}
+	if (opt->sensor_id[0] == '\0')
+		default_sensor_id(opt);
+	opt->sinks.sensor_id = opt->sensor_id;
 	if (optind < argc) {
 		fprintf(stderr, "reasm: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);

@@ -23,8 +23,12 @@ enum rx_mode {
 /** The name of @p mode ("auto", "direct", "spread"). */
 const char *rx_mode_name(enum rx_mode mode);
 
+/** Longest --sensor-id. */
+#define SENSOR_ID_MAX 64
+
 struct app_options {
 	struct sinks_conf sinks;
+	char sensor_id[SENSOR_ID_MAX + 1]; /**< --sensor-id, or the host name */
 	uint64_t timeout_ms; /**< --timeout: flush streams idle this long; 0 = only at the end */
 	uint64_t flush_interval_ms; /**< --flush-interval: how often the timeout is checked */
 	uint32_t pages_total;       /**< --pages-total, per worker; 0 = bounded by --pages */

@@ -141,6 +141,32 @@ extern const struct sink_ops sink_console_ops;
 extern const struct sink_ops sink_count_ops;
 extern const struct sink_ops sink_pcap_ops;
 
+/**
+ * A bounded hand-off from one worker to a sink's own thread (sink_queue.c):
+ * one producer, one consumer, variable-size records in a buffer allocated at
+ * start-up. The worker never waits: sink_queue_reserve() refuses what does
+ * not fit, for the sink to count.
+ */
+struct sink_queue {
+	uint8_t *buf;
+	uint64_t size;
+	uint64_t next_head; /**< the producer's: where the reserved record ends */
+	uint64_t head __attribute__((aligned(64))); /**< written by the producer */
+	uint64_t tail __attribute__((aligned(64))); /**< written by the consumer */
+} __attribute__((aligned(64)));
+
+/** Allocate @p q's buffer of @p size bytes (rounded up to 8). 0, or -1 (out of memory). */
+int sink_queue_init(struct sink_queue *q, uint64_t size);
+void sink_queue_free(struct sink_queue *q);
+/** Producer: room for a record of @p len bytes, or NULL if it does not fit now. */
+void *sink_queue_reserve(struct sink_queue *q, uint32_t len);
+/** Producer: publish the record last reserved. */
+void sink_queue_commit(struct sink_queue *q);
+/** Consumer: the oldest record and its length, or NULL if the queue is empty. */
+const void *sink_queue_peek(struct sink_queue *q, uint32_t *len);
+/** Consumer: done with the record sink_queue_peek() gave. */
+void sink_queue_pop(struct sink_queue *q);
+
 /** The pcap sink's counters of a worker (sink_pcap.c), added to @p out. */
 void sink_pcap_counters(const struct sink *k, unsigned int worker, struct sink_pcap_counters *out);
 
@@ -155,6 +181,16 @@ unsigned int sink_n_workers(const struct sink *k);
  */
 /** Append one end of a files/pcap sink file name: "SSS.SSS.SSS.SSS.PPPPP" or 8 hex groups + port. */
 void sink_line_endpoint(struct sink_line *l, uint8_t family, const uint8_t *addr, uint16_t port);
+
+/** --sensor-id, or NULL. */
+const char *sink_sensor_id(const struct sink *k);
+
+/**
+ * The JSON object of a completed stream direction (the jsonl sink's line,
+ * without its newline; the redis sink's record) appended to @p l.
+ */
+void sink_json_record(struct sink_line *l, const struct sink *k, const struct sink_stream *st,
+		      const struct sink_close_info *info);
 
 int sink_community_id(const struct sink *k, const struct sink_stream *st,
 		      char id[REASM_COMMUNITY_ID_SIZE]);

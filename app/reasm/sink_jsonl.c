@@ -24,9 +24,9 @@ struct jsonl_state {
 	int fd;
 };
 
-static void
-append_line(struct sink_line *l, const struct sink *k, const struct sink_stream *st,
-	    const struct sink_close_info *info)
+void
+sink_json_record(struct sink_line *l, const struct sink *k, const struct sink_stream *st,
+		 const struct sink_close_info *info)
 {
 	const struct reasm_stream_totals *t = info->totals;
 	char src[ADDR_FORMAT_GO_LEN], dst[ADDR_FORMAT_GO_LEN];
@@ -58,9 +58,11 @@ append_line(struct sink_line *l, const struct sink *k, const struct sink_stream 
 			 ",\"cut\":%" PRIu64,
 			 t->received_bytes, t->overlap_bytes, t->discarded_bytes, t->cut_bytes);
 	sink_line_encap(l, &st->encap, SINK_ENCAP_JSON);
+	if (sink_sensor_id(k) != NULL) /* checked at start-up: nothing to escape */
+		sink_line_append(l, ",\"sensor\":\"%s\"", sink_sensor_id(k));
 	if (info->sha_hex != NULL)
 		sink_line_append(l, ",\"sha256\":\"%s\"", info->sha_hex);
-	sink_line_append(l, "}\n");
+	sink_line_append(l, "}");
 }
 
 static void
@@ -72,7 +74,8 @@ jsonl_stream_close(struct sink *k, struct sink_stream *st, void *priv,
 	struct sink_line l = {buf, sizeof(buf), 0, false};
 	int rc;
 
-	append_line(&l, k, st, info);
+	sink_json_record(&l, k, st, info);
+	sink_line_append(&l, "\n");
 	if (l.overflow) { /* cannot happen: the longest line is under 750 bytes */
 		sink_write_error(k, st->worker, k->arg, NULL, EOVERFLOW);
 		return;

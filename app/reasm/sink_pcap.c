@@ -81,26 +81,19 @@ static const struct pcap_global_header pcap_header = {
 	PCAP_MAGIC_NS, 2, 4, 0, 0, PCAP_SNAPLEN, PCAP_LINKTYPE_ETHERNET,
 };
 
-/* A frame in a worker's queue; its bytes follow. 8-byte aligned, as is its size. */
+/* A frame in a worker's queue (struct sink_queue); its bytes follow. */
 struct pcap_qrec {
-	uint32_t total; /* bytes of the record, this header included; PCAP_QREC_WRAP: go to 0 */
-	uint32_t frame_len;
 	uint64_t ts;
+	uint32_t frame_len;
+	uint32_t pad;
 	struct reasm_flow key; /* the connection: src = LO, dst = HI, zone 0 */
 };
-#define PCAP_QREC_WRAP UINT32_MAX
 
-/*
- * A worker's queue to the writer: one producer (the worker), one consumer
- * (the writer); head and tail are byte positions that only grow.
- */
+/* A worker's queue to the writer, and the counters of its frames. */
 struct pcap_queue {
-	uint8_t *buf;
-	uint64_t size;                              /* a multiple of 8 */
-	uint64_t head __attribute__((aligned(64))); /* written by the worker */
-	struct sink_pcap_counters wctr;             /* the worker's: not_tcp, dropped */
-	uint64_t tail __attribute__((aligned(64))); /* written by the writer */
-	struct sink_pcap_counters ctr;              /* the writer's: the rest */
+	struct sink_queue q;
+	struct sink_pcap_counters wctr __attribute__((aligned(64))); /* the worker's */
+	struct sink_pcap_counters ctr __attribute__((aligned(64)));  /* the writer's */
 } __attribute__((aligned(64)));
 
 /* One open file: a connection's, in the writer's table and LRU list. */
@@ -387,30 +380,20 @@ static bool
 queue_put(struct pcap_queue *q, const struct reasm_flow *key, const struct rte_mbuf *m, uint64_t ts)
 {
 	uint32_t len = rte_pktmbuf_pkt_len(m);
-	uint64_t need = align8(sizeof(struct pcap_qrec) + len);
-	uint64_t head = q->head, tail = __atomic_load_n(&q->tail, __ATOMIC_ACQUIRE);
-	uint64_t off = head % q->size, pad = need > q->size - off ? q->size - off : 0;
-	struct pcap_qrec *r;
+	struct pcap_qrec *r = sink_queue_reserve(&q->q, (uint32_t)sizeof(*r) + len);
 	uint8_t *dst;
 
-	if (need > q->size / 2 || head + pad + need - tail > q->size)
+	if (r == NULL)
 		return false;
-	if (pad > 0) {
-		((struct pcap_qrec *)(q->buf + off))->total = PCAP_QREC_WRAP;
-		head += pad;
-		off = 0;
-	}
-	r = (struct pcap_qrec *)(q->buf + off);
-	r->total = (uint32_t)need;
-	r->frame_len = len;
 	r->ts = ts;
+	r->frame_len = len;
 	r->key = *key;
 	dst = (uint8_t *)(r + 1);
 	for (; m != NULL; m = m->next) {
 		memcpy(dst, rte_pktmbuf_mtod(m, const void *), m->data_len);
 		dst += m->data_len;
 	}
-	__atomic_store_n(&q->head, head + need, __ATOMIC_RELEASE);
+	sink_queue_commit(&q->q);
 	return true;
 }
 
@@ -418,21 +401,15 @@ queue_put(struct pcap_queue *q, const struct reasm_flow *key, const struct rte_m
 static unsigned int
 queue_drain(struct sink *k, struct pcap_queue *q)
 {
-	uint64_t head = __atomic_load_n(&q->head, __ATOMIC_ACQUIRE), tail = q->tail;
+	const struct pcap_qrec *r;
 	unsigned int n = 0;
+	uint32_t len;
 
-	while (tail != head) {
-		const struct pcap_qrec *r = (const struct pcap_qrec *)(q->buf + tail % q->size);
-
-		if (r->total == PCAP_QREC_WRAP) {
-			tail += q->size - tail % q->size;
-			continue;
-		}
+	while ((r = sink_queue_peek(&q->q, &len)) != NULL) {
 		write_record(k, q, r);
-		tail += r->total;
+		sink_queue_pop(&q->q);
 		n++;
 	}
-	__atomic_store_n(&q->tail, tail, __ATOMIC_RELEASE);
 	return n;
 }
 
@@ -554,11 +531,9 @@ alloc_state(struct pcap_state *ps)
 	if (posix_memalign((void **)&ps->queues, 64, sizeof(*ps->queues) * ps->n_workers))
 		return -1;
 	memset(ps->queues, 0, sizeof(*ps->queues) * ps->n_workers);
-	for (w = 0; w < ps->n_workers; w++) {
-		ps->queues[w].size = ps->queue_bytes;
-		if (posix_memalign((void **)&ps->queues[w].buf, 64, ps->queue_bytes))
+	for (w = 0; w < ps->n_workers; w++)
+		if (sink_queue_init(&ps->queues[w].q, ps->queue_bytes) < 0)
 			return -1;
-	}
 	ps->bufs = malloc((size_t)ps->max_open * PCAP_FILE_BUF);
 	ps->slots = calloc(ps->max_open, sizeof(*ps->slots));
 	ps->buckets = calloc(nb, sizeof(*ps->buckets));
@@ -684,7 +659,7 @@ pcap_free(struct sink *k)
 		return;
 	stop_writer(ps);
 	for (w = 0; ps->queues != NULL && w < ps->n_workers; w++)
-		free(ps->queues[w].buf);
+		sink_queue_free(&ps->queues[w].q);
 	free(ps->queues);
 	free(ps->slots);
 	free(ps->buckets);

@@ -48,6 +48,7 @@ struct sinks {
 	bool packets; /* a sink wants every frame (ops->packets) */
 	bool sha256;
 	uint16_t community_id_seed;
+	const char *sensor_id;
 	bool finished;
 	int finish_rc;
 	unsigned int n_workers;
@@ -138,6 +139,12 @@ sink_line_endpoint(struct sink_line *l, uint8_t family, const uint8_t *a, uint16
 			sink_line_append(l, "%03u.", a[i]);
 	}
 	sink_line_append(l, "%05u", port);
+}
+
+const char *
+sink_sensor_id(const struct sink *k)
+{
+	return k->sinks->sensor_id;
 }
 
 int
@@ -547,6 +554,7 @@ sinks_create(const struct sinks_conf *conf)
 	s->n_workers = conf->n_workers;
 	s->sha256 = conf->sha256;
 	s->community_id_seed = conf->community_id_seed;
+	s->sensor_id = conf->sensor_id;
 	s->detail = conf->sha256;
 	s->priv_size = align8(sizeof(struct sink_stream));
 	if (s->sha256) {

@@ -42,6 +42,8 @@ struct sinks_conf {
 	bool quiet;  /**< --quiet: no per-stream console line */
 	/** --community-id-seed: the Community ID's seed (reasm_community_id()) */
 	uint16_t community_id_seed;
+	/** --sensor-id: names this reasm in every record (NULL: no "sensor" member); not copied */
+	const char *sensor_id;
 	unsigned int n_workers;
 };
 

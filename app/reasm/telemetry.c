@@ -205,6 +205,8 @@ do_config(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_string(d, "sink_files", config_sink_arg(o, "files"));
 	rte_tel_data_add_dict_string(d, "sink_jsonl", config_sink_arg(o, "jsonl"));
 	rte_tel_data_add_dict_string(d, "sink_pcap", config_sink_arg(o, "pcap"));
+	rte_tel_data_add_dict_string(d, "sensor_id", o->sensor_id);
+	tel_add_u64(d, "community_id_seed", o->sinks.community_id_seed);
 	return 0;
 }
 

@@ -259,7 +259,8 @@ def run_busy(report, reasm, tmp, counters):
     opts = ["--sink", "jsonl:" + jsonl, "--sha256", "--quiet", "--timeout", "0",
             "--flush-interval", "250", "--pages-total", "1000", "--pages-per-conn", "64",
             "--max-conns", "4096", "--pages", "2048", "--mbufs", "4096", "--burst", "16",
-            "--ring-size", "1024", "--zones", "64", "--runtime-stats", "on"]
+            "--ring-size", "1024", "--zones", "64", "--runtime-stats", "on",
+            "--sensor-id", "tel-sensor.1", "--community-id-seed", "7"]
     want_config = {"workers": 2, "ports": 1, "timeout_ms": 0, "flush_interval_ms": 250,
                    "pages_total": 1000, "pages_per_conn": 64, "max_conns": 4096,
                    "pages": 2048, "page_bytes": 1900, "mbufs": 4096, "burst": 16,
@@ -268,7 +269,8 @@ def run_busy(report, reasm, tmp, counters):
                    "defrag": 0, "defrag_datagrams": 0, "defrag_fragments": 0,
                    "defrag_pages": 0, "defrag_timeout_ms": 0,
                    "sha256": 1, "sink_count": "no", "sink_files": "",
-                   "sink_jsonl": jsonl, "sink_pcap": ""}
+                   "sink_jsonl": jsonl, "sink_pcap": "", "sensor_id": "tel-sensor.1",
+                   "community_id_seed": 7}
     bg = reasm.start(["net_pcap0,rx_pcap=%s,infinite_rx=1" % cap], opts)
     try:
         tel = bg.telemetry()

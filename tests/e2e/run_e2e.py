@@ -55,7 +55,7 @@ EAL = ["--no-huge", "-m", "512", "--no-pci"]
 MODEL_KEYS = ["src", "sport", "dst", "dport", "bytes", "records", "skips", "skip_unknown",
               "skipped_bytes", "start", "end", "sha256"]
 JSONL_KEYS = MODEL_KEYS + ["skipped_by_cause", "first_seen", "last_seen", "worker",
-                          "community_id"]
+                          "community_id", "sensor"]
 PER_RUN_KEYS = ("worker", "first_seen", "last_seen")
 CAPTURES = [
     ("seed1", ["--seed", "1"]),
@@ -350,6 +350,8 @@ def option_checks(checks, reasm, work, cap):
         ("pages_zero", [vdev], ["--pages", "0"], "pages"),
         ("community_id_seed_too_big", [vdev], ["--community-id-seed", "65536"],
          "community-id-seed"),
+        ("sensor_id_with_space", [vdev], ["--sensor-id", "two words"], "sensor-id"),
+        ("sensor_id_too_long", [vdev], ["--sensor-id", "s" * 65], "sensor-id"),
         ("jsonl_not_writable", [vdev],
          ["--sink", "jsonl:" + os.path.join(work, "no-such-dir", "x.jsonl")], "x.jsonl"),
         ("vdev_missing_pcap", ["--vdev=net_pcap0,rx_pcap=" +
@@ -380,7 +382,7 @@ def community_id_checks(checks, reasm, work, cap):
     --community-id-seed changes every identifier to the seeded one."""
     checks.add("community_id_reference_matches_specification", community_id.self_check())
     jsonl = os.path.join(work, "seed1.jsonl")
-    res = reasm.replay(cap, jsonl, extra=["--community-id-seed", "1"])
+    res = reasm.replay(cap, jsonl, extra=["--community-id-seed", "1", "--sensor-id", "e2e-7"])
     if res["rc"] != 0:
         checks.add("community_id_seed1", describe(res))
         return
@@ -389,11 +391,12 @@ def community_id_checks(checks, reasm, work, cap):
         checks.add("community_id_seed1", err)
         return
     bad = [r for r in rows if r.get("community_id") != community_id.community_id(
-        r["src"], r["sport"], r["dst"], r["dport"], 1)]
+        r["src"], r["sport"], r["dst"], r["dport"], 1) or r.get("sensor") != "e2e-7"]
     if not rows:
         checks.add("community_id_seed1", "%s has no lines" % jsonl)
         return
-    checks.add("community_id_seed1", "%d of %d lines without the seed-1 identifier, e.g. %s" % (
+    checks.add("community_id_seed1", "%d of %d lines without the seed-1 identifier or "
+               "sensor e2e-7, e.g. %s" % (
         len(bad), len(rows), bad[0]) if bad else None)
 
 

@@ -159,6 +159,10 @@ print_summary(struct app *app)
 		       acc.pcap.pkts, acc.pcap.bytes, acc.pcap.files_created,
 		       acc.pcap.files_reopened, acc.pcap.files_closed_lru, acc.pcap.not_tcp,
 		       acc.pcap.dropped, acc.pcap.write_errors);
+	if (sinks_conf_arg(&app->opt.sinks, "redis") != NULL)
+		printf("reasm: redis sink: redis_sent=%" PRIu64 " redis_dropped=%" PRIu64
+		       " redis_failed=%" PRIu64 " redis_reconnects=%" PRIu64 "\n",
+		       acc.redis.sent, acc.redis.dropped, acc.redis.failed, acc.redis.reconnects);
 	if (app->opt.defrag)
 		print_defrag_summary(app, &sum, lost);
 	print_port_summary(app);

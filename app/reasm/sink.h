@@ -140,6 +140,11 @@ extern const struct sink_ops sink_jsonl_ops;
 extern const struct sink_ops sink_console_ops;
 extern const struct sink_ops sink_count_ops;
 extern const struct sink_ops sink_pcap_ops;
+extern const struct sink_ops sink_redis_ops;
+
+/** The redis sink's counters of a worker (sink_redis.c), added to @p out. */
+void sink_redis_counters(const struct sink *k, unsigned int worker,
+			 struct sink_redis_counters *out);
 
 /**
  * A bounded hand-off from one worker to a sink's own thread (sink_queue.c):

@@ -79,8 +79,8 @@ sink_queue_peek(struct sink_queue *q, uint32_t *len)
 	uint64_t head = __atomic_load_n(&q->head, __ATOMIC_ACQUIRE);
 
 	while (q->tail != head) {
-		const struct sink_queue_hdr *h =
-			(const struct sink_queue_hdr *)(q->buf + q->tail % q->size);
+		const struct sink_queue_hdr *h = (const struct sink_queue_hdr *)(q->buf +
+										 q->tail % q->size);
 
 		if (h->total == SINK_QUEUE_WRAP) {
 			__atomic_store_n(&q->tail, q->tail + q->size - q->tail % q->size,
@@ -96,7 +96,8 @@ sink_queue_peek(struct sink_queue *q, uint32_t *len)
 void
 sink_queue_pop(struct sink_queue *q)
 {
-	const struct sink_queue_hdr *h = (const struct sink_queue_hdr *)(q->buf + q->tail % q->size);
+	const struct sink_queue_hdr *h = (const struct sink_queue_hdr *)(q->buf +
+									 q->tail % q->size);
 
 	__atomic_store_n(&q->tail, q->tail + h->total, __ATOMIC_RELEASE);
 }

@@ -24,10 +24,7 @@
 
 /* The sinks --sink may name. The console is not among them: --quiet turns it off. */
 static const struct sink_ops *const sink_table[] = {
-	&sink_count_ops,
-	&sink_files_ops,
-	&sink_jsonl_ops,
-	&sink_pcap_ops,
+	&sink_count_ops, &sink_files_ops, &sink_jsonl_ops, &sink_pcap_ops, &sink_redis_ops,
 };
 
 /* One worker's counters, alone on its cache line(s). */
@@ -88,8 +85,8 @@ sinks_conf_add(struct sinks_conf *conf, const char *spec)
 
 	if (ops == NULL || (ops->arg == SINK_ARG_REQUIRED) != has_arg || (arg && !has_arg)) {
 		fprintf(stderr,
-			"reasm: --sink '%s': expected count, files:DIR, jsonl:FILE or "
-			"pcap:DIR[,max-open=N]\n",
+			"reasm: --sink '%s': expected count, files:DIR, jsonl:FILE, "
+			"pcap:DIR[,...] or redis:HOST:PORT[,...]\n",
 			spec);
 		return -1;
 	}
@@ -456,6 +453,10 @@ sinks_totals_add(struct sinks_totals *sum, const struct sinks_totals *t)
 	sum->pcap.not_tcp += t->pcap.not_tcp;
 	sum->pcap.dropped += t->pcap.dropped;
 	sum->pcap.write_errors += t->pcap.write_errors;
+	sum->redis.sent += t->redis.sent;
+	sum->redis.dropped += t->redis.dropped;
+	sum->redis.failed += t->redis.failed;
+	sum->redis.reconnects += t->redis.reconnects;
 }
 
 void
@@ -477,6 +478,8 @@ sinks_worker_totals(const struct sinks *s, unsigned int worker, struct sinks_tot
 	for (unsigned int i = 0; i < s->n; i++)
 		if (s->sink[i].ops == &sink_pcap_ops)
 			sink_pcap_counters(&s->sink[i], worker, &out->pcap);
+		else if (s->sink[i].ops == &sink_redis_ops)
+			sink_redis_counters(&s->sink[i], worker, &out->redis);
 	out->write_errors += out->pcap.write_errors;
 }
 

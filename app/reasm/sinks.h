@@ -72,6 +72,14 @@ struct sink_pcap_counters {
 	uint64_t write_errors; /**< frames not written: their file failed (also in write_errors) */
 };
 
+/** What the redis sink (redis:HOST:PORT) did with the records of a worker; 0 without it. */
+struct sink_redis_counters {
+	uint64_t sent;       /**< records Redis answered XADD for */
+	uint64_t dropped;    /**< records not queued: the worker's queue was full */
+	uint64_t failed;     /**< records refused by Redis, or lost with a connection */
+	uint64_t reconnects; /**< connections made again after one was lost (worker 0) */
+};
+
 /** Totals of what the sinks saw, per worker (summed by the caller). */
 struct sinks_totals {
 	uint64_t streams;      /**< stream directions completed */
@@ -87,6 +95,7 @@ struct sinks_totals {
 	uint64_t overlap;   /**< ... overlap_bytes */
 	uint64_t discarded; /**< ... discarded_bytes */
 	struct sink_pcap_counters pcap;
+	struct sink_redis_counters redis;
 };
 
 struct sinks;

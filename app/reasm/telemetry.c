@@ -51,6 +51,16 @@ add_pcap_counters(struct rte_tel_data *d, const struct sink_pcap_counters *c)
 	tel_add_u64(d, "pcap_dropped", c->dropped);
 }
 
+/* The redis sink's counters (all 0 without it). */
+static void
+add_redis_counters(struct rte_tel_data *d, const struct sink_redis_counters *c)
+{
+	tel_add_u64(d, "redis_sent", c->sent);
+	tel_add_u64(d, "redis_dropped", c->dropped);
+	tel_add_u64(d, "redis_failed", c->failed);
+	tel_add_u64(d, "redis_reconnects", c->reconnects);
+}
+
 static void
 add_worker_extras(struct rte_tel_data *d, const struct worker *w)
 {
@@ -65,6 +75,7 @@ add_worker_extras(struct rte_tel_data *d, const struct worker *w)
 	tel_add_u64(d, "sink_write_errors", t.write_errors);
 	tel_add_u64(d, "streams_unbalanced", t.unbalanced);
 	add_pcap_counters(d, &t.pcap);
+	add_redis_counters(d, &t.redis);
 }
 
 static int
@@ -104,6 +115,7 @@ do_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	tel_add_u64(d, "sink_write_errors", tsum.write_errors);
 	tel_add_u64(d, "streams_unbalanced", tsum.unbalanced);
 	add_pcap_counters(d, &tsum.pcap);
+	add_redis_counters(d, &tsum.redis);
 	tel_add_u64(d, "dist_handoffs", __atomic_load_n(&g_app.dist_handoffs, __ATOMIC_RELAXED));
 	tel_add_u64(d, "handoffs_lost", lost);
 	tel_add_u64(d, "clock_ns", __atomic_load_n(&g_app.clock_ns, __ATOMIC_RELAXED));
@@ -205,6 +217,7 @@ do_config(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_string(d, "sink_files", config_sink_arg(o, "files"));
 	rte_tel_data_add_dict_string(d, "sink_jsonl", config_sink_arg(o, "jsonl"));
 	rte_tel_data_add_dict_string(d, "sink_pcap", config_sink_arg(o, "pcap"));
+	rte_tel_data_add_dict_string(d, "sink_redis", config_sink_arg(o, "redis"));
 	rte_tel_data_add_dict_string(d, "sensor_id", o->sensor_id);
 	tel_add_u64(d, "community_id_seed", o->sinks.community_id_seed);
 	return 0;

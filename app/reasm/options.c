@@ -217,7 +217,7 @@ parse_sensor_id(const char *arg, struct app_options *opt)
 			arg, SENSOR_ID_MAX);
 		return -1;
 	}
-	snprintf(opt->sensor_id, sizeof(opt->sensor_id), "%s", arg);
+	snprintf(opt->sensor_id, sizeof(opt->sensor_id), "%.*s", SENSOR_ID_MAX, arg);
 	return 0;
 }
 
@@ -234,7 +234,7 @@ default_sensor_id(struct app_options *opt)
 	for (i = 0; host[i] != '\0'; i++)
 		if (strchr(sensor_id_chars, host[i]) == NULL)
 			host[i] = '_';
-	snprintf(opt->sensor_id, sizeof(opt->sensor_id), "%s", host);
+	snprintf(opt->sensor_id, sizeof(opt->sensor_id), "%.*s", SENSOR_ID_MAX, host);
 }
 
 static int

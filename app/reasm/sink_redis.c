@@ -137,7 +137,8 @@ connected(struct sink *k)
 			fprintf(stderr,
 				"reasm: redis sink: %s:%d: %s (retrying every second; records wait "
 				"in the queues, then are counted dropped)\n",
-				rs->host, rs->port, rs->c != NULL ? rs->c->errstr : "out of memory");
+				rs->host, rs->port,
+				rs->c != NULL ? rs->c->errstr : "out of memory");
 		rs->down_said = true;
 		disconnect(rs);
 		return false;
@@ -155,8 +156,9 @@ connected(struct sink *k)
 static void
 append_xadd(struct redis_state *rs, const struct redis_qrec *r, const char *sensor)
 {
-	const char *argv[11];
-	size_t len[11];
+	/* XADD key [MAXLEN ~ N] * record R community_id C [sensor S]: at most 12. */
+	const char *argv[12];
+	size_t len[12];
 	int n = 0;
 
 #define ARG(s, l) (argv[n] = (s), len[n++] = (l))
@@ -251,11 +253,22 @@ sender_main(void *arg)
 
 /* ---- life cycle ---------------------------------------------------------------- */
 
+/* A whole decimal number: true with *v set, else false. */
+static bool
+parse_number(const char *s, unsigned long long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	return errno == 0 && end != s && *end == '\0' && *s != '-';
+}
+
 /* "HOST:PORT[,stream=NAME][,maxlen=N][,queue=BYTES]" into @p rs. */
 static int
 parse_options(struct sink *k, struct redis_state *rs)
 {
-	char *opt = strchr(k->arg, ','), *colon, *end;
+	char *opt = strchr(k->arg, ','), *colon;
 	unsigned long long v;
 
 	snprintf(rs->stream, sizeof(rs->stream), "%s", REDIS_DEFAULT_STREAM);
@@ -264,9 +277,8 @@ parse_options(struct sink *k, struct redis_state *rs)
 	if (opt != NULL)
 		*opt++ = '\0';
 	colon = strrchr(k->arg, ':');
-	v = colon != NULL ? strtoull(colon + 1, &end, 10) : 0;
-	if (colon == NULL || colon == k->arg || *end != '\0' || v == 0 || v > 65535 ||
-	    (size_t)(colon - k->arg) >= sizeof(rs->host)) {
+	if (colon == NULL || colon == k->arg || !parse_number(colon + 1, &v) || v == 0 ||
+	    v > 65535 || (size_t)(colon - k->arg) >= sizeof(rs->host)) {
 		fprintf(stderr, "reasm: redis sink: '%s': expected HOST:PORT\n", k->arg);
 		return -1;
 	}
@@ -277,21 +289,16 @@ parse_options(struct sink *k, struct redis_state *rs)
 
 		if (next != NULL)
 			*next++ = '\0';
-		errno = 0;
 		if (strncmp(opt, "stream=", 7) == 0 && opt[7] != '\0' &&
 		    strlen(opt + 7) < sizeof(rs->stream)) {
 			snprintf(rs->stream, sizeof(rs->stream), "%s", opt + 7);
-		} else if (strncmp(opt, "maxlen=", 7) == 0 &&
-			   (v = strtoull(opt + 7, &end, 10), errno == 0 && end != opt + 7 &&
-								 *end == '\0')) {
+		} else if (strncmp(opt, "maxlen=", 7) == 0 && parse_number(opt + 7, &v)) {
 			if (v == 0)
 				rs->maxlen[0] = '\0';
 			else
 				snprintf(rs->maxlen, sizeof(rs->maxlen), "%llu", v);
-		} else if (strncmp(opt, "queue=", 6) == 0 &&
-			   (v = strtoull(opt + 6, &end, 10), errno == 0 && end != opt + 6 &&
-								 *end == '\0' && v >= REDIS_MIN_QUEUE &&
-								 v <= REDIS_MAX_QUEUE)) {
+		} else if (strncmp(opt, "queue=", 6) == 0 && parse_number(opt + 6, &v) &&
+			   v >= REDIS_MIN_QUEUE && v <= REDIS_MAX_QUEUE) {
 			rs->queue_bytes = v;
 		} else {
 			fprintf(stderr,

@@ -163,6 +163,15 @@ print_summary(struct app *app)
 		printf("reasm: redis sink: redis_sent=%" PRIu64 " redis_dropped=%" PRIu64
 		       " redis_failed=%" PRIu64 " redis_reconnects=%" PRIu64 "\n",
 		       acc.redis.sent, acc.redis.dropped, acc.redis.failed, acc.redis.reconnects);
+	if (sinks_conf_arg(&app->opt.sinks, "kafka") != NULL)
+		printf("reasm: kafka sink: kafka_acked=%" PRIu64 " kafka_failed=%" PRIu64
+		       " kafka_dropped=%" PRIu64 " kafka_chunks_acked=%" PRIu64
+		       " kafka_chunks_failed=%" PRIu64 " kafka_chunks_dropped=%" PRIu64
+		       " kafka_content_bytes=%" PRIu64 " kafka_content_dropped_bytes=%" PRIu64
+		       " kafka_retries=%" PRIu64 "\n",
+		       acc.kafka.acked, acc.kafka.failed, acc.kafka.dropped, acc.kafka.chunks_acked,
+		       acc.kafka.chunks_failed, acc.kafka.chunks_dropped, acc.kafka.content_bytes,
+		       acc.kafka.content_dropped_bytes, acc.kafka.retries);
 	if (app->opt.defrag)
 		print_defrag_summary(app, &sum, lost);
 	print_port_summary(app);

@@ -141,6 +141,11 @@ extern const struct sink_ops sink_console_ops;
 extern const struct sink_ops sink_count_ops;
 extern const struct sink_ops sink_pcap_ops;
 extern const struct sink_ops sink_redis_ops;
+extern const struct sink_ops sink_kafka_ops;
+
+/** The kafka sink's counters of a worker (sink_kafka.c), added to @p out. */
+void sink_kafka_counters(const struct sink *k, unsigned int worker,
+			 struct sink_kafka_counters *out);
 
 /** The redis sink's counters of a worker (sink_redis.c), added to @p out. */
 void sink_redis_counters(const struct sink *k, unsigned int worker,

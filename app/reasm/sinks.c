@@ -24,7 +24,8 @@
 
 /* The sinks --sink may name. The console is not among them: --quiet turns it off. */
 static const struct sink_ops *const sink_table[] = {
-	&sink_count_ops, &sink_files_ops, &sink_jsonl_ops, &sink_pcap_ops, &sink_redis_ops,
+	&sink_count_ops, &sink_files_ops, &sink_jsonl_ops,
+	&sink_pcap_ops,  &sink_redis_ops, &sink_kafka_ops,
 };
 
 /* One worker's counters, alone on its cache line(s). */
@@ -86,7 +87,7 @@ sinks_conf_add(struct sinks_conf *conf, const char *spec)
 	if (ops == NULL || (ops->arg == SINK_ARG_REQUIRED) != has_arg || (arg && !has_arg)) {
 		fprintf(stderr,
 			"reasm: --sink '%s': expected count, files:DIR, jsonl:FILE, "
-			"pcap:DIR[,...] or redis:HOST:PORT[,...]\n",
+			"pcap:DIR[,...], redis:HOST:PORT[,...] or kafka:BROKERS[,...]\n",
 			spec);
 		return -1;
 	}
@@ -457,6 +458,15 @@ sinks_totals_add(struct sinks_totals *sum, const struct sinks_totals *t)
 	sum->redis.dropped += t->redis.dropped;
 	sum->redis.failed += t->redis.failed;
 	sum->redis.reconnects += t->redis.reconnects;
+	sum->kafka.acked += t->kafka.acked;
+	sum->kafka.failed += t->kafka.failed;
+	sum->kafka.dropped += t->kafka.dropped;
+	sum->kafka.chunks_acked += t->kafka.chunks_acked;
+	sum->kafka.chunks_failed += t->kafka.chunks_failed;
+	sum->kafka.chunks_dropped += t->kafka.chunks_dropped;
+	sum->kafka.content_bytes += t->kafka.content_bytes;
+	sum->kafka.content_dropped_bytes += t->kafka.content_dropped_bytes;
+	sum->kafka.retries += t->kafka.retries;
 }
 
 void
@@ -480,6 +490,8 @@ sinks_worker_totals(const struct sinks *s, unsigned int worker, struct sinks_tot
 			sink_pcap_counters(&s->sink[i], worker, &out->pcap);
 		else if (s->sink[i].ops == &sink_redis_ops)
 			sink_redis_counters(&s->sink[i], worker, &out->redis);
+		else if (s->sink[i].ops == &sink_kafka_ops)
+			sink_kafka_counters(&s->sink[i], worker, &out->kafka);
 	out->write_errors += out->pcap.write_errors;
 }
 

@@ -80,6 +80,23 @@ struct sink_redis_counters {
 	uint64_t reconnects; /**< connections made again after one was lost (worker 0) */
 };
 
+/**
+ * What the kafka sink (kafka:BROKERS) did with the records and chunks of a
+ * worker; 0 without it. Every record is acked, failed or dropped once the
+ * run is over, and so is every chunk.
+ */
+struct sink_kafka_counters {
+	uint64_t acked;          /**< records the brokers acknowledged */
+	uint64_t failed;         /**< records whose delivery failed (or were purged at exit) */
+	uint64_t dropped;        /**< records not queued: the worker's queue was full */
+	uint64_t chunks_acked;   /**< content chunks acknowledged (content=yes) */
+	uint64_t chunks_failed;  /**< content chunks whose delivery failed */
+	uint64_t chunks_dropped; /**< content chunks not queued: the queue was full */
+	uint64_t content_bytes;  /**< bytes of the chunks acknowledged */
+	uint64_t content_dropped_bytes; /**< bytes of the chunks not queued */
+	uint64_t retries;               /**< librdkafka's request retries (worker 0: all of them) */
+};
+
 /** Totals of what the sinks saw, per worker (summed by the caller). */
 struct sinks_totals {
 	uint64_t streams;      /**< stream directions completed */
@@ -96,6 +113,7 @@ struct sinks_totals {
 	uint64_t discarded; /**< ... discarded_bytes */
 	struct sink_pcap_counters pcap;
 	struct sink_redis_counters redis;
+	struct sink_kafka_counters kafka;
 };
 
 struct sinks;

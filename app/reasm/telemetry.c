@@ -61,6 +61,21 @@ add_redis_counters(struct rte_tel_data *d, const struct sink_redis_counters *c)
 	tel_add_u64(d, "redis_reconnects", c->reconnects);
 }
 
+/* The kafka sink's counters (all 0 without it). */
+static void
+add_kafka_counters(struct rte_tel_data *d, const struct sink_kafka_counters *c)
+{
+	tel_add_u64(d, "kafka_acked", c->acked);
+	tel_add_u64(d, "kafka_failed", c->failed);
+	tel_add_u64(d, "kafka_dropped", c->dropped);
+	tel_add_u64(d, "kafka_chunks_acked", c->chunks_acked);
+	tel_add_u64(d, "kafka_chunks_failed", c->chunks_failed);
+	tel_add_u64(d, "kafka_chunks_dropped", c->chunks_dropped);
+	tel_add_u64(d, "kafka_content_bytes", c->content_bytes);
+	tel_add_u64(d, "kafka_content_dropped_bytes", c->content_dropped_bytes);
+	tel_add_u64(d, "kafka_retries", c->retries);
+}
+
 static void
 add_worker_extras(struct rte_tel_data *d, const struct worker *w)
 {
@@ -76,6 +91,7 @@ add_worker_extras(struct rte_tel_data *d, const struct worker *w)
 	tel_add_u64(d, "streams_unbalanced", t.unbalanced);
 	add_pcap_counters(d, &t.pcap);
 	add_redis_counters(d, &t.redis);
+	add_kafka_counters(d, &t.kafka);
 }
 
 static int
@@ -116,6 +132,7 @@ do_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	tel_add_u64(d, "streams_unbalanced", tsum.unbalanced);
 	add_pcap_counters(d, &tsum.pcap);
 	add_redis_counters(d, &tsum.redis);
+	add_kafka_counters(d, &tsum.kafka);
 	tel_add_u64(d, "dist_handoffs", __atomic_load_n(&g_app.dist_handoffs, __ATOMIC_RELAXED));
 	tel_add_u64(d, "handoffs_lost", lost);
 	tel_add_u64(d, "clock_ns", __atomic_load_n(&g_app.clock_ns, __ATOMIC_RELAXED));
@@ -218,6 +235,7 @@ do_config(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_string(d, "sink_jsonl", config_sink_arg(o, "jsonl"));
 	rte_tel_data_add_dict_string(d, "sink_pcap", config_sink_arg(o, "pcap"));
 	rte_tel_data_add_dict_string(d, "sink_redis", config_sink_arg(o, "redis"));
+	rte_tel_data_add_dict_string(d, "sink_kafka", config_sink_arg(o, "kafka"));
 	rte_tel_data_add_dict_string(d, "sensor_id", o->sensor_id);
 	tel_add_u64(d, "community_id_seed", o->sinks.community_id_seed);
 	return 0;

@@ -16,4 +16,4 @@ install_packages() {
 }
 
 # The packages every build needs.
-BUILD_PACKAGES=(dpdk dpdk-dev libdpdk-dev meson ninja-build pkg-config libpcap-dev nettle-dev libhiredis-dev python3 gcc g++)
+BUILD_PACKAGES=(dpdk dpdk-dev libdpdk-dev meson ninja-build pkg-config libpcap-dev nettle-dev libhiredis-dev librdkafka-dev python3 gcc g++)

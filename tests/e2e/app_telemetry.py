@@ -55,6 +55,9 @@ APP_KEYS = ("workers", "port_rx_pkts", "port_rx_missed", "port_kernel_drops",
             "sink_bytes", "sink_write_errors", "streams_unbalanced", "pcap_pkts", "pcap_bytes",
             "pcap_files_created", "pcap_files_reopened", "pcap_files_closed_lru", "pcap_not_tcp",
             "pcap_dropped", "redis_sent", "redis_dropped", "redis_failed", "redis_reconnects",
+            "kafka_acked", "kafka_failed", "kafka_dropped", "kafka_chunks_acked",
+            "kafka_chunks_failed", "kafka_chunks_dropped", "kafka_content_bytes",
+            "kafka_content_dropped_bytes", "kafka_retries",
             "dist_handoffs", "handoffs_lost", "clock_ns")
 GAUGES = ("streams_open", "pages_in_use", "buffered_bytes")
 GROWING = ("pkts", "pkts_tcp", "segs", "rx_pkts", "port_rx_pkts", "dist_pkts", "payload_bytes",
@@ -270,6 +273,7 @@ def run_busy(report, reasm, tmp, counters):
                    "defrag_pages": 0, "defrag_timeout_ms": 0,
                    "sha256": 1, "sink_count": "no", "sink_files": "",
                    "sink_jsonl": jsonl, "sink_pcap": "", "sink_redis": "",
+                   "sink_kafka": "",
                    "sensor_id": "tel-sensor.1",
                    "community_id_seed": 7}
     bg = reasm.start(["net_pcap0,rx_pcap=%s,infinite_rx=1" % cap], opts)

@@ -168,10 +168,11 @@ print_summary(struct app *app)
 		       " kafka_dropped=%" PRIu64 " kafka_chunks_acked=%" PRIu64
 		       " kafka_chunks_failed=%" PRIu64 " kafka_chunks_dropped=%" PRIu64
 		       " kafka_content_bytes=%" PRIu64 " kafka_content_dropped_bytes=%" PRIu64
-		       " kafka_retries=%" PRIu64 "\n",
+		       " kafka_retries=%" PRIu64 " kafka_request_errors=%" PRIu64 "\n",
 		       acc.kafka.acked, acc.kafka.failed, acc.kafka.dropped, acc.kafka.chunks_acked,
 		       acc.kafka.chunks_failed, acc.kafka.chunks_dropped, acc.kafka.content_bytes,
-		       acc.kafka.content_dropped_bytes, acc.kafka.retries);
+		       acc.kafka.content_dropped_bytes, acc.kafka.retries,
+		       acc.kafka.request_errors);
 	if (app->opt.defrag)
 		print_defrag_summary(app, &sum, lost);
 	print_port_summary(app);

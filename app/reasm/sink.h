@@ -170,6 +170,8 @@ int sink_queue_init(struct sink_queue *q, uint64_t size);
 void sink_queue_free(struct sink_queue *q);
 /** Producer: room for a record of @p len bytes, or NULL if it does not fit now. */
 void *sink_queue_reserve(struct sink_queue *q, uint32_t len);
+/** Producer: bytes free in the queue now (at least; the consumer may free more). */
+uint64_t sink_queue_room(const struct sink_queue *q);
 /** Producer: publish the record last reserved. */
 void sink_queue_commit(struct sink_queue *q);
 /** Consumer: the oldest record and its length, or NULL if the queue is empty. */

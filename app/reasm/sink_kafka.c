@@ -24,14 +24,17 @@
  * Workers never call librdkafka: each copies records and chunks into its own
  * bounded queue (queue=BYTES; 1 MiB, 16 MiB with content=yes) and goes on;
  * what does not fit is counted (kafka_dropped, kafka_chunks_dropped and the
- * stream's content_lost). One thread of the sink's own hands them to
+ * stream's content_lost); chunks leave the last quarter of the queue to
+ * records, so a flood of content loses bytes before it loses records. One thread of the sink's own hands them to
  * librdkafka, whose own buffer is bounded too (queue.buffering.max.kbytes:
  * 64 MiB unless set); while that is full, entries wait in the workers'
  * queues. The producer is idempotent, so retries neither reorder nor
- * duplicate a partition's messages. Delivery reports are counted
+ * duplicate a partition's messages; a lost broker is tried again after at
+ * most 1 s (reconnect.backoff.max.ms). Delivery reports are counted
  * (kafka_acked, kafka_failed, kafka_chunks_acked/_failed,
- * kafka_content_bytes) and librdkafka's request retries (kafka_retries) read
- * from its statistics. At exit the thread produces what is queued (5 s at
+ * kafka_content_bytes); librdkafka's statistics give its request retries
+ * (kafka_retries), failed or timed-out requests (kafka_request_errors) and
+ * the messages it holds (kafka_waiting). At exit the thread produces what is queued (5 s at
  * most), librdkafka delivers what it holds (10 s at most) and what is left is
  * purged and counted failed: every record and chunk is then acked, failed or
  * dropped, and any loss makes the exit status 1.
@@ -194,7 +197,11 @@ static void
 queue_chunk(struct kafka_queue *kq, struct kafka_stream *s, const struct reasm_record *records,
 	    unsigned int *i, uint32_t *from, uint32_t len)
 {
-	struct kafka_qmsg *m = sink_queue_reserve(&kq->q, (uint32_t)(sizeof(*m) + len));
+	uint32_t need = (uint32_t)(sizeof(struct kafka_qmsg) + len);
+	/* Chunks leave the last quarter of the queue to records. */
+	struct kafka_qmsg *m = sink_queue_room(&kq->q) >= need + kq->q.size / 4
+				       ? sink_queue_reserve(&kq->q, need)
+				       : NULL;
 
 	if (m == NULL) {
 		sink_counter_add(&kq->wctr.chunks_dropped, 1);
@@ -306,22 +313,38 @@ on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 	}
 }
 
-/* librdkafka's statistics (JSON, every second): the brokers' request retries, summed. */
+/* The sum of the numbers after every @p key ("\"name\":") in librdkafka's statistics. */
+static uint64_t
+stats_sum(const char *json, const char *key)
+{
+	size_t key_len = strlen(key);
+	uint64_t sum = 0;
+
+	while ((json = strstr(json, key)) != NULL) {
+		json += key_len;
+		sum += strtoull(json, NULL, 10);
+	}
+	return sum;
+}
+
+/*
+ * librdkafka's statistics (JSON, every second): its brokers' request retries
+ * and failed or timed-out requests, and the messages it holds (msg_cnt, at
+ * the top level only).
+ */
 static int
 on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 {
 	struct kafka_state *ks = opaque;
-	static const char key[] = "\"txretries\":";
-	uint64_t retries = 0;
-	const char *p = json;
+	struct sink_kafka_counters *c = &ks->queues[0].ctr;
 
 	(void)rk;
 	(void)len;
-	while ((p = strstr(p, key)) != NULL) {
-		p += sizeof(key) - 1;
-		retries += strtoull(p, NULL, 10);
-	}
-	__atomic_store_n(&ks->queues[0].ctr.retries, retries, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->retries, stats_sum(json, "\"txretries\":"), __ATOMIC_RELAXED);
+	__atomic_store_n(&c->request_errors,
+			 stats_sum(json, "\"txerrs\":") + stats_sum(json, "\"req_timeouts\":"),
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&c->waiting, stats_sum(json, "\"msg_cnt\":"), __ATOMIC_RELAXED);
 	return 0; /* librdkafka frees json */
 }
 
@@ -342,8 +365,8 @@ on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 		return;
 	}
 	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || ks->errors_said++ == 0)
-		fprintf(stderr, "reasm: kafka sink: %s: %s (retrying; messages wait)\n", ks->brokers,
-			reason);
+		fprintf(stderr, "reasm: kafka sink: %s: %s (retrying; messages wait)\n",
+			ks->brokers, reason);
 }
 
 static void
@@ -529,7 +552,8 @@ parse_option(struct kafka_state *ks, rd_kafka_conf_t *conf, char *opt, size_t *b
 	*eq = '\0';
 	if (strcmp(opt, "topic") == 0 && eq[1] != '\0' && strlen(eq + 1) <= KAFKA_TOPIC_MAX) {
 		snprintf(ks->topic, sizeof(ks->topic), "%s", eq + 1);
-	} else if (strcmp(opt, "content") == 0 && (!strcmp(eq + 1, "yes") || !strcmp(eq + 1, "no"))) {
+	} else if (strcmp(opt, "content") == 0 &&
+		   (!strcmp(eq + 1, "yes") || !strcmp(eq + 1, "no"))) {
 		ks->content = strcmp(eq + 1, "yes") == 0;
 	} else if (strcmp(opt, "queue") == 0 && parse_number(eq + 1, &v) && v >= KAFKA_MIN_QUEUE &&
 		   v <= KAFKA_MAX_QUEUE) {
@@ -563,8 +587,10 @@ configure(struct sink *k, struct kafka_state *ks, rd_kafka_conf_t *conf)
 	}
 	if (!conf_set(conf, "enable.idempotence", "true") ||
 	    !conf_set(conf, "queue.buffering.max.kbytes", "65536") ||
-	    !conf_set(conf, "linger.ms", "5") || !conf_set(conf, "statistics.interval.ms", "1000") ||
+	    !conf_set(conf, "linger.ms", "5") ||
+	    !conf_set(conf, "statistics.interval.ms", "1000") ||
 	    !conf_set(conf, "log.connection.close", "false") ||
+	    !conf_set(conf, "reconnect.backoff.max.ms", "1000") ||
 	    !conf_set(conf, "client.id", "reasm"))
 		return -1;
 	for (; opt != NULL; opt = next) {
@@ -575,7 +601,8 @@ configure(struct sink *k, struct kafka_state *ks, rd_kafka_conf_t *conf)
 			return -1;
 	}
 	if (brokers_len == 0) {
-		fprintf(stderr, "reasm: kafka sink: no broker (kafka:HOST:PORT[,HOST:PORT...][,...])\n");
+		fprintf(stderr,
+			"reasm: kafka sink: no broker (kafka:HOST:PORT[,HOST:PORT...][,...])\n");
 		return -1;
 	}
 	if (!queue_set)
@@ -742,6 +769,8 @@ sink_kafka_counters(const struct sink *k, unsigned int worker, struct sink_kafka
 	ADD(content_bytes, ctr);
 	ADD(content_dropped_bytes, wctr);
 	ADD(retries, ctr);
+	ADD(request_errors, ctr);
+	ADD(waiting, ctr);
 #undef ADD
 }
 

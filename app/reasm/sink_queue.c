@@ -67,6 +67,12 @@ sink_queue_reserve(struct sink_queue *q, uint32_t len)
 	return h + 1;
 }
 
+uint64_t
+sink_queue_room(const struct sink_queue *q)
+{
+	return q->size - (q->head - __atomic_load_n(&q->tail, __ATOMIC_ACQUIRE));
+}
+
 void
 sink_queue_commit(struct sink_queue *q)
 {

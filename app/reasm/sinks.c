@@ -467,6 +467,8 @@ sinks_totals_add(struct sinks_totals *sum, const struct sinks_totals *t)
 	sum->kafka.content_bytes += t->kafka.content_bytes;
 	sum->kafka.content_dropped_bytes += t->kafka.content_dropped_bytes;
 	sum->kafka.retries += t->kafka.retries;
+	sum->kafka.request_errors += t->kafka.request_errors;
+	sum->kafka.waiting += t->kafka.waiting;
 }
 
 void

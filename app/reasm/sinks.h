@@ -94,7 +94,11 @@ struct sink_kafka_counters {
 	uint64_t chunks_dropped; /**< content chunks not queued: the queue was full */
 	uint64_t content_bytes;  /**< bytes of the chunks acknowledged */
 	uint64_t content_dropped_bytes; /**< bytes of the chunks not queued */
-	uint64_t retries;               /**< librdkafka's request retries (worker 0: all of them) */
+	/* librdkafka's own, from its statistics every second; on worker 0, 0 on the others: */
+	uint64_t retries; /**< produce requests sent again (its brokers' txretries) */
+	uint64_t
+		request_errors; /**< requests failed in transit or timed out (txerrs + req_timeouts) */
+	uint64_t waiting; /**< gauge: messages librdkafka holds, not yet acknowledged (msg_cnt) */
 };
 
 /** Totals of what the sinks saw, per worker (summed by the caller). */

@@ -74,6 +74,8 @@ add_kafka_counters(struct rte_tel_data *d, const struct sink_kafka_counters *c)
 	tel_add_u64(d, "kafka_content_bytes", c->content_bytes);
 	tel_add_u64(d, "kafka_content_dropped_bytes", c->content_dropped_bytes);
 	tel_add_u64(d, "kafka_retries", c->retries);
+	tel_add_u64(d, "kafka_request_errors", c->request_errors);
+	tel_add_u64(d, "kafka_waiting", c->waiting);
 }
 
 static void
@@ -174,8 +176,8 @@ do_lcore(const char *cmd, const char *params, struct rte_tel_data *d)
  * Keys of /reasm/stats and /reasm/lcore that are levels, not totals: they go
  * down too (Prometheus gauges; every other number there only grows).
  */
-static const char *const app_gauges[] = {"workers", "streams_open", "zones_in_use", "clock_ns",
-					 "exited"};
+static const char *const app_gauges[] = {"workers",  "streams_open", "zones_in_use",
+					 "clock_ns", "exited",       "kafka_waiting"};
 
 static int
 do_gauges(const char *cmd, const char *params, struct rte_tel_data *d)

@@ -164,7 +164,14 @@ def rates(a, b, dt):
             "streams_per_s": rate("streams_completed"),
             "sink_write_errors": b.get("sink_write_errors", 0) - a.get("sink_write_errors", 0),
             "pcap_pps": rate("pcap_pkts"), "pcap_mbps": rate("pcap_bytes") / 1e6,
-            "pcap_dropped_pps": rate("pcap_dropped")}
+            "pcap_dropped_pps": rate("pcap_dropped"),
+            # The sinks that talk to servers (scripts/bench-sinks).
+            "redis_sent_per_s": rate("redis_sent"),
+            "redis_lost_per_s": rate("redis_dropped") + rate("redis_failed"),
+            "kafka_acked_per_s": rate("kafka_acked"),
+            "kafka_content_mbps": rate("kafka_content_bytes") / 1e6,
+            "kafka_lost_per_s": rate("kafka_dropped") + rate("kafka_failed"),
+            "kafka_content_lost_mbps": rate("kafka_content_dropped_bytes") / 1e6}
 
 
 def runtime_delta(r1, r2):

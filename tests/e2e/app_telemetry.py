@@ -57,7 +57,7 @@ APP_KEYS = ("workers", "port_rx_pkts", "port_rx_missed", "port_kernel_drops",
             "pcap_dropped", "redis_sent", "redis_dropped", "redis_failed", "redis_reconnects",
             "kafka_acked", "kafka_failed", "kafka_dropped", "kafka_chunks_acked",
             "kafka_chunks_failed", "kafka_chunks_dropped", "kafka_content_bytes",
-            "kafka_content_dropped_bytes", "kafka_retries",
+            "kafka_content_dropped_bytes", "kafka_retries", "kafka_request_errors", "kafka_waiting",
             "dist_handoffs", "handoffs_lost", "clock_ns")
 GAUGES = ("streams_open", "pages_in_use", "buffered_bytes")
 GROWING = ("pkts", "pkts_tcp", "segs", "rx_pkts", "port_rx_pkts", "dist_pkts", "payload_bytes",

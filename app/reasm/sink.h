@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <pthread.h>
+
 #include <nettle/sha2.h>
 
 #include <reasm.h>
@@ -178,6 +180,30 @@ void sink_queue_commit(struct sink_queue *q);
 const void *sink_queue_peek(struct sink_queue *q, uint32_t *len);
 /** Consumer: done with the record sink_queue_peek() gave. */
 void sink_queue_pop(struct sink_queue *q);
+
+/**
+ * The thread of a sink's own that its queues feed (the pcap sink's writer,
+ * the redis and kafka senders), started by the sink's open and stopped by
+ * its finish or free (sink_queue.c).
+ */
+struct sink_thread {
+	pthread_t tid;
+	bool started;
+	bool stop; /**< set by sink_thread_stop(): hand over what is queued, then return */
+};
+
+/**
+ * Start @p t running @p main(@p arg).
+ * @return 0, or -1 after printing "reasm: SINK sink: cannot start its thread: why".
+ */
+int sink_thread_start(struct sink_thread *t, const char *sink, void *(*main)(void *), void *arg);
+/** In the thread: whether sink_thread_stop() was called (an acquire load). */
+bool sink_thread_stopping(struct sink_thread *t);
+/** Ask the thread to finish and join it; a no-op when it is not running. */
+void sink_thread_stop(struct sink_thread *t);
+
+/** A whole decimal number without sign: true with *@p v set, else false. */
+bool sink_parse_number(const char *s, unsigned long long *v);
 
 /** The pcap sink's counters of a worker (sink_pcap.c), added to @p out. */
 void sink_pcap_counters(const struct sink *k, unsigned int worker, struct sink_pcap_counters *out);

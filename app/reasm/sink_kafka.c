@@ -41,7 +41,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,9 +100,7 @@ struct kafka_state {
 	unsigned int n_workers;
 	struct kafka_queue *queues;
 	rd_kafka_t *rk;
-	pthread_t sender;
-	bool sender_started;
-	bool stop;
+	struct sink_thread sender;
 	bool fatal_said;
 	unsigned int errors_said;
 };
@@ -486,7 +483,7 @@ sender_main(void *arg)
 	uint64_t give_up = 0;
 
 	for (;;) {
-		bool stop = __atomic_load_n(&ks->stop, __ATOMIC_ACQUIRE), full = false;
+		bool stop = sink_thread_stopping(&ks->sender), full = false;
 		unsigned int n = 0;
 
 		if (stop && give_up == 0)
@@ -504,16 +501,6 @@ sender_main(void *arg)
 }
 
 /* ---- life cycle ---------------------------------------------------------------- */
-
-static bool
-parse_number(const char *s, unsigned long long *v)
-{
-	char *end;
-
-	errno = 0;
-	*v = strtoull(s, &end, 10);
-	return errno == 0 && end != s && *end == '\0' && *s != '-';
-}
 
 /* Set librdkafka property @p name to @p value; false after printing why. */
 static bool
@@ -555,8 +542,8 @@ parse_option(struct kafka_state *ks, rd_kafka_conf_t *conf, char *opt, size_t *b
 	} else if (strcmp(opt, "content") == 0 &&
 		   (!strcmp(eq + 1, "yes") || !strcmp(eq + 1, "no"))) {
 		ks->content = strcmp(eq + 1, "yes") == 0;
-	} else if (strcmp(opt, "queue") == 0 && parse_number(eq + 1, &v) && v >= KAFKA_MIN_QUEUE &&
-		   v <= KAFKA_MAX_QUEUE) {
+	} else if (strcmp(opt, "queue") == 0 && sink_parse_number(eq + 1, &v) &&
+		   v >= KAFKA_MIN_QUEUE && v <= KAFKA_MAX_QUEUE) {
 		ks->queue_bytes = v;
 		*queue_set = true;
 	} else if (strncmp(opt, "rdkafka.", 8) == 0 && opt[8] != '\0') {
@@ -641,7 +628,6 @@ kafka_open(struct sink *k)
 	struct kafka_state *ks = calloc(1, sizeof(*ks));
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	char why[512];
-	int rc;
 
 	if (ks == NULL || conf == NULL) {
 		free(ks);
@@ -662,23 +648,7 @@ kafka_open(struct sink *k)
 		fprintf(stderr, "reasm: kafka sink: %s: %s\n", ks->brokers, why);
 		return -1;
 	}
-	rc = pthread_create(&ks->sender, NULL, sender_main, k);
-	if (rc != 0) {
-		fprintf(stderr, "reasm: kafka sink: cannot start its thread: %s\n", strerror(rc));
-		return -1;
-	}
-	ks->sender_started = true;
-	return 0;
-}
-
-static void
-stop_sender(struct kafka_state *ks)
-{
-	if (!ks->sender_started)
-		return;
-	__atomic_store_n(&ks->stop, true, __ATOMIC_RELEASE);
-	pthread_join(ks->sender, NULL);
-	ks->sender_started = false;
+	return sink_thread_start(&ks->sender, "kafka", sender_main, k);
 }
 
 /* Entries the producer thread could not hand over in time: counted failed. */
@@ -707,7 +677,7 @@ kafka_finish(struct sink *k)
 	struct kafka_state *ks = k->state;
 	struct sink_kafka_counters sum = {0};
 
-	stop_sender(ks);
+	sink_thread_stop(&ks->sender);
 	fail_queued(ks);
 	if (rd_kafka_flush(ks->rk, KAFKA_FLUSH_GRACE_MS) != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		/* Still undelivered: purged, their reports say failed. */
@@ -737,7 +707,7 @@ kafka_free(struct sink *k)
 
 	if (ks == NULL)
 		return;
-	stop_sender(ks);
+	sink_thread_stop(&ks->sender);
 	if (ks->rk != NULL) {
 		rd_kafka_purge(ks->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 		rd_kafka_destroy(ks->rk);

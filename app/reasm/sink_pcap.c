@@ -32,7 +32,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,10 +112,8 @@ struct pcap_state {
 	unsigned int n_workers;
 	struct pcap_queue *queues; /* one per worker */
 	/* The writer thread's own. */
-	pthread_t writer;
-	bool writer_started;
-	bool stop;               /* set by finish once every worker is done */
-	struct pcap_file *slots; /* max_open */
+	struct sink_thread writer; /* stopped by finish once every worker is done */
+	struct pcap_file *slots;   /* max_open */
 	struct pcap_file **buckets;
 	uint32_t bucket_mask;
 	uint32_t n_open;
@@ -422,7 +419,7 @@ writer_main(void *arg)
 	unsigned int idle = 0;
 
 	for (;;) {
-		bool stop = __atomic_load_n(&ps->stop, __ATOMIC_ACQUIRE);
+		bool stop = sink_thread_stopping(&ps->writer);
 		unsigned int n = 0, w;
 
 		for (w = 0; w < ps->n_workers; w++)
@@ -550,7 +547,6 @@ static int
 pcap_open(struct sink *k)
 {
 	struct pcap_state *ps = calloc(1, sizeof(*ps));
-	int rc;
 
 	if (ps == NULL) {
 		fprintf(stderr, "reasm: pcap sink: out of memory\n");
@@ -587,14 +583,7 @@ pcap_open(struct sink *k)
 			strerror(errno));
 		return -1;
 	}
-	rc = pthread_create(&ps->writer, NULL, writer_main, k);
-	if (rc != 0) {
-		fprintf(stderr, "reasm: pcap sink: cannot start its writer thread: %s\n",
-			strerror(rc));
-		return -1;
-	}
-	ps->writer_started = true;
-	return 0;
+	return sink_thread_start(&ps->writer, "pcap", writer_main, k);
 }
 
 /* SIGHUP: the directory may have been moved away; take it by its name again. */
@@ -613,17 +602,6 @@ pcap_reopen(struct sink *k, int *old)
 	return 0;
 }
 
-/* The writer has written everything queued (the workers are done) and stopped. */
-static void
-stop_writer(struct pcap_state *ps)
-{
-	if (!ps->writer_started)
-		return;
-	__atomic_store_n(&ps->stop, true, __ATOMIC_RELEASE);
-	pthread_join(ps->writer, NULL);
-	ps->writer_started = false;
-}
-
 /* Every worker has stopped: drain the queues, write the buffers, close every file. */
 static int
 pcap_finish(struct sink *k)
@@ -634,7 +612,7 @@ pcap_finish(struct sink *k)
 	unsigned int w;
 	int err;
 
-	stop_writer(ps);
+	sink_thread_stop(&ps->writer); /* it wrote everything queued */
 	for (pf = ps->newest; pf != NULL; pf = pf->older)
 		if (!close_file(pf, &err))
 			pcap_error(k, &ps->queues[0], &pf->key, err);
@@ -657,7 +635,7 @@ pcap_free(struct sink *k)
 
 	if (ps == NULL)
 		return;
-	stop_writer(ps);
+	sink_thread_stop(&ps->writer);
 	for (w = 0; ps->queues != NULL && w < ps->n_workers; w++)
 		sink_queue_free(&ps->queues[w].q);
 	free(ps->queues);

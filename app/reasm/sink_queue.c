@@ -6,8 +6,11 @@
  * allocated once (sink.h, struct sink_queue). Positions only grow; a record
  * never wraps: one that would is preceded by a marker that sends the reader
  * back to the start. The worker never waits: a record that does not fit is
- * refused, and the sink counts it.
+ * refused, and the sink counts it. Also the sink's thread itself (struct
+ * sink_thread) and the number parser of the sinks' options.
  */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,4 +109,46 @@ sink_queue_pop(struct sink_queue *q)
 									 q->tail % q->size);
 
 	__atomic_store_n(&q->tail, q->tail + h->total, __ATOMIC_RELEASE);
+}
+
+/* ---- the sink's own thread ---------------------------------------------------- */
+
+int
+sink_thread_start(struct sink_thread *t, const char *sink, void *(*main)(void *), void *arg)
+{
+	int rc = pthread_create(&t->tid, NULL, main, arg);
+
+	if (rc != 0) {
+		fprintf(stderr, "reasm: %s sink: cannot start its thread: %s\n", sink,
+			strerror(rc));
+		return -1;
+	}
+	t->started = true;
+	return 0;
+}
+
+bool
+sink_thread_stopping(struct sink_thread *t)
+{
+	return __atomic_load_n(&t->stop, __ATOMIC_ACQUIRE);
+}
+
+void
+sink_thread_stop(struct sink_thread *t)
+{
+	if (!t->started)
+		return;
+	__atomic_store_n(&t->stop, true, __ATOMIC_RELEASE);
+	pthread_join(t->tid, NULL);
+	t->started = false;
+}
+
+bool
+sink_parse_number(const char *s, unsigned long long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	return errno == 0 && end != s && *end == '\0' && *s != '-';
 }

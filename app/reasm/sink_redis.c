@@ -24,7 +24,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,9 +65,7 @@ struct redis_state {
 	unsigned int n_workers;
 	struct redis_queue *queues;
 	/* The sender thread's own. */
-	pthread_t sender;
-	bool sender_started;
-	bool stop;
+	struct sink_thread sender;
 	redisContext *c;
 	bool ever_connected;
 	bool down_said;
@@ -230,7 +227,7 @@ sender_main(void *arg)
 	uint64_t give_up = 0;
 
 	for (;;) {
-		bool stop = __atomic_load_n(&rs->stop, __ATOMIC_ACQUIRE);
+		bool stop = sink_thread_stopping(&rs->sender);
 		unsigned int n = 0, w;
 		uint32_t len;
 		bool queued = false;
@@ -253,17 +250,6 @@ sender_main(void *arg)
 
 /* ---- life cycle ---------------------------------------------------------------- */
 
-/* A whole decimal number: true with *v set, else false. */
-static bool
-parse_number(const char *s, unsigned long long *v)
-{
-	char *end;
-
-	errno = 0;
-	*v = strtoull(s, &end, 10);
-	return errno == 0 && end != s && *end == '\0' && *s != '-';
-}
-
 /* "HOST:PORT[,stream=NAME][,maxlen=N][,queue=BYTES]" into @p rs. */
 static int
 parse_options(struct sink *k, struct redis_state *rs)
@@ -277,7 +263,7 @@ parse_options(struct sink *k, struct redis_state *rs)
 	if (opt != NULL)
 		*opt++ = '\0';
 	colon = strrchr(k->arg, ':');
-	if (colon == NULL || colon == k->arg || !parse_number(colon + 1, &v) || v == 0 ||
+	if (colon == NULL || colon == k->arg || !sink_parse_number(colon + 1, &v) || v == 0 ||
 	    v > 65535 || (size_t)(colon - k->arg) >= sizeof(rs->host)) {
 		fprintf(stderr, "reasm: redis sink: '%s': expected HOST:PORT\n", k->arg);
 		return -1;
@@ -292,12 +278,12 @@ parse_options(struct sink *k, struct redis_state *rs)
 		if (strncmp(opt, "stream=", 7) == 0 && opt[7] != '\0' &&
 		    strlen(opt + 7) < sizeof(rs->stream)) {
 			snprintf(rs->stream, sizeof(rs->stream), "%s", opt + 7);
-		} else if (strncmp(opt, "maxlen=", 7) == 0 && parse_number(opt + 7, &v)) {
+		} else if (strncmp(opt, "maxlen=", 7) == 0 && sink_parse_number(opt + 7, &v)) {
 			if (v == 0)
 				rs->maxlen[0] = '\0';
 			else
 				snprintf(rs->maxlen, sizeof(rs->maxlen), "%llu", v);
-		} else if (strncmp(opt, "queue=", 6) == 0 && parse_number(opt + 6, &v) &&
+		} else if (strncmp(opt, "queue=", 6) == 0 && sink_parse_number(opt + 6, &v) &&
 			   v >= REDIS_MIN_QUEUE && v <= REDIS_MAX_QUEUE) {
 			rs->queue_bytes = v;
 		} else {
@@ -317,7 +303,6 @@ redis_open(struct sink *k)
 {
 	struct redis_state *rs = calloc(1, sizeof(*rs));
 	unsigned int w;
-	int rc;
 
 	if (rs == NULL) {
 		fprintf(stderr, "reasm: redis sink: out of memory\n");
@@ -339,23 +324,7 @@ redis_open(struct sink *k)
 				rs->queue_bytes);
 			return -1;
 		}
-	rc = pthread_create(&rs->sender, NULL, sender_main, k);
-	if (rc != 0) {
-		fprintf(stderr, "reasm: redis sink: cannot start its thread: %s\n", strerror(rc));
-		return -1;
-	}
-	rs->sender_started = true;
-	return 0;
-}
-
-static void
-stop_sender(struct redis_state *rs)
-{
-	if (!rs->sender_started)
-		return;
-	__atomic_store_n(&rs->stop, true, __ATOMIC_RELEASE);
-	pthread_join(rs->sender, NULL);
-	rs->sender_started = false;
+	return sink_thread_start(&rs->sender, "redis", sender_main, k);
 }
 
 /* Every worker has stopped: send what is queued, then count what could not be. */
@@ -367,7 +336,7 @@ redis_finish(struct sink *k)
 	unsigned int w;
 	uint32_t len;
 
-	stop_sender(rs);
+	sink_thread_stop(&rs->sender);
 	for (w = 0; w < rs->n_workers; w++) {
 		struct redis_queue *rq = &rs->queues[w];
 
@@ -394,7 +363,7 @@ redis_free(struct sink *k)
 
 	if (rs == NULL)
 		return;
-	stop_sender(rs);
+	sink_thread_stop(&rs->sender);
 	disconnect(rs);
 	for (w = 0; rs->queues != NULL && w < rs->n_workers; w++)
 		sink_queue_free(&rs->queues[w].q);

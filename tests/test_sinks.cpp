@@ -251,7 +251,7 @@ protected:
 
 		memset(priv, 0, size);
 		privs_.push_back(priv);
-		return sinks_stream_open(s_, worker, &f, priv, encap);
+		return sinks_stream_open(s_, worker, &f, priv, encap, nullptr);
 	}
 
 	/* open, one data call with @p recs, close */
@@ -559,7 +559,7 @@ TEST_F(SinksTest, JsonlFourWritersNeverInterleave)
 				reasm_record r = rec(data, 0, REASM_SKIP_NONE, i, true, true);
 
 				std::fill(priv.begin(), priv.end(), 0);
-				void *st = sinks_stream_open(s_, w, &f, priv.data(), nullptr);
+				void *st = sinks_stream_open(s_, w, &f, priv.data(), nullptr, nullptr);
 				feed(st, &r, 1);
 				close_stream(st);
 			}

@@ -44,6 +44,12 @@ usage(FILE *f)
 		"                               content=yes its bytes in chunks, produced to a Kafka topic\n"
 		"                               (default reasm) keyed by Community ID; BYTES queued per\n"
 		"                               worker (default 1048576, 16777216 with content=yes)\n"
+		"  --sink conn:FILE             one JSON line per connection (both directions paired:\n"
+		"                               client and server, history, end state, per side what it\n"
+		"                               sent and delivered); jsonl lines gain its conn_id\n"
+		"  --max-connections N          connections tracked per worker with --sink conn\n"
+		"                               (default: --max-conns); the least recently seen one\n"
+		"                               without an open stream is completed early past it\n"
 		"  --sha256                     add the SHA-256 of each stream direction to jsonl\n"
 		"  --quiet                      no per-stream console lines\n"
 		"  --sensor-id NAME             names this reasm in every record (default: the host\n"
@@ -172,6 +178,7 @@ enum {
 	OPT_RUNTIME_STATS,
 	OPT_COMMUNITY_ID_SEED,
 	OPT_SENSOR_ID,
+	OPT_MAX_CONNECTIONS,
 	OPT_HELP,
 };
 
@@ -200,6 +207,7 @@ static const struct option long_options[] = {
 	{"runtime-stats", required_argument, NULL, OPT_RUNTIME_STATS},
 	{"community-id-seed", required_argument, NULL, OPT_COMMUNITY_ID_SEED},
 	{"sensor-id", required_argument, NULL, OPT_SENSOR_ID},
+	{"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -277,6 +285,8 @@ parse_one(int c, const char *arg, struct app_options *opt)
 		return parse_u32("pages-total", arg, 0, UINT32_MAX, &opt->pages_total);
 	case OPT_PAGES_PER_CONN:
 		return parse_u32("pages-per-conn", arg, 0, UINT32_MAX, &opt->pages_per_conn);
+	case OPT_MAX_CONNECTIONS:
+		return parse_u32("max-connections", arg, 8, 1u << 26, &opt->max_connections);
 	case OPT_MAX_CONNS:
 		return parse_u32("max-conns", arg, 8, 1u << 26, &opt->max_conns);
 	case OPT_PAGES:
@@ -406,6 +416,11 @@ options_parse(int argc, char **argv, struct app_options *opt)
 	}
 	if (opt->sinks.n_specs == 0)
 		sinks_conf_add(&opt->sinks, "count");
+	if (opt->max_connections != 0 && sinks_conf_arg(&opt->sinks, "conn") == NULL) {
+		fprintf(stderr, "reasm: --max-connections applies to --sink conn:FILE, which is "
+				"not given\n");
+		return -1;
+	}
 	if (opt->defrag && defrag_defaults(opt) < 0)
 		return -1;
 	if (opt->pages_total > opt->pages) {

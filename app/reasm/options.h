@@ -34,6 +34,7 @@ struct app_options {
 	uint32_t pages_total;       /**< --pages-total, per worker; 0 = bounded by --pages */
 	uint32_t pages_per_conn;    /**< --pages-per-conn; 0 = unlimited */
 	uint32_t max_conns;         /**< --max-conns, stream directions per worker */
+	uint32_t max_connections;   /**< --max-connections (0: --max-conns), with a conn sink */
 	uint32_t pages;             /**< --pages, page mempool size per worker */
 	uint32_t mbufs;             /**< --mbufs, packet mempool size */
 	uint32_t mbuf_size;         /**< --mbuf-size, frame bytes one mbuf holds (data room) */

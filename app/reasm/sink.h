@@ -33,6 +33,27 @@
 
 struct rte_mbuf;
 
+/** What the sinks gathered of one side of a connection: its streams' sums. */
+struct sink_conn_half {
+	uint64_t bytes;
+	uint64_t records;
+	uint64_t skips;
+	uint64_t skip_unknown;
+	uint64_t skipped[REASM_SKIP_CAUSE_MAX];
+};
+
+/**
+ * What the sinks keep of a connection (with a sink that wants connections,
+ * struct sink_ops.conn_close), in the pool's per-connection area: the sums
+ * of its stream directions, added as each one closes.
+ */
+struct sink_conn {
+	struct sinks *s;
+	uint32_t worker;
+	struct reasm_encap encap;      /**< its first frame's (layers 0: none) */
+	struct sink_conn_half half[2]; /**< by struct reasm_connection.half index */
+};
+
 /**
  * What every sink sees of a stream direction, kept by sinks.c in the pool's
  * per-stream area (so the data path allocates nothing). Each sink's own
@@ -55,6 +76,9 @@ struct sink_stream {
 	bool end;
 	struct sha256_ctx *sha;   /**< in the per-stream area with --sha256, else NULL */
 	struct reasm_encap encap; /**< the opening frame's encapsulation (layers 0: none) */
+	struct sink_conn *conn;   /**< its connection (with conn_close sinks), else NULL */
+	uint64_t conn_id;         /**< struct reasm_connection.id, with conn */
+	uint8_t half;             /**< its side: an index in struct reasm_connection.half */
 };
 
 /**
@@ -112,6 +136,13 @@ struct sink_ops {
 	void (*stream_close)(struct sink *k, struct sink_stream *st, void *priv,
 			     const struct sink_close_info *info);
 	/**
+	 * A connection completed (after its streams' stream_close): write what
+	 * describes it. Setting it makes the workers pair directions into
+	 * connections (reasm_pool_conf.max_connections).
+	 */
+	void (*conn_close)(struct sink *k, const struct sink_conn *conn,
+			   const struct reasm_connection *c);
+	/**
 	 * Reopen the output under its name (SIGHUP, after logrotate renamed it),
 	 * appending: swap in the new descriptor and put the old one in *@p old,
 	 * which the dispatch closes once no worker can be using it.
@@ -144,6 +175,7 @@ extern const struct sink_ops sink_count_ops;
 extern const struct sink_ops sink_pcap_ops;
 extern const struct sink_ops sink_redis_ops;
 extern const struct sink_ops sink_kafka_ops;
+extern const struct sink_ops sink_conn_ops;
 
 /** The kafka sink's counters of a worker (sink_kafka.c), added to @p out. */
 void sink_kafka_counters(const struct sink *k, unsigned int worker,
@@ -233,6 +265,13 @@ void sink_json_record(struct sink_line *l, const struct sink *k, const struct si
 int sink_community_id(const struct sink *k, const struct sink_stream *st,
 		      char id[REASM_COMMUNITY_ID_SIZE]);
 
+/** The Community ID of a connection's 4-tuple @p flow (either direction). */
+int sink_flow_community_id(const struct sink *k, const struct reasm_flow *flow,
+			   char id[REASM_COMMUNITY_ID_SIZE]);
+
+/** Append a connection id as the records write it: "WORKER.ID". */
+void sink_line_conn_id(struct sink_line *l, uint32_t worker, uint64_t id);
+
 /**
  * Count a failed write of worker @p worker in its write_errors, and print the
  * first one of each sink and worker to stderr: "reasm: NAME sink: PATH[/FILE]:
@@ -255,6 +294,19 @@ struct sink_line {
 /** printf into @p l after what it holds. */
 void sink_line_append(struct sink_line *l, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/*
+ * A file of JSON lines (the jsonl and conn sinks): k->arg truncated at open,
+ * reopened for appending (SIGHUP), each line one write(2) on an O_APPEND
+ * descriptor so lines of different workers never interleave. Usable as the
+ * sink's open, reopen, finish and free operations.
+ */
+int sink_line_file_open(struct sink *k);
+int sink_line_file_reopen(struct sink *k, int *old);
+int sink_line_file_finish(struct sink *k);
+void sink_line_file_free(struct sink *k);
+/** Write @p l (a newline added) to the file of @p k; a failure goes to sink_write_error(). */
+void sink_line_file_write(struct sink *k, unsigned int worker, struct sink_line *l);
 
 /** Owner-thread increment of a counter other threads read (relaxed store). */
 static inline void

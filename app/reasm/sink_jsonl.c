@@ -7,7 +7,8 @@
  * overlap, discarded, cut), the encapsulation it came in (when it has one) and, with --sha256, the SHA-256 of the delivered
  * bytes. The file is truncated at start, and reopened for appending on
  * SIGHUP (logrotate); each line is one write(2) on an O_APPEND descriptor,
- * so lines of different workers never interleave.
+ * so lines of different workers never interleave. The conn sink
+ * (sink_conn.c) writes its file the same way: sink_line_file_*().
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +21,7 @@
 #include "addr_format.h"
 #include "sink.h"
 
-struct jsonl_state {
+struct line_file {
 	int fd;
 };
 
@@ -37,14 +38,19 @@ sink_json_record(struct sink_line *l, const struct sink *k, const struct sink_st
 	addr_format_go(st->flow.family, st->flow.dst_addr, dst);
 	if (sink_community_id(k, st, cid) < 0)
 		cid[0] = '\0'; /* not IPv4 or IPv6: cannot happen for a TCP direction */
-	sink_line_append(
-		l,
-		"{\"src\":\"%s\",\"sport\":%u,\"dst\":\"%s\",\"dport\":%u,\"community_id\":\"%s\""
-		",\"bytes\":%" PRIu64 ",\"records\":%" PRIu64 ",\"skips\":%" PRIu64
-		",\"skip_unknown\":%" PRIu64 ",\"skipped_bytes\":%" PRIu64
-		",\"skipped_by_cause\":{",
-		src, st->flow.src_port, dst, st->flow.dst_port, cid, st->bytes, st->records,
-		st->skips, st->skip_unknown, info->skipped);
+	sink_line_append(l,
+			 "{\"src\":\"%s\",\"sport\":%u,\"dst\":\"%s\",\"dport\":%u,"
+			 "\"community_id\":\"%s\"",
+			 src, st->flow.src_port, dst, st->flow.dst_port, cid);
+	if (st->conn != NULL) {
+		sink_line_append(l, ",\"conn_id\":");
+		sink_line_conn_id(l, st->worker, st->conn_id);
+	}
+	sink_line_append(l,
+			 ",\"bytes\":%" PRIu64 ",\"records\":%" PRIu64 ",\"skips\":%" PRIu64
+			 ",\"skip_unknown\":%" PRIu64 ",\"skipped_bytes\":%" PRIu64
+			 ",\"skipped_by_cause\":{",
+			 st->bytes, st->records, st->skips, st->skip_unknown, info->skipped);
 	for (c = REASM_SKIP_NONE + 1; c < REASM_SKIP_CAUSE_MAX; c++)
 		sink_line_append(l, "%s\"%s\":%" PRIu64, c > REASM_SKIP_NONE + 1 ? "," : "",
 				 reasm_skip_cause_name((enum reasm_skip_cause)c), st->skipped[c]);
@@ -65,84 +71,90 @@ sink_json_record(struct sink_line *l, const struct sink *k, const struct sink_st
 	sink_line_append(l, "}");
 }
 
+void
+sink_line_file_write(struct sink *k, unsigned int worker, struct sink_line *l)
+{
+	struct line_file *f = k->state;
+	int rc;
+
+	sink_line_append(l, "\n");
+	if (l->overflow) { /* cannot happen: lines are bounded well below their buffers */
+		sink_write_error(k, worker, k->arg, NULL, EOVERFLOW);
+		return;
+	}
+	rc = sink_write_all(__atomic_load_n(&f->fd, __ATOMIC_ACQUIRE), l->buf, l->len);
+	if (rc < 0)
+		sink_write_error(k, worker, k->arg, NULL, -rc);
+}
+
 static void
 jsonl_stream_close(struct sink *k, struct sink_stream *st, void *priv,
 		   const struct sink_close_info *info)
 {
-	struct jsonl_state *js = k->state;
 	char buf[1024];
 	struct sink_line l = {buf, sizeof(buf), 0, false};
-	int rc;
 
 	sink_json_record(&l, k, st, info);
-	sink_line_append(&l, "\n");
-	if (l.overflow) { /* cannot happen: the longest line is under 750 bytes */
-		sink_write_error(k, st->worker, k->arg, NULL, EOVERFLOW);
-		return;
-	}
-	rc = sink_write_all(__atomic_load_n(&js->fd, __ATOMIC_ACQUIRE), buf, l.len);
-	if (rc < 0)
-		sink_write_error(k, st->worker, k->arg, NULL, -rc);
+	sink_line_file_write(k, st->worker, &l); /* the longest line is under 800 bytes */
 }
 
-static int
-jsonl_open(struct sink *k)
+int
+sink_line_file_open(struct sink *k)
 {
-	struct jsonl_state *js = calloc(1, sizeof(*js));
+	struct line_file *f = calloc(1, sizeof(*f));
 
-	if (js == NULL) {
-		fprintf(stderr, "reasm: jsonl sink: out of memory\n");
+	if (f == NULL) {
+		fprintf(stderr, "reasm: %s sink: out of memory\n", k->ops->name);
 		return -1;
 	}
-	k->state = js;
-	js->fd = open(k->arg, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
-	if (js->fd < 0) {
-		fprintf(stderr, "reasm: jsonl sink: %s: %s\n", k->arg, strerror(errno));
+	k->state = f;
+	f->fd = open(k->arg, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+	if (f->fd < 0) {
+		fprintf(stderr, "reasm: %s sink: %s: %s\n", k->ops->name, k->arg, strerror(errno));
 		return -1;
 	}
 	return 0;
 }
 
-static int
-jsonl_reopen(struct sink *k, int *old)
+int
+sink_line_file_reopen(struct sink *k, int *old)
 {
-	struct jsonl_state *js = k->state;
+	struct line_file *f = k->state;
 	int fd = open(k->arg, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 
 	if (fd < 0) {
-		fprintf(stderr,
-			"reasm: jsonl sink: reopening %s: %s (still writing the old file)\n",
-			k->arg, strerror(errno));
+		fprintf(stderr, "reasm: %s sink: reopening %s: %s (still writing the old file)\n",
+			k->ops->name, k->arg, strerror(errno));
 		return -1;
 	}
-	*old = __atomic_exchange_n(&js->fd, fd, __ATOMIC_ACQ_REL);
+	*old = __atomic_exchange_n(&f->fd, fd, __ATOMIC_ACQ_REL);
 	return 0;
 }
 
-static int
-jsonl_finish(struct sink *k)
+int
+sink_line_file_finish(struct sink *k)
 {
-	struct jsonl_state *js = k->state;
+	struct line_file *f = k->state;
 	int rc = 0;
 
-	if (js->fd >= 0 && close(js->fd) < 0 && errno != EINTR) {
-		fprintf(stderr, "reasm: jsonl sink: %s: %s\n", k->arg, strerror(errno));
+	if (f->fd >= 0 && close(f->fd) < 0 && errno != EINTR) {
+		fprintf(stderr, "reasm: %s sink: %s: %s\n", k->ops->name, k->arg, strerror(errno));
 		rc = -1;
 	}
-	js->fd = -1;
+	f->fd = -1;
 	return rc;
 }
 
-static void
-jsonl_free(struct sink *k)
+void
+sink_line_file_free(struct sink *k)
 {
-	struct jsonl_state *js = k->state;
+	struct line_file *f = k->state;
 
-	if (js == NULL)
+	if (f == NULL)
 		return;
-	if (js->fd >= 0)
-		close(js->fd);
-	free(js);
+	if (f->fd >= 0)
+		close(f->fd);
+	free(f);
 	k->state = NULL;
 }
 
@@ -150,9 +162,9 @@ const struct sink_ops sink_jsonl_ops = {
 	.name = "jsonl",
 	.arg = SINK_ARG_REQUIRED,
 	.per_stream_detail = true,
-	.open = jsonl_open,
+	.open = sink_line_file_open,
 	.stream_close = jsonl_stream_close,
-	.reopen = jsonl_reopen,
-	.finish = jsonl_finish,
-	.free = jsonl_free,
+	.reopen = sink_line_file_reopen,
+	.finish = sink_line_file_finish,
+	.free = sink_line_file_free,
 };

@@ -24,8 +24,8 @@
 
 /* The sinks --sink may name. The console is not among them: --quiet turns it off. */
 static const struct sink_ops *const sink_table[] = {
-	&sink_count_ops, &sink_files_ops, &sink_jsonl_ops,
-	&sink_pcap_ops,  &sink_redis_ops, &sink_kafka_ops,
+	&sink_count_ops, &sink_files_ops, &sink_jsonl_ops, &sink_pcap_ops,
+	&sink_redis_ops, &sink_kafka_ops, &sink_conn_ops,
 };
 
 /* One worker's counters, alone on its cache line(s). */
@@ -42,8 +42,9 @@ struct sinks_worker {
 } __attribute__((aligned(64)));
 
 struct sinks {
-	bool detail;  /* per-stream accounting needed (anything but count + quiet) */
-	bool packets; /* a sink wants every frame (ops->packets) */
+	bool detail;      /* per-stream accounting needed (anything but count + quiet) */
+	bool packets;     /* a sink wants every frame (ops->packets) */
+	bool connections; /* a sink wants connections (ops->conn_close) */
 	bool sha256;
 	uint16_t community_id_seed;
 	const char *sensor_id;
@@ -87,7 +88,7 @@ sinks_conf_add(struct sinks_conf *conf, const char *spec)
 	if (ops == NULL || (ops->arg == SINK_ARG_REQUIRED) != has_arg || (arg && !has_arg)) {
 		fprintf(stderr,
 			"reasm: --sink '%s': expected count, files:DIR, jsonl:FILE, "
-			"pcap:DIR[,...], redis:HOST:PORT[,...] or kafka:BROKERS[,...]\n",
+			"pcap:DIR[,...], redis:HOST:PORT[,...], kafka:BROKERS[,...] or conn:FILE\n",
 			spec);
 		return -1;
 	}
@@ -149,8 +150,20 @@ int
 sink_community_id(const struct sink *k, const struct sink_stream *st,
 		  char id[REASM_COMMUNITY_ID_SIZE])
 {
-	return reasm_community_id(&st->flow, k->sinks->community_id_seed, id,
-				  REASM_COMMUNITY_ID_SIZE);
+	return sink_flow_community_id(k, &st->flow, id);
+}
+
+int
+sink_flow_community_id(const struct sink *k, const struct reasm_flow *flow,
+		       char id[REASM_COMMUNITY_ID_SIZE])
+{
+	return reasm_community_id(flow, k->sinks->community_id_seed, id, REASM_COMMUNITY_ID_SIZE);
+}
+
+void
+sink_line_conn_id(struct sink_line *l, uint32_t worker, uint64_t id)
+{
+	sink_line_append(l, "\"%" PRIu32 ".%" PRIu64 "\"", worker, id);
 }
 
 void
@@ -246,13 +259,18 @@ sinks_stream_priv_size(const struct sinks *s)
 
 void *
 sinks_stream_open(struct sinks *s, unsigned int worker, const struct reasm_flow *flow, void *priv,
-		  const struct reasm_encap *encap)
+		  const struct reasm_encap *encap, const struct reasm_half_ref *conn)
 {
 	struct sink_stream *st = priv;
 	unsigned int i;
 
 	st->s = s;
 	st->worker = worker < s->n_workers ? worker : s->n_workers - 1;
+	if (conn != NULL && conn->conn != NULL) {
+		st->conn = conn->conn;
+		st->conn_id = conn->id;
+		st->half = conn->half;
+	}
 	if (!s->detail)
 		return st;
 	st->flow = *flow;
@@ -328,6 +346,46 @@ sinks_stream_data(void *stream, const struct reasm_record *records, unsigned int
 		if (s->sink[i].ops->data != NULL)
 			s->sink[i].ops->data(&s->sink[i], st, sink_priv(&s->sink[i], st), records,
 					     n);
+}
+
+/* ------------------------------------------------------------------ */
+/* Connections                                                          */
+/* ------------------------------------------------------------------ */
+
+bool
+sinks_want_connections(const struct sinks *s)
+{
+	return s->connections;
+}
+
+uint32_t
+sinks_conn_priv_size(const struct sinks *s)
+{
+	return s->connections ? (uint32_t)sizeof(struct sink_conn) : 0;
+}
+
+void *
+sinks_conn_open(struct sinks *s, unsigned int worker, void *priv, const struct reasm_encap *encap)
+{
+	struct sink_conn *c = priv;
+
+	c->s = s;
+	c->worker = worker < s->n_workers ? worker : s->n_workers - 1;
+	if (encap != NULL)
+		c->encap = *encap;
+	return c;
+}
+
+void
+sinks_conn_close(void *conn, const struct reasm_connection *rc)
+{
+	struct sink_conn *c = conn;
+	struct sinks *s = c->s;
+	unsigned int i;
+
+	for (i = 0; i < s->n; i++)
+		if (s->sink[i].ops->conn_close != NULL)
+			s->sink[i].ops->conn_close(&s->sink[i], c, rc);
 }
 
 /* ------------------------------------------------------------------ */
@@ -409,6 +467,21 @@ sha256_hex(struct sha256_ctx *ctx, char *hex)
 	hex[SINK_SHA256_HEX_LEN] = '\0';
 }
 
+/* Add a closing stream's sums to its connection's side. */
+static void
+conn_half_add(const struct sink_stream *st)
+{
+	struct sink_conn_half *h = &st->conn->half[st->half];
+	unsigned int c;
+
+	h->bytes += st->bytes;
+	h->records += st->records;
+	h->skips += st->skips;
+	h->skip_unknown += st->skip_unknown;
+	for (c = 0; c < REASM_SKIP_CAUSE_MAX; c++)
+		h->skipped[c] += st->skipped[c];
+}
+
 void
 sinks_stream_close(void *stream, const struct reasm_stream_totals *totals)
 {
@@ -419,6 +492,8 @@ sinks_stream_close(void *stream, const struct reasm_stream_totals *totals)
 	unsigned int i;
 
 	check_totals(st, totals, info.skipped);
+	if (st->conn != NULL)
+		conn_half_add(st);
 	if (s->detail) {
 		if (st->sha != NULL) {
 			sha256_hex(st->sha, hex);
@@ -527,6 +602,7 @@ sink_add(struct sinks *s, const struct sink_ops *ops, const char *arg)
 	s->priv_size = align8(s->priv_size + ops->stream_priv_size);
 	s->detail |= ops->per_stream_detail;
 	s->packets |= ops->packets != NULL;
+	s->connections |= ops->conn_close != NULL;
 	return ops->open(k);
 }
 

@@ -142,13 +142,33 @@ uint32_t sinks_stream_priv_size(const struct sinks *s);
  * held open are closed by sinks_stream_close()).
  */
 void *sinks_stream_open(struct sinks *s, unsigned int worker, const struct reasm_flow *flow,
-			void *priv, const struct reasm_encap *encap);
+			void *priv, const struct reasm_encap *encap,
+			const struct reasm_half_ref *conn);
 void sinks_stream_data(void *stream, const struct reasm_record *records, unsigned int n);
 /**
  * Close a stream: check the library's @p totals against what the sinks got
  * (struct sinks_totals.unbalanced), write its jsonl line and console line.
  */
 void sinks_stream_close(void *stream, const struct reasm_stream_totals *totals);
+
+/** Whether a sink wants connections (conn:FILE): then the pools pair directions. */
+bool sinks_want_connections(const struct sinks *s);
+
+/** Bytes of per-connection state the sinks need (the pool's conn_priv_size). */
+uint32_t sinks_conn_priv_size(const struct sinks *s);
+
+/**
+ * Connection callbacks (reasm_connection_ops), when sinks_want_connections():
+ * sinks_conn_open() from the worker's open with the pool's zeroed
+ * per-connection @p priv (sinks_conn_priv_size bytes) and the connection's
+ * first frame's @p encap (NULL: none known), returning the connection
+ * context; sinks_conn_close() from complete, after the connection's streams
+ * closed. A stream learns its connection at open: pass sinks_stream_open()
+ * the struct reasm_half_ref from reasm_pool_open_connection() (else NULL).
+ */
+void *sinks_conn_open(struct sinks *s, unsigned int worker, void *priv,
+		      const struct reasm_encap *encap);
+void sinks_conn_close(void *conn, const struct reasm_connection *c);
 
 struct rte_mbuf;
 

@@ -86,6 +86,7 @@ add_worker_extras(struct rte_tel_data *d, const struct worker *w)
 	sinks_worker_totals(g_app.sinks, w->id, &t);
 	tel_add_u64(d, "rx_pkts", __atomic_load_n(&w->rx_pkts, __ATOMIC_RELAXED));
 	tel_add_u64(d, "streams_open", reasm_pool_count(w->pool));
+	tel_add_u64(d, "connections_open", reasm_pool_connection_count(w->pool));
 	tel_add_u64(d, "zones_in_use", reasm_pool_zones_in_use(w->pool));
 	tel_add_u64(d, "streams_completed", t.streams);
 	tel_add_u64(d, "sink_bytes", t.bytes);
@@ -102,7 +103,7 @@ do_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	struct reasm_stats sum;
 	struct sinks_totals t, tsum = {0};
 	struct ports_totals pt;
-	uint64_t rx_pkts = 0, open = 0, lost;
+	uint64_t rx_pkts = 0, open = 0, conns_open = 0, lost;
 	unsigned int i;
 
 	app_stats_sum(&g_app, &sum, &lost);
@@ -113,6 +114,7 @@ do_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 		sinks_totals_add(&tsum, &t);
 		rx_pkts += __atomic_load_n(&w->rx_pkts, __ATOMIC_RELAXED);
 		open += reasm_pool_count(w->pool);
+		conns_open += reasm_pool_connection_count(w->pool);
 	}
 	ports_totals(&g_app, &pt);
 	rte_tel_data_start_dict(d);
@@ -128,6 +130,7 @@ do_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	tel_add_u64(d, "dist_ring_full", __atomic_load_n(&g_app.dist_ring_full, __ATOMIC_RELAXED));
 	tel_add_u64(d, "rx_pkts", rx_pkts);
 	tel_add_u64(d, "streams_open", open);
+	tel_add_u64(d, "connections_open", conns_open);
 	tel_add_u64(d, "streams_completed", tsum.streams);
 	tel_add_u64(d, "sink_bytes", tsum.bytes);
 	tel_add_u64(d, "sink_write_errors", tsum.write_errors);
@@ -176,8 +179,9 @@ do_lcore(const char *cmd, const char *params, struct rte_tel_data *d)
  * Keys of /reasm/stats and /reasm/lcore that are levels, not totals: they go
  * down too (Prometheus gauges; every other number there only grows).
  */
-static const char *const app_gauges[] = {"workers",  "streams_open", "zones_in_use",
-					 "clock_ns", "exited",       "kafka_waiting"};
+static const char *const app_gauges[] = {"workers",      "streams_open", "connections_open",
+					 "zones_in_use", "clock_ns",     "exited",
+					 "kafka_waiting"};
 
 static int
 do_gauges(const char *cmd, const char *params, struct rte_tel_data *d)

@@ -49,11 +49,14 @@ stream_open(void *factory_ctx, const struct reasm_flow *flow, void *priv)
 {
 	struct worker *w = factory_ctx;
 	struct reasm_encap encap;
+	struct reasm_half_ref conn;
 	bool timed = w->rt.timing;
 	uint64_t t = timed ? rte_rdtsc() : 0;
 	void *stream = sinks_stream_open(g_app.sinks, w->id, flow, priv,
 					 reasm_pool_open_encap(w->pool, &encap) == 0 ? &encap
-										     : NULL);
+										     : NULL,
+					 reasm_pool_open_connection(w->pool, &conn) == 0 ? &conn
+											 : NULL);
 
 	if (timed)
 		sink_time(&w->rt, 0, t);
@@ -91,6 +94,40 @@ static const struct reasm_stream_ops worker_stream_ops = {
 	.open = stream_open,
 	.reassembled = stream_data,
 	.complete = stream_close,
+};
+
+/* Connections (with a conn sink): their time is the sinks' too. */
+static void *
+connection_open(void *conn_ctx, const struct reasm_connection *c, void *priv)
+{
+	struct worker *w = conn_ctx;
+	struct reasm_encap encap;
+	bool timed = w->rt.timing;
+	uint64_t t = timed ? rte_rdtsc() : 0;
+	void *conn = sinks_conn_open(g_app.sinks, w->id, priv,
+				     reasm_pool_open_encap(w->pool, &encap) == 0 ? &encap : NULL);
+
+	RTE_SET_USED(c);
+	if (timed)
+		sink_time(&w->rt, 0, t);
+	return conn;
+}
+
+static void
+connection_close(void *conn, const struct reasm_connection *c)
+{
+	struct rt_lcore *rt = &RTE_PER_LCORE(this_worker)->rt;
+	bool timed = rt->timing;
+	uint64_t t = timed ? rte_rdtsc() : 0;
+
+	sinks_conn_close(conn, c);
+	if (timed)
+		sink_time(rt, 0, t);
+}
+
+static const struct reasm_connection_ops worker_connection_ops = {
+	.open = connection_open,
+	.complete = connection_close,
 };
 
 /* Flush, with the sinks' time in it known as a flush's. */
@@ -159,6 +196,13 @@ worker_create(struct app *app, struct worker *w)
 	pc.factory_ctx = w;
 	pc.stream_priv_size = sinks_stream_priv_size(app->sinks);
 	pc.max_zones = app->opt.zones;
+	if (sinks_want_connections(app->sinks)) {
+		pc.max_connections = app->opt.max_connections != 0 ? app->opt.max_connections
+								   : app->opt.max_conns;
+		pc.conn_ops = &worker_connection_ops;
+		pc.conn_ctx = w;
+		pc.conn_priv_size = sinks_conn_priv_size(app->sinks);
+	}
 	w->pool = reasm_pool_create(&pc);
 	if (w->pool == NULL)
 		goto fail;

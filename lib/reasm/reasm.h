@@ -267,6 +267,12 @@ int reasm_community_id(const struct reasm_flow *flow, uint16_t seed, char *buf, 
 #define REASM_TCP_SYN 0x02
 /** RST: like FIN, these bytes end the stream. */
 #define REASM_TCP_RST 0x04
+/**
+ * ACK: the burst parser sets it as the header has it. The assembler ignores
+ * it (gopacket's tcpassembly does); the connection layer reads it (a SYN
+ * with ACK is the server's, a segment with ACK alone is a pure ACK).
+ */
+#define REASM_TCP_ACK 0x10
 
 /**
  * One TCP segment for reasm_assemble(): the part of gopacket's layers.TCP
@@ -456,6 +462,8 @@ enum reasm_pool_mode {
 	REASM_POOL_SHARED,
 };
 
+struct reasm_connection_ops;
+
 /** Parameters of reasm_pool_create(). */
 struct reasm_pool_conf {
 	const char *name;   /**< unique among rte_hash tables; required */
@@ -477,6 +485,18 @@ struct reasm_pool_conf {
 	 * all are held is dropped (drop_zone_table_full). Single-writer pools only.
 	 */
 	uint32_t max_zones;
+	/**
+	 * Connections (see struct reasm_connection): 0 leaves the layer off
+	 * (nothing of it runs: one predictable branch per packet). Otherwise up
+	 * to this many connections tracked at once (>= 8); when all are in use,
+	 * the least recently seen one without an open stream direction is
+	 * completed early (end REASM_END_TABLE_FULL). Single-writer pools only.
+	 */
+	uint32_t max_connections;
+	/** Required with max_connections: the connection callbacks. */
+	const struct reasm_connection_ops *conn_ops;
+	void *conn_ctx;          /**< passed to conn_ops->open */
+	uint32_t conn_priv_size; /**< bytes of per-connection user area (may be 0) */
 };
 
 struct reasm_pool;
@@ -599,6 +619,9 @@ const char *reasm_encap_name(unsigned int bit);
  * and handed over (struct reasm_defrag_conf.handoff) arrives as a plain
  * frame: a stream it opens shows no encapsulation either.
  *
+ * Also inside a reasm_connection_ops.open() callback: the frame of the
+ * connection's first packet.
+ *
  * Thread safety: call it from open(), on the thread that runs it (in shared
  * mode open() runs with the pool's table write-locked: one at a time).
  *
@@ -621,6 +644,172 @@ int reasm_pool_open_encap(const struct reasm_pool *pool, struct reasm_encap *out
  * from any other thread).
  */
 uint32_t reasm_pool_zones_in_use(const struct reasm_pool *pool);
+
+/* ------------------------------------------------------------------ */
+/* Connections: both directions paired (opt-in)                         */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Above the stream directions, which stay exactly gopacket tcpassembly's,
+ * a pool with reasm_pool_conf.max_connections pairs the two directions of a
+ * 4-tuple (and zone) into one connection: who the client is, what each side
+ * sent, a Zeek-style history and how it ended. Every TCP packet counts,
+ * pure ACKs included (the stream layer ignores those).
+ *
+ * A connection starts at its first packet and lives until it has been idle
+ * past a reasm_flush_older_than() time, or reasm_flush_all(), or until a
+ * new SYN (without ACK) arrives after it ended (both FINs or a RST) with no
+ * stream direction of it open: that SYN starts the next connection of the
+ * 4-tuple. After both FINs or a RST it lingers, so trailing ACKs and
+ * retransmitted FINs stay in it. Its stream directions always complete
+ * before it does.
+ */
+
+/** How the client was told from the server (struct reasm_connection.roles). */
+enum reasm_roles {
+	REASM_ROLES_GUESSED = 0, /**< no SYN or SYN-ACK seen: the first packet's sender */
+	REASM_ROLES_SYN,         /**< the client sent a SYN without ACK */
+	REASM_ROLES_SYN_ACK,     /**< no SYN seen: the server sent a SYN-ACK */
+	/** Number of values (not one). */
+	REASM_ROLES_MAX,
+};
+
+/** How a connection ended (struct reasm_connection.end). */
+enum reasm_conn_end {
+	REASM_END_NONE = 0,   /**< not ended yet (seen only while it is open) */
+	REASM_END_FIN,        /**< both sides sent a FIN, before any RST */
+	REASM_END_RST_CLIENT, /**< the client sent a RST before both FINs */
+	REASM_END_RST_SERVER, /**< the server sent a RST before both FINs */
+	REASM_END_IDLE,       /**< neither: idle past a reasm_flush_older_than() time */
+	REASM_END_FLUSH_ALL,  /**< neither: open at reasm_flush_all() */
+	/**
+	 * Neither: completed early to make room for another (max_connections
+	 * reached; or, with zones, its zone's index went to another zone while
+	 * no stream of it was open)
+	 */
+	REASM_END_TABLE_FULL,
+	/** Number of values (not one). */
+	REASM_END_MAX,
+};
+
+/**
+ * Name a value of enum reasm_roles ("guessed", "syn", "syn_ack") or of
+ * enum reasm_conn_end ("none", "fin", "rst_client", "rst_server", "idle",
+ * "flush_all", "table_full"); "unknown" out of range.
+ *
+ * Thread safety: safe from any thread. @return a static string.
+ */
+const char *reasm_roles_name(unsigned int roles);
+/** @copydoc reasm_roles_name */
+const char *reasm_conn_end_name(unsigned int end);
+
+/** Characters of struct reasm_connection.history at most (without its NUL). */
+#define REASM_HISTORY_MAX 31
+
+/** One side of a connection: what it sent. */
+struct reasm_half {
+	struct reasm_flow flow; /**< its direction's key: src is this side */
+	uint64_t packets;       /**< TCP packets it sent (pure ACKs, retransmissions included) */
+	uint64_t payload_bytes; /**< their TCP payload bytes, as on the wire */
+	/**
+	 * Stream directions opened for it: usually 1; 0 if it sent only pure
+	 * ACKs, or FINs or RSTs without data; more when data followed its FIN
+	 * (gopacket then opens another direction, start unknown).
+	 */
+	uint32_t streams;
+	/** Those streams' struct reasm_stream_totals, summed (complete() only). */
+	struct reasm_stream_totals totals;
+};
+
+/** A connection: both directions of a 4-tuple, and what is known of them. */
+struct reasm_connection {
+	uint64_t id;         /**< from 1, in the order the pool opened them */
+	uint64_t first_seen; /**< time of its first packet (ns) */
+	uint64_t last_seen;  /**< time of its newest packet */
+	/** [0]: the side whose packet opened it; [1]: the other. Fixed for its life. */
+	struct reasm_half half[2];
+	/**
+	 * Index in half[] of the client. It may change once: a guess corrected
+	 * by a SYN or a SYN-ACK; a SYN-ACK's verdict is never reversed (a SYN
+	 * from the client then only makes roles REASM_ROLES_SYN). A SYN-ACK
+	 * with FIN or RST counts as a SYN-ACK here.
+	 */
+	uint8_t client;
+	uint8_t roles; /**< enum reasm_roles */
+	uint8_t end;   /**< enum reasm_conn_end */
+	/**
+	 * Zeek's conn.log history, NUL-terminated: S (SYN without ACK), H
+	 * (SYN-ACK), A (pure ACK), D (payload), F (FIN), R (RST), Q (SYN with FIN
+	 * or RST), I (FIN with RST, SYN or not), upper case for the client, lower case for
+	 * the server. A, D, Q and I at most once per side; S, H and R again when
+	 * the sequence number differs from the last of that kind, F when the
+	 * sequence number plus the payload length does. '^' when a later SYN or
+	 * SYN-ACK corrected a guess after letters were written: those letters
+	 * change case. Letters past REASM_HISTORY_MAX are dropped.
+	 */
+	char history[REASM_HISTORY_MAX + 1];
+};
+
+/**
+ * Connection callbacks (reasm_pool_conf.conn_ops). Per connection: one
+ * open(), then one complete(), after the complete() of each of its stream
+ * directions. They run on the assembler's thread, within the assembler call
+ * that opens or completes the connection. They must not call back into the
+ * assembler or pool.
+ */
+struct reasm_connection_ops {
+	/**
+	 * A connection's first packet was seen (and counted, its roles and
+	 * history taken from it), before any of its stream directions opens.
+	 * @param conn_ctx reasm_pool_conf.conn_ctx
+	 * @param c        the connection so far; valid during the call only
+	 * @param priv     a zeroed area of conn_priv_size bytes (NULL if 0),
+	 *                 valid until complete() returns
+	 * @return the connection context given to complete() and to its stream
+	 *   directions' open() through reasm_pool_open_connection()
+	 */
+	void *(*open)(void *conn_ctx, const struct reasm_connection *c, void *priv);
+	/**
+	 * The connection is over: its stream directions have all completed.
+	 * @param conn what open() returned
+	 * @param c    the whole connection (end set, half[].totals summed);
+	 *             valid during the call only
+	 */
+	void (*complete)(void *conn, const struct reasm_connection *c);
+};
+
+/** What a stream direction's open() learns of its connection. */
+struct reasm_half_ref {
+	void *conn;   /**< what reasm_connection_ops.open returned */
+	void *priv;   /**< the connection's user area (NULL without conn_priv_size) */
+	uint64_t id;  /**< struct reasm_connection.id */
+	uint8_t half; /**< the stream's side: its index in struct reasm_connection.half[] */
+};
+
+/**
+ * Inside a reasm_stream_ops.open() callback: the connection of the stream
+ * direction being opened. The connection outlives the stream: conn and priv
+ * stay valid until the stream's complete() has returned.
+ *
+ * Thread safety: call it from open(), on the thread that runs it.
+ *
+ * @return
+ *   - 0 with @p out filled;
+ *   - -ENOENT outside open(), with the layer off, or for a connection not
+ *     tracked (every tracked connection had an open stream direction:
+ *     counted in connections_untracked_pkts); such a stream stays outside
+ *     any connection for its life, even when later packets of its 4-tuple
+ *     are tracked;
+ *   - -EINVAL if an argument is NULL.
+ */
+int reasm_pool_open_connection(const struct reasm_pool *pool, struct reasm_half_ref *out);
+
+/**
+ * Connections open now (0 with the layer off).
+ *
+ * Thread safety: safe from any thread (a relaxed load).
+ */
+uint32_t reasm_pool_connection_count(const struct reasm_pool *pool);
 
 /* ------------------------------------------------------------------ */
 /* Counters                                                              */
@@ -698,6 +887,10 @@ enum reasm_counter_class {
 	X(conns_opened, CONN, "stream directions opened") \
 	X(conns_closed_fin, CONN, "streams completed by FIN or RST") \
 	X(conns_closed_flush, CONN, "streams completed by a flush") \
+	X(connections_opened, CONN, "connections (both directions paired, with reasm_pool_conf.max_connections) opened") \
+	X(connections_completed, CONN, "connections completed (their complete callback ran)") \
+	X(connections_evicted, CONN, "of those, completed early to make room (end table_full, or ended and lingering): max_connections reached") \
+	X(connections_untracked_pkts, TABLE_FULL, "packets of connections that could not be tracked: max_connections in use, every one with an open stream direction") \
 	X(payload_bytes, TRAFFIC, "TCP payload bytes received") \
 	X(delivered_bytes, TRAFFIC, "bytes handed to reassembled callbacks") \
 	X(delivered_records, TRAFFIC, "records handed to reassembled callbacks") \

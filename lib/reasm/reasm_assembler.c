@@ -257,6 +257,8 @@ close_connection(struct reasm_assembler *a, struct reasm_conn *conn, enum reasm_
 		count_discarded(a, conn, discarded);
 	reasm_conn_totals(a->pool, conn, &totals);
 	a->pool->ops->complete(conn->stream, &totals);
+	if (unlikely(a->pool->convs != NULL))
+		reasm_conv_unlink(a->pool, conn, &totals);
 	reasm_ctr_add(a, why, 1);
 	reasm_pool_remove(a->pool, conn);
 }
@@ -462,6 +464,43 @@ frame_encap(const struct reasm_assembler *a, const struct reasm_segment *seg)
 			->encap;
 }
 
+/* A packet reasm_conv_fast() leaves: reasm_conv_packet() with its frame's encapsulation. */
+static __rte_noinline void
+conv_packet(struct reasm_assembler *a, const struct reasm_flow *flow, const struct reasm_conn *dir,
+	    const struct reasm_segment *seg, uint64_t ts)
+{
+	struct reasm_convs *cs = a->pool->convs;
+
+	cs->open_conv = reasm_conv_packet(a, flow, dir, seg, ts, frame_encap(a, seg),
+					  &cs->open_half);
+}
+
+/* Whether two keys are equal: five 8-byte words (no call, unlike memcmp). */
+static inline bool
+flow_equal(const struct reasm_flow *x, const struct reasm_flow *y)
+{
+	uint64_t a[5], b[5];
+
+	memcpy(a, x, sizeof(a));
+	memcpy(b, y, sizeof(b));
+	return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4])) == 0;
+}
+
+const struct reasm_conn *
+reasm_conv_step(struct reasm_assembler *a, const struct reasm_flow *flow, int32_t pos,
+		bool pos_final, const struct reasm_segment *seg, uint64_t ts)
+{
+	const struct reasm_pool *pool = a->pool;
+	const struct reasm_conn *dir = NULL;
+
+	if (pos >= 0 && (uint32_t)pos < pool->max_conns &&
+	    (pos_final || (pool->conns[pos].in_use && flow_equal(&pool->conns[pos].key, flow))))
+		dir = &pool->conns[pos];
+	if (!reasm_conv_fast(pool->convs, dir, seg, ts))
+		conv_packet(a, flow, dir, seg, ts);
+	return dir;
+}
+
 int
 reasm_assemble_conn(struct reasm_assembler *a, const struct reasm_flow *flow, uint32_t hash,
 		    int32_t pos, bool pos_final, const struct reasm_segment *seg, uint64_t ts)
@@ -515,6 +554,8 @@ reasm_assemble(struct reasm_assembler *a, const struct reasm_flow *flow,
 
 	if (a == NULL || flow == NULL || seg == NULL || (seg->len > 0 && seg->payload == NULL))
 		return -EINVAL;
+	if (unlikely(a->pool->convs != NULL))
+		(void)reasm_conv_step(a, flow, -1, false, seg, ts_ns);
 	rc = reasm_assemble_conn(a, flow, reasm_flow_hash_inline(flow), -1, false, seg, ts_ns);
 	reasm_tally_publish(a);
 	return rc;
@@ -587,6 +628,8 @@ reasm_flush_older_than(struct reasm_assembler *a, uint64_t t_ns, unsigned int *c
 		flushes += flush_conn_older_than(a, conn, t_ns, &closes);
 		conn_unlock(a, conn);
 	}
+	if (unlikely(a->pool->convs != NULL)) /* after their directions, which close first */
+		reasm_convs_flush(a, false, t_ns);
 	reasm_tally_publish(a);
 	if (closed != NULL)
 		*closed = closes;
@@ -609,6 +652,8 @@ reasm_flush_all(struct reasm_assembler *a)
 		closes++;
 		conn_unlock(a, conn);
 	}
+	if (unlikely(a->pool->convs != NULL))
+		reasm_convs_flush(a, true, 0);
 	reasm_defrag_drop_all(a); /* datagrams still incomplete will not complete now */
 	reasm_tally_publish(a);
 	return closes;

@@ -195,6 +195,22 @@ prefetch_conn(const struct reasm_pool *pool, uint32_t pos)
 		rte_prefetch0(pool->privs + (size_t)pos * pool->stream_priv_size);
 }
 
+/*
+ * With connections: the connection of the direction at @p pos (its line was
+ * prefetched with the lookup), a packet ahead of its use.
+ */
+static inline void
+prefetch_conv(const struct reasm_pool *pool, int32_t pos)
+{
+	uint32_t idx;
+
+	if (pos < 0 || (uint32_t)pos >= pool->max_conns)
+		return;
+	idx = pool->conns[pos].conv;
+	if (idx < pool->convs->max)
+		rte_prefetch0(&pool->convs->convs[idx]);
+}
+
 /* The frame's first two cache lines: Ethernet, IP and TCP headers with options. */
 static inline void
 prefetch_frame(const struct rte_mbuf *m)
@@ -203,6 +219,30 @@ prefetch_frame(const struct rte_mbuf *m)
 
 	rte_prefetch0(p);
 	rte_prefetch0(p + RTE_CACHE_LINE_SIZE);
+}
+
+/* The chunk's segments with connections on: each packet's connection, then its stream. */
+static __rte_noinline void
+assemble_with_connections(struct reasm_assembler *a, const struct reasm_parsed *parsed,
+			  const hash_sig_t *hashes, const int32_t *positions, const uint16_t *which,
+			  unsigned int ntcp, uint64_t generation, const uint64_t *timestamps,
+			  uint64_t now_ns)
+{
+	struct reasm_pool *pool = a->pool;
+	unsigned int i;
+
+	for (i = 0; i < ntcp; i++) {
+		bool final = generation == pool->generation; /* single-writer: see above */
+		uint64_t ts = timestamps != NULL ? timestamps[which[i]] : now_ns;
+
+		if (i + 1 < ntcp)
+			prefetch_conv(pool, positions[i + 1]);
+		/* A direction it checked is final for the assembler too. */
+		if (reasm_conv_step(a, &parsed[i].flow, positions[i], final, &parsed[i].seg, ts))
+			final = true;
+		reasm_assemble_conn(a, &parsed[i].flow, hashes[i], positions[i], final,
+				    &parsed[i].seg, ts);
+	}
 }
 
 /* Parse up to RTE_HASH_LOOKUP_BULK_MAX frames, look them up, assemble them. */
@@ -295,14 +335,19 @@ assemble_chunk(struct reasm_assembler *a, struct rte_mbuf *const *pkts, uint16_t
 		reasm_stage_mark(clk, &clk->sum.lookup_cycles);
 
 	a->in_burst = true; /* open() may ask for the frames' encapsulation */
-	for (i = 0; i < ntcp; i++) {
-		/* The lookup's answer stands while no key was added or removed since. */
-		bool final = pool->mode == REASM_POOL_SINGLE_WRITER &&
-			     generation == pool->generation;
-		uint64_t ts = timestamps != NULL ? timestamps[which[i]] : now_ns;
+	if (likely(pool->convs == NULL)) {
+		for (i = 0; i < ntcp; i++) {
+			/* The lookup's answer stands while no key was added or removed since. */
+			bool final = pool->mode == REASM_POOL_SINGLE_WRITER &&
+				     generation == pool->generation;
+			uint64_t ts = timestamps != NULL ? timestamps[which[i]] : now_ns;
 
-		reasm_assemble_conn(a, &parsed[i].flow, hashes[i], positions[i], final,
-				    &parsed[i].seg, ts);
+			reasm_assemble_conn(a, &parsed[i].flow, hashes[i], positions[i], final,
+					    &parsed[i].seg, ts);
+		}
+	} else {
+		assemble_with_connections(a, parsed, hashes, positions, which, ntcp, generation,
+					  timestamps, now_ns);
 	}
 	a->in_burst = false;
 	reasm_tally_publish(a);

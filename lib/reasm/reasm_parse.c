@@ -267,7 +267,7 @@ parse_tcp(const struct reasm_l4 *v, struct reasm_parsed *out, uint32_t *anomalie
 	out->flow.src_port = reasm_rd16(v->p);
 	out->flow.dst_port = reasm_rd16(v->p + 2);
 	out->seg.seq = reasm_rd32(v->p + 4);
-	out->seg.flags = v->p[13] & (REASM_TCP_FIN | REASM_TCP_SYN | REASM_TCP_RST);
+	out->seg.flags = v->p[13] & (REASM_TCP_FIN | REASM_TCP_SYN | REASM_TCP_RST | REASM_TCP_ACK);
 	doff = (uint32_t)(v->p[12] >> 4) * 4;
 	if (doff < 20 || doff > v->len) {
 		/* gopacket keeps the header's flags but no payload. */
@@ -428,7 +428,7 @@ parse_plain_ipv4_tcp(const uint8_t *frame, uint32_t len, struct reasm_flow *flow
 	if (seg == NULL)
 		return true;
 	seg->seq = reasm_rd32(tcp + 4);
-	seg->flags = tcp[13] & (REASM_TCP_FIN | REASM_TCP_SYN | REASM_TCP_RST);
+	seg->flags = tcp[13] & (REASM_TCP_FIN | REASM_TCP_SYN | REASM_TCP_RST | REASM_TCP_ACK);
 	seg->payload = tcp + doff;
 	seg->len = total - 20 - doff;
 	seg->cut = 0;

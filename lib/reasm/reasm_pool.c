@@ -307,8 +307,14 @@ conn_init(struct reasm_pool *pool, struct reasm_conn *conn, const struct reasm_f
 		priv = pool->privs + (size_t)idx * pool->stream_priv_size;
 		memset(priv, 0, pool->stream_priv_size);
 	}
+	if (pool->convs != NULL) /* the connection this packet's layer found, if any */
+		reasm_conv_link(pool, conn, pool->convs->open_conv, pool->convs->open_half);
 	pool->open_encap = encap; /* for reasm_pool_open_encap(), during open() only */
+	if (pool->convs != NULL)
+		pool->convs->in_open = true; /* for reasm_pool_open_connection() */
 	conn->stream = pool->ops->open(pool->factory_ctx, key, priv);
+	if (pool->convs != NULL)
+		pool->convs->in_open = false;
 	pool->open_encap = NULL;
 }
 
@@ -581,6 +587,11 @@ reasm_pool_create(const struct reasm_pool_conf *conf)
 		if (rc != 0)
 			goto fail;
 	}
+	if (conf->max_connections != 0) {
+		rc = -reasm_convs_create(pool, conf);
+		if (rc != 0)
+			goto fail;
+	}
 	return pool;
 fail:
 	reasm_pool_free(pool);
@@ -598,6 +609,7 @@ reasm_pool_free(struct reasm_pool *pool)
 	rte_free(pool->privs);
 	rte_free(pool->accts);
 	reasm_zones_free(pool);
+	reasm_convs_free(pool);
 	rte_free(pool);
 }
 

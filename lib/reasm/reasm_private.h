@@ -105,9 +105,12 @@ struct reasm_conn {
 	bool next_seq_valid; /**< false until the start or first skip */
 	bool in_use;         /**< open; false once closed */
 	bool on_page_list;
-	uint8_t reserved;
+	uint8_t conv_half; /**< with connections: its side, an index in reasm_connection.half */
 	uint32_t npages;
-	rte_spinlock_t lock; /**< shared mode only */
+	union {
+		rte_spinlock_t lock; /**< shared mode only */
+		uint32_t conv;       /**< single-writer with connections: its connection, or none */
+	};
 	struct reasm_page *first;
 	/* Second cache line. */
 	void *stream;       /**< what ops->open returned */
@@ -156,6 +159,7 @@ struct reasm_pool {
 	/** During open() only: the opening frame's encapsulation (NULL: none known). */
 	const struct reasm_encap *open_encap;
 	struct reasm_zones *zones; /**< with conf.max_zones, else NULL */
+	struct reasm_convs *convs; /**< with conf.max_connections, else NULL */
 };
 
 /** Records of one assemble call waiting for delivery. */
@@ -307,6 +311,135 @@ unsigned int reasm_pool_snapshot_paged(struct reasm_pool *pool, uint32_t *out, u
  */
 int reasm_assemble_conn(struct reasm_assembler *a, const struct reasm_flow *flow, uint32_t hash,
 			int32_t pos, bool pos_final, const struct reasm_segment *seg, uint64_t ts);
+/*
+ * With connections (pool->convs), before reasm_assemble_conn() of the same
+ * segment: the packet's connection, every packet (pure ACKs included), so
+ * that a stream direction it opens is linked to it. @return the segment's
+ * open direction if @p pos is it (then reasm_assemble_conn() may take @p pos
+ * as final), else NULL (give it @p pos_final as it was). Completing a
+ * connection removes no stream direction: @p pos still stands.
+ */
+const struct reasm_conn *reasm_conv_step(struct reasm_assembler *a, const struct reasm_flow *flow,
+					 int32_t pos, bool pos_final,
+					 const struct reasm_segment *seg, uint64_t ts);
+
+/* ---- connections: reasm_connection.c ---- */
+
+/**
+ * One connection. The first cache line holds what every packet updates, the
+ * second what its rarer events (SYN, FIN, RST, a first A or D) touch; the
+ * rest only opening and completing read. struct reasm_connection is built
+ * from it for the callbacks (conv_publish()).
+ */
+struct reasm_conv {
+	/* Every packet. */
+	uint64_t last_seen;
+	uint64_t packets[2];       /**< by half */
+	uint64_t payload_bytes[2]; /**< by half */
+	uint8_t hist_seen[2];      /**< HIST_* bits, per half */
+	bool fin[2];               /**< the half sent a FIN */
+	uint8_t client;            /**< the client's half */
+	uint8_t roles;             /**< enum reasm_roles */
+	uint8_t end;               /**< enum reasm_conn_end */
+	uint8_t hist_len;
+	uint32_t streams_open; /**< stream directions linked to it (conn->conv) */
+	bool in_use;
+	/* Events. */
+	uint32_t last_syn[2] __rte_aligned(64); /**< for repeated S/H, F, R */
+	uint32_t last_fin[2];
+	uint32_t last_rst[2];
+	char history[REASM_HISTORY_MAX + 1];
+	uint64_t idle_key; /**< convs->idle, lazily, as the pool's */
+	/* Opening and completing. */
+	struct reasm_flow key;  /**< canonical: the lower address and port as src */
+	struct reasm_flow flow; /**< half 0's direction */
+	struct reasm_conn_link idle;
+	void *ctx; /**< what conn_ops->open returned */
+	uint64_t id;
+	uint64_t first_seen;
+	uint32_t zone_serial; /**< with zones: reasm_zone_serial() of its key's zone */
+	uint32_t streams[2];
+	struct reasm_stream_totals totals[2]; /**< its completed streams', summed, by half */
+} __rte_aligned(64);
+
+struct reasm_convs {
+	struct rte_hash *table; /**< canonical key -> position in convs */
+	struct reasm_conv *convs;
+	uint8_t *privs; /**< max * priv_size */
+	uint32_t max;
+	uint32_t priv_size;
+	uint32_t count;
+	uint64_t next_id;
+	const struct reasm_connection_ops *ops;
+	void *ctx;
+	struct reasm_conn_list idle;
+	/** During a stream's open(): its connection (REASM_NO_CONN: none) and side. */
+	uint32_t open_conv;
+	uint8_t open_half;
+	bool in_open; /**< a stream's open() is running */
+};
+
+/* Zeek's hist_seen bits (reasm_conv.hist_seen), per side. */
+#define HIST_SYN 0x01
+#define HIST_FIN 0x02
+#define HIST_RST 0x04
+#define HIST_DATA 0x08
+#define HIST_ACK 0x10
+#define HIST_MULTI 0x20
+#define HIST_FIN_RST 0x40
+
+/* The history letter of a first A or D of a side (reasm_connection.c). */
+void reasm_conv_history_first(struct reasm_conv *cv, uint8_t half, uint8_t bit);
+
+/*
+ * The common packet, inline: its direction is open and linked to its
+ * connection, and it has no SYN, FIN or RST (data or an ACK). Nothing to
+ * decide but the history's first D or A of the side. @return false when the
+ * packet needs reasm_conv_packet().
+ */
+static inline bool
+reasm_conv_fast(struct reasm_convs *cs, const struct reasm_conn *dir,
+		const struct reasm_segment *seg, uint64_t ts)
+{
+	struct reasm_conv *cv;
+	uint8_t half, bit;
+
+	if (dir == NULL || dir->conv == REASM_NO_CONN ||
+	    (seg->flags & (REASM_TCP_SYN | REASM_TCP_FIN | REASM_TCP_RST)))
+		return false;
+	half = dir->conv_half;
+	cv = &cs->convs[dir->conv];
+	cv->packets[half]++;
+	cv->payload_bytes[half] += seg->len + seg->cut;
+	if (ts > cv->last_seen)
+		cv->last_seen = ts;
+	bit = seg->len + seg->cut > 0 ? HIST_DATA : (seg->flags & REASM_TCP_ACK) ? HIST_ACK : 0;
+	if (unlikely(bit != 0 && !(cv->hist_seen[half] & bit)))
+		reasm_conv_history_first(cv, half, bit);
+	cs->open_conv = dir->conv;
+	cs->open_half = half;
+	return true;
+}
+
+int reasm_convs_create(struct reasm_pool *pool, const struct reasm_pool_conf *conf);
+void reasm_convs_free(struct reasm_pool *pool);
+/*
+ * A TCP packet of @p flow (any: pure ACKs included), before the stream layer
+ * sees it; @p dir is its stream direction if the bulk lookup found it open
+ * (else NULL); @p encap its frame's (NULL: none known), for the open()
+ * of a connection it starts. @return the packet's connection (REASM_NO_CONN: not tracked)
+ * and in *@p half its side.
+ */
+uint32_t reasm_conv_packet(struct reasm_assembler *a, const struct reasm_flow *flow,
+			   const struct reasm_conn *dir, const struct reasm_segment *seg,
+			   uint64_t ts, const struct reasm_encap *encap, uint8_t *half);
+/* A stream direction @p conn was just opened for connection @p cv's @p half. */
+void reasm_conv_link(struct reasm_pool *pool, struct reasm_conn *conn, uint32_t cv, uint8_t half);
+/* Stream direction @p conn completed with @p totals: add them to its connection. */
+void reasm_conv_unlink(struct reasm_pool *pool, struct reasm_conn *conn,
+		       const struct reasm_stream_totals *totals);
+/* Complete the connections idle since before @p t (all with @p all) that have no open stream. */
+unsigned int reasm_convs_flush(struct reasm_assembler *a, bool all, uint64_t t);
 
 /* ---- parsing: reasm_parse.c (Ethernet, IP, TCP), reasm_decap.c (tunnels) ---- */
 
@@ -395,6 +528,7 @@ struct reasm_zone {
 	uint32_t refs;       /**< open connections keyed in the zone */
 	uint32_t prev, next; /**< the unused list (refs 0), by index; 0: none */
 	uint64_t stamp;      /**< the burst chunk that last handed it out */
+	uint32_t serial;     /**< bumped each time the index is given to another zone */
 };
 struct reasm_zones {
 	struct rte_hash *table;   /**< {layers, VLAN, tunnel id} -> position (index - 1) */
@@ -410,6 +544,12 @@ void reasm_zones_free(struct reasm_pool *pool);
 /** The zone of @p e (1..max), or 0 when every zone is held by open connections. */
 uint32_t reasm_zone_of(struct reasm_zones *z, const struct reasm_encap *e);
 void reasm_zone_hold(struct reasm_zones *z, uint32_t idx);
+/** Which use of zone index @p idx this is: it changes when the index is recycled. */
+static inline uint32_t
+reasm_zone_serial(const struct reasm_zones *z, uint32_t idx)
+{
+	return z->zones[idx - 1].serial;
+}
 void reasm_zone_release(struct reasm_zones *z, uint32_t idx);
 
 static inline uint32_t

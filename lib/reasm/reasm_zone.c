@@ -105,6 +105,8 @@ zone_add(struct reasm_zones *z, const struct zone_key *key)
 	}
 	z->count++;
 	zone_at(z, (uint32_t)pos + 1)->refs = 0;
+	zone_at(z, (uint32_t)pos + 1)
+		->serial++; /* a connection of its last zone is not this one's */
 	unused_append(z, (uint32_t)pos + 1);
 	return (uint32_t)pos + 1;
 }

@@ -15,6 +15,8 @@ Runs, in order, with the binaries scripts/bench built:
      split per worker by the appliance's symmetric hash (reasmkit.rss), where the
      machine has N + 1 CPUs; the split checked against the appliance (2 workers);
   5. callgrind: instructions per packet of the timed region, reasm and floor;
+  6. the connection layer's cost: reasm_bench --side reasm with and without
+     --connections, alternated, and both under callgrind;
 then writes everything, with the settings, the machine and the date, to ONE results
 JSON file (--out, default TMP/results.json). scripts/lib/bench_report.py reads it and
 prints the table, writes docs/performance.md and its plot, or the --smoke XML report.
@@ -24,7 +26,8 @@ Results file (a JSON object):
   pcaps: {workload: reasm_bench --write-pcap's line}; peers: {"gopacket"|"libnids":
   {binary, reason, results: {workload: the peer's line or {"error"}}}}; app: run_apps()'s
   dict (direct, spread, sha256, scaling: lists of app_run() dicts; split_check);
-  callgrind: {per_pkt, annotate} or null; callgrind_reason; workloads: the throughput
+  callgrind: {per_pkt, annotate} or null; callgrind_reason; connections: {ns: {"off"|"on":
+  {workload: best ns/pkt}}, ok: {workload: bytes and counters right with --connections}, instr: {"off"|"on": {workload: instr/pkt}} or null}; workloads: the throughput
   workloads in table order; settings: smoke, reps, peer_repeat, app_seconds,
   app_workers, cpus, load, cmdline, machine, date.
 """
@@ -373,6 +376,25 @@ def sanitized(binary):
     return "libasan" in out or "libubsan" in out
 
 
+def callgrind_dumps(out_file):
+    """{tag: (total Ir, dump file)} of the dumps reasm_bench's CG_END() made."""
+    dumps = {}
+    for f in sorted(glob.glob(out_file + ".*")):
+        if not re.fullmatch(r"\d+", f.rsplit(".", 1)[1]):
+            continue
+        tag, total = None, None
+        with open(f, errors="replace") as fh:
+            for line in fh:
+                m = re.match(r"desc: Trigger: Client Request: (\S+)", line)
+                if m:
+                    tag = m.group(1)
+                if line.startswith("totals:"):
+                    total = int(line.split()[1])
+        if tag and total is not None:
+            dumps[tag] = (total, f)
+    return dumps
+
+
 def run_callgrind(args, tmp):
     """{"reasm:inorder": Ir, ...}, {workload: packets}, {tag: annotate text}, reason."""
     if not shutil_which("valgrind"):
@@ -392,21 +414,9 @@ def run_callgrind(args, tmp):
     if rc != 0:
         return None, "valgrind exited %d: %s" % (rc, " ".join(err.split())[-300:])
     packets = {r["workload"]: r["packets"] for r in json_lines(out) if "packets" in r}
-    totals, files = {}, {}
-    for f in sorted(glob.glob(out_file + ".*")):
-        if not re.fullmatch(r"\d+", f.rsplit(".", 1)[1]):
-            continue
-        tag, total = None, None
-        with open(f, errors="replace") as fh:
-            for line in fh:
-                m = re.match(r"desc: Trigger: Client Request: (\S+)", line)
-                if m:
-                    tag = m.group(1)
-                if line.startswith("totals:"):
-                    total = int(line.split()[1])
-        if tag and total is not None:
-            totals[tag] = total
-            files[tag] = f
+    dumps = callgrind_dumps(out_file)
+    totals = {tag: d[0] for tag, d in dumps.items()}
+    files = {tag: d[1] for tag, d in dumps.items()}
     annotate = {}
     for tag in ("reasm:inorder", "reasm:ooo"):
         if tag in files and shutil_which("callgrind_annotate"):
@@ -442,6 +452,47 @@ def top_functions(text, packets, n=15):
         if len(rows) >= n:
             break
     return rows
+
+
+def run_connections(args, tmp):
+    """The connection layer's cost: ns/pkt off and on (alternated), instructions/pkt."""
+    ns, ok = {"off": {}, "on": {}}, {}
+    base = [args.reasm_bench, "--json", "--side", "reasm", "--only", ",".join(THROUGHPUT),
+            "--reps", str(args.reps)] + args.size_args
+    for _ in range(2):  # alternated, so drift in the machine's speed hits both
+        for mode, extra in (("off", []), ("on", ["--connections"])):
+            log("connections: " + " ".join(base[1:] + extra))
+            rc, out, err = run(base + extra, 400)
+            if rc != 0:
+                log("reasm_bench --connections exited %d: %s" % (rc, err.strip()[-500:]))
+                return None
+            for r in json_lines(out):
+                if "reasm_ns_per_pkt" in r:
+                    w = r["workload"]
+                    ns[mode][w] = min(ns[mode].get(w, 1e18), r["reasm_ns_per_pkt"])
+                    if mode == "on":  # every byte delivered, counters agree with callbacks
+                        ok[w] = ok.get(w, True) and bool(r.get("bytes_ok")) and bool(
+                            r.get("counters_ok"))
+    instr = None
+    if shutil_which("valgrind") and not sanitized(args.reasm_bench) and not args.no_callgrind:
+        instr = {}
+        for mode, extra in (("off", []), ("on", ["--connections"])):
+            d = os.path.join(tmp, "callgrind-conn-" + mode)
+            shutil.rmtree(d, ignore_errors=True)
+            os.makedirs(d)
+            out_file = os.path.join(d, "cg.out")
+            cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--collect-atstart=no",
+                   "--toggle-collect=bench_timed_region", "--callgrind-out-file=" + out_file,
+                   args.reasm_bench, "--json", "--side", "reasm", "--only", ",".join(THROUGHPUT),
+                   "--mem", "2048"] + args.size_args + ["--reps", "1"] + extra
+            rc, out, err = run(cmd, 600)
+            if rc != 0:
+                return {"ns": ns, "ok": ok, "instr": None}
+            packets = {r["workload"]: r["packets"] for r in json_lines(out) if "packets" in r}
+            instr[mode] = {tag.split(":", 1)[1]: total / packets[tag.split(":", 1)[1]]
+                           for tag, (total, _) in callgrind_dumps(out_file).items()
+                           if tag.split(":", 1)[1] in packets}
+    return {"ns": ns, "ok": ok, "instr": instr}
 
 
 def shutil_which(name):
@@ -540,9 +591,12 @@ def main():
         if cg is None:
             log("callgrind: " + cg_reason)
     log("callgrind done (%.0f s)" % (time.monotonic() - t_start))
+    connections = run_connections(args, args.tmp)
+    log("connections done (%.0f s)" % (time.monotonic() - t_start))
 
     results = {"reasm": reasm, "reasm_rc": reasm_rc, "reasm_err": reasm_err,
                "pcaps": pcaps, "peers": peers, "app": app, "callgrind": cg,
+               "connections": connections,
                "callgrind_reason": cg_reason, "workloads": THROUGHPUT, "settings": settings}
     out = args.out or os.path.join(args.tmp, "results.json")
     with open(out, "w") as f:

@@ -520,8 +520,46 @@ def plot(rows, flush, path):
     return ""
 
 
+def connection_cells(conn, workloads):
+    """Rows of the connection layer's cost: ns/pkt and instructions/pkt, off and on."""
+    if not conn:
+        return []
+    ns, instr = conn.get("ns") or {}, conn.get("instr") or {}
+    rows = []
+    for w in workloads:
+        off, on = ns.get("off", {}).get(w), ns.get("on", {}).get(w)
+        ioff, ion = instr.get("off", {}).get(w), instr.get("on", {}).get(w)
+        if off is None and ioff is None:
+            continue
+        rows.append([w, fmt(off), fmt(on), fmt(ratio(on, off), 2), fmt(ioff), fmt(ion),
+                     fmt(ion - ioff) if ioff and ion else "-"])
+    return rows
+
+
+CONN_HEAD = ["workload", "ns/pkt off", "ns/pkt on", "on/off", "instr/pkt off",
+             "instr/pkt on", "instr added"]
+
+
+def connections_doc(conn, workloads):
+    cells = connection_cells(conn, workloads)
+    if not cells:
+        return []
+    return ["## Connections\n",
+            "The connection layer (`reasm_pool_conf.max_connections`, the appliance's "
+            "`--sink conn`) pairs the two directions of every connection, counts every packet "
+            "per side and keeps Zeek's history. *off* is the library as the rows above run it; "
+            "*on* the same packets with `reasm_bench --connections` (max_connections = the "
+            "workload's max_conns). ns/pkt: best of the runs, the two modes alternated twice; "
+            "instructions: callgrind, one run each. With the layer off nothing of it runs but "
+            "one test per chunk and per stream opened and closed. A packet whose stream "
+            "direction is open finds its connection through the direction (no lookup); `grow` "
+            "(every packet a new direction, so a new connection too) and `conn` (65,536 "
+            "connections, each packet's connection out of cache) show the worst case.\n",
+            md_table(CONN_HEAD, cells), ""]
+
+
 def write_doc(settings, path, png, rows, peers, reasm, app, cg, cg_reason, cmdline,
-              plot_note, stages_png, stages_note):
+              plot_note, stages_png, stages_note, conn=None, workloads=()):
     cells = table_cells(rows, peers)
     L = []
     L.append("# Performance\n")
@@ -601,6 +639,7 @@ def write_doc(settings, path, png, rows, peers, reasm, app, cg, cg_reason, cmdli
         L.append(md_table(FLUSH_HEAD, fc))
         L.append("")
     L += app_doc(app, reasm, settings, stages_png, stages_note)
+    L += connections_doc(conn, workloads)
     if cg and cg.get("annotate"):
         L.append("## Where the time goes (callgrind, instructions of the timed region)\n")
         for tag, rows_ in cg["annotate"].items():
@@ -642,9 +681,15 @@ def smoke_xml(path, cases):
         for cls, name, status, msg in cases], 0.0)
 
 
-def smoke_cases(workloads, reasm_rc, reasm_err, reasm, pcaps, peers, app, cg, cg_reason):
+def smoke_cases(workloads, reasm_rc, reasm_err, reasm, pcaps, peers, app, cg, cg_reason,
+                conn=None):
     """(component, workload, "ok"|"fail"|"skip", message) per case of the --smoke report."""
     cases = []
+    for w in workloads:
+        good = bool(conn) and (conn.get("ok") or {}).get(w)
+        cases.append(("connections", w, "ok" if good else "fail",
+                      "" if good else "reasm_bench --connections: no result, or bytes or "
+                      "counters wrong: %s" % (conn or {}).get("ok")))
     for w in workloads:
         r = reasm.get(w)
         if r is None:
@@ -748,6 +793,10 @@ def main():
         print(text_table(FLUSH_HEAD, fc))
     print()
     print(app_text(app, reasm))
+    cc = connection_cells(res.get("connections"), workloads)
+    if cc:
+        print()
+        print(text_table(CONN_HEAD, cc))
     if cg:
         for tag, rows_ in cg["annotate"].items():
             print("\n%s, top functions (callgrind, exclusive):" % tag)
@@ -756,7 +805,7 @@ def main():
 
     if args.smoke:
         cases = smoke_cases(workloads, res["reasm_rc"], res["reasm_err"], reasm, res["pcaps"],
-                            peers, app, cg, cg_reason)
+                            peers, app, cg, cg_reason, res.get("connections"))
         path = args.xml or gtest.output_path(
             os.path.join(os.path.dirname(os.path.abspath(args.results)), "gtest-bench_smoke.xml"))
         smoke_xml(path, cases)
@@ -772,7 +821,8 @@ def main():
     stages_note = plot_stages(cols, reasm, stages_png) if stages_png and cols else "no plot"
     if args.doc:
         write_doc(settings, args.doc, args.png or "", rows, peers, reasm, app, cg, cg_reason,
-                  settings["cmdline"], note, stages_png, stages_note)
+                  settings["cmdline"], note, stages_png, stages_note,
+                  res.get("connections"), workloads)
         log("wrote %s%s%s" % (args.doc, "" if note else " and " + args.png,
                               "" if stages_note else " and " + stages_png))
     return 0 if res["reasm_rc"] == 0 else 1

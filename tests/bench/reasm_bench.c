@@ -125,6 +125,7 @@ static struct {
 	bool smoke;
 	const char *pcap_dir;
 	bool side_reasm, side_floor, side_parse;
+	bool connections; /* --connections: the reasm side pairs directions (max_connections) */
 	uint32_t idle_conns;
 	unsigned int mem_mb;
 	unsigned int lcore;
@@ -550,6 +551,8 @@ struct counts {
 	uint64_t opens;
 	uint64_t completes;
 	uint64_t skips;
+	uint64_t conn_opens; /* with --connections */
+	uint64_t conn_completes;
 };
 
 static void *
@@ -582,6 +585,28 @@ count_complete(void *stream, const struct reasm_stream_totals *totals)
 	RTE_SET_USED(totals);
 	((struct counts *)stream)->completes++;
 }
+
+static void *
+count_conn_open(void *ctx, const struct reasm_connection *c, void *priv)
+{
+	struct counts *k = ctx;
+
+	k->conn_opens++;
+	return k;
+}
+
+static void
+count_conn_complete(void *conn, const struct reasm_connection *c)
+{
+	struct counts *k = conn;
+
+	k->conn_completes++;
+}
+
+static const struct reasm_connection_ops count_conn_ops = {
+	.open = count_conn_open,
+	.complete = count_conn_complete,
+};
 
 static const struct reasm_stream_ops count_ops = {
 	.open = count_open,
@@ -796,6 +821,11 @@ rig_create(struct rig *g, uint32_t max_conns, struct rte_mempool *pages)
 	pc.mode = REASM_POOL_SINGLE_WRITER;
 	pc.ops = &count_ops;
 	pc.factory_ctx = &g->c;
+	if (opt.connections) {
+		pc.max_connections = max_conns;
+		pc.conn_ops = &count_conn_ops;
+		pc.conn_ctx = &g->c;
+	}
 	g->pool = reasm_pool_create(&pc);
 	if (g->pool == NULL) {
 		fprintf(stderr, "reasm_bench: reasm_pool_create(%u conns): %s (more --mem?)\n",
@@ -1399,6 +1429,8 @@ usage(FILE *f)
 		"  --packets N       packets per throughput workload (default %u)\n"
 		"  --reps N          timed runs, best reported (default %u)\n"
 		"  --side LIST       reasm,floor,parse (default all three)\n"
+		"  --connections     the reasm side also pairs directions into connections\n"
+		"                    (reasm_pool_conf.max_connections = the workload's max_conns)\n"
 		"  --idle-conns N    connections of idle1m (default %u)\n"
 		"  --json            one JSON line per workload\n"
 		"  --write-pcap DIR  write DIR/WORKLOAD.pcap for the throughput workloads and exit\n"
@@ -1433,6 +1465,7 @@ parse_args(int argc, char **argv)
 		{"packets", required_argument, NULL, 'n'},
 		{"reps", required_argument, NULL, 'r'},
 		{"side", required_argument, NULL, 's'},
+		{"connections", no_argument, NULL, 'C'},
 		{"idle-conns", required_argument, NULL, 'i'},
 		{"json", no_argument, NULL, 'j'},
 		{"write-pcap", required_argument, NULL, 'p'},
@@ -1469,6 +1502,9 @@ parse_args(int argc, char **argv)
 			break;
 		case 'j':
 			opt.json = true;
+			break;
+		case 'C':
+			opt.connections = true;
 			break;
 		case 'p':
 			opt.pcap_dir = optarg;

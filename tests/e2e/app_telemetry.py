@@ -51,7 +51,8 @@ WORKER_LCORES = (1, 2)
 # What docs/appliance.md promises beyond the library counters (checked against the doc).
 APP_KEYS = ("workers", "port_rx_pkts", "port_rx_missed", "port_kernel_drops",
             "port_kernel_rollovers", "port_frames_cut", "port_rx_nombuf", "port_rx_errors",
-            "dist_pkts", "dist_ring_full", "rx_pkts", "streams_open", "streams_completed",
+            "dist_pkts", "dist_ring_full", "rx_pkts", "streams_open", "connections_open",
+            "streams_completed",
             "sink_bytes", "sink_write_errors", "streams_unbalanced", "pcap_pkts", "pcap_bytes",
             "pcap_files_created", "pcap_files_reopened", "pcap_files_closed_lru", "pcap_not_tcp",
             "pcap_dropped", "redis_sent", "redis_dropped", "redis_failed", "redis_reconnects",
@@ -59,7 +60,7 @@ APP_KEYS = ("workers", "port_rx_pkts", "port_rx_missed", "port_kernel_drops",
             "kafka_chunks_failed", "kafka_chunks_dropped", "kafka_content_bytes",
             "kafka_content_dropped_bytes", "kafka_retries", "kafka_request_errors", "kafka_waiting",
             "dist_handoffs", "handoffs_lost", "clock_ns")
-GAUGES = ("streams_open", "pages_in_use", "buffered_bytes")
+GAUGES = ("streams_open", "connections_open", "pages_in_use", "buffered_bytes")
 GROWING = ("pkts", "pkts_tcp", "segs", "rx_pkts", "port_rx_pkts", "dist_pkts", "payload_bytes",
            "delivered_bytes", "delivered_records", "conns_closed_fin", "streams_completed",
            "sink_bytes", "clock_ns")

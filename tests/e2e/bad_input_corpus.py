@@ -59,7 +59,6 @@ Runtime with the defaults on 2 cores: ~13 s normal, ~15 s under ASan+UBSan (13 b
 """
 import argparse
 import ctypes
-import ctypes.util
 import os
 import re
 import signal
@@ -105,15 +104,7 @@ class Libpcap:
     """libpcap through ctypes: what net_pcap sees (None when it does not load)."""
 
     def __init__(self):
-        self.lib = None
-        for name in (ctypes.util.find_library("pcap"), "libpcap.so.0.8", "libpcap.so.1"):
-            if not name:
-                continue
-            try:
-                self.lib = ctypes.CDLL(name)
-                break
-            except OSError:
-                continue
+        self.lib = pcap.libpcap_cdll()
         if self.lib is None:
             return
         L = self.lib

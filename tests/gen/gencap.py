@@ -10,6 +10,7 @@ generate_files, write_pcap, GopacketModel...); new code imports reasmkit.gencap.
 Usage:
   gencap.py -o cap.pcap [--expected cap.expected.jsonl] [--seed N] [--conns N]
             [--encap KIND,...] [--frag P] [--frag-outer P] [--expected-no-defrag FILE]
+            [--expected-conns FILE]
   (gencap.py --help lists every option)
 """
 import os

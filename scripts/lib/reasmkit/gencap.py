@@ -94,12 +94,35 @@ sent after their datagram was complete, stale_datagrams: datagrams that left suc
 fragments (a defragmenter drops each group at its timeout), overlap_bytes: fragment bytes
 a defragmenter keeping the first copy already holds, dup, overlap, reorder),
 pkts_decap, pkts_decap_defrag, rows_no_defrag, line_stacks (per expected line, its
-connection's tunnel stack, "" for none), max_frame.
+connection's tunnel stack, "" for none), max_frame; with --expected-conns,
+expected_conns and conn_rows (the lines as dicts).
+
+Connections (--expected-conns FILE, off by default; the capture and the other files are
+the same with it): one JSON line per connection as reasm's connection layer (--sink conn)
+reports it, from what the generator sent (conn_truth()): both directions of a 4-tuple
+from its first TCP segment; a reused 4-tuple is a connection of its own when its successor
+starts with a SYN after its predecessor ended (both FINs or a RST) with no stream
+direction open in the model, else (successor caught mid-stream, or its data before its
+SYN) it continues its predecessor ("cids" lists the generator's connections in a line).
+Fields: client, client_port, server, server_port, family, roles ("syn": the client's SYN
+is in the capture; "syn_ack": only the server's SYN-ACK; "guessed": neither, the client is
+the sender of the first packet, true_client / true_client_port say who opened it), end
+("fin": both FINs before any RST, "rst_client" / "rst_server": the first RST before both
+FINs, else "flush_all"), first_seen, last_seen, duration (ns), history (the spec's
+Zeek-style letters for these packets), tunnel (the stack, "" for none), encap / vlan /
+tunnel_id as reasm writes them for the connection's first frame, and per direction
+(client_to_server, server_to_client): packets (every TCP segment that side sent: pure
+ACKs, retransmissions, FINs), payload_bytes, streams (the model's stream directions),
+bytes, records, skips, skip_unknown, skipped_bytes (their sums: per 4-tuple direction the
+expected file's, self-checked), sha256 (each stream's, sorted), encap (of its first
+frame). With --frag / --frag-outer the segments are counted as reasm --defrag sees them:
+each datagram once, where it completes.
 
 Python 3 standard library only (frames: reasmkit.frames, file: reasmkit.pcap). In Python,
 `from reasmkit import gencap`; on the command line, its entry point tests/gen/gencap.py:
   gencap.py -o cap.pcap [--expected cap.expected.jsonl] [--seed N] [--conns N]
             [--encap KIND,...] [--frag P] [--frag-outer P] [--expected-no-defrag FILE]
+            [--expected-conns FILE]
 """
 import argparse
 import collections
@@ -1256,6 +1279,33 @@ class Result:
         self.__dict__.update(kw)
 
 
+class Event:
+    """One TCP segment given to the model (the capture's packets, or with fragments
+    each datagram once, where it completes): ts (us), conn, seg; open_before: a stream
+    direction of its 4-tuple was open in the model just before it; streams: the indexes
+    in model.streams of the stream directions it opened."""
+    __slots__ = ("ts", "conn", "seg", "open_before", "streams")
+
+    def __init__(self, ts, conn, seg, open_before, streams):
+        self.ts, self.conn, self.seg = ts, conn, seg
+        self.open_before, self.streams = open_before, streams
+
+
+class EventLog:
+    """Feeds the model and keeps an Event per segment (for conn_truth())."""
+
+    def __init__(self):
+        self.list = []
+
+    def feed(self, model, conn, seg, ev, ts):
+        """ev: assemble()'s (key, seq, syn, fin, rst, payload)."""
+        d = seg.dir
+        open_before = conn.key(d) in model.conns or conn.key(1 - d) in model.conns
+        n = len(model.streams)
+        model.assemble(*ev, ts, tag=(conn.cid, d))
+        self.list.append(Event(ts, conn, seg, open_before, range(n, len(model.streams))))
+
+
 def _opt(opts, name, default):
     return getattr(opts, name, default)
 
@@ -1266,18 +1316,20 @@ def run_all(opts):
     fragging = _opt(opts, "frag", 0) > 0 or _opt(opts, "frag_outer", 0) > 0
     model = GopacketModel()
     frames_out, meta = [], []
+    events = EventLog()
     if not kinds and not fragging:
         for ts, c, seg in sched:
             frame, seq, payload = build_frame(c, seg)
             frames_out.append((ts, frame))
             meta.append((c, "plain", seg))
-            model.assemble(c.key(seg.dir), seq, bool(seg.flags & TCP_SYN),
-                           bool(seg.flags & TCP_FIN), bool(seg.flags & TCP_RST), payload, ts,
-                           tag=(c.cid, seg.dir))
+            events.feed(model, c, seg, (c.key(seg.dir), seq, bool(seg.flags & TCP_SYN),
+                                        bool(seg.flags & TCP_FIN), bool(seg.flags & TCP_RST),
+                                        payload), ts)
         model.flush_all()
         checked = self_check(conns, model)
         return Result(conns=conns, frames=frames_out, model=model, model_nd=model,
-                      checked=checked, checked_nd=checked, wrapper=None, meta=meta)
+                      checked=checked, checked_nd=checked, wrapper=None, meta=meta,
+                      events=events.list)
     assign_tunnels(conns, opts, kinds)
     wr = Wrapper(opts, opts.seed)
     model_nd = GopacketModel() if fragging else None
@@ -1285,7 +1337,7 @@ def run_all(opts):
         frames_out.append((ts, frame))
         meta.append(m)
         if ev is not None:
-            model.assemble(*ev[:6], ts, tag=ev[6])
+            events.feed(model, m[0], m[2], ev[:6], ts)
         if ev_nd is not None and model_nd is not None:
             model_nd.assemble(*ev_nd[:6], ts, tag=ev_nd[6])
     model.flush_all()
@@ -1306,7 +1358,8 @@ def run_all(opts):
         whole = {id(m[2]) for m in meta if m[1] == "plain"}
         checked_nd = self_check(conns, model_nd, delivered=whole)
     return Result(conns=conns, frames=frames_out, model=model, model_nd=model_nd,
-                  checked=checked, checked_nd=checked_nd, wrapper=wr, meta=meta)
+                  checked=checked, checked_nd=checked_nd, wrapper=wr, meta=meta,
+                  events=events.list)
 
 
 def _event(conn, seg):
@@ -1389,6 +1442,270 @@ def self_check(conns, model, delivered=None):
     return checked
 
 
+# --------------------------------------------------------------------------
+# Connections (--expected-conns): both directions of a 4-tuple paired, as reasm's
+# connection layer (--sink conn) reports them.
+# --------------------------------------------------------------------------
+
+# reasm's REASM_ENCAP_* names, in its bit order (jsonl "encap" lists them so).
+ENCAP_BIT_ORDER = ("vlan", "mpls", "pppoe", "ipip", "gre", "erspan", "vxlan", "geneve",
+                   "gtpu")
+ENCAP_LAYER_NAMES = {"mpls": ("mpls",), "pppoe": ("pppoe",), "ipip": ("ipip",),
+                     "gre": ("gre",), "gre-teb": ("gre",), "erspan2": ("gre", "erspan"),
+                     "erspan3": ("gre", "erspan"), "vxlan": ("vxlan",),
+                     "geneve": ("geneve",), "gtpu": ("gtpu",)}
+HISTORY_MAX = 31
+CONN_DIR_SUMS = ("bytes", "records", "skips", "skip_unknown", "skipped_bytes")
+
+
+def frame_encap(conn, d):
+    """What reasm's parser reports around direction d's frames of conn (jsonl "encap",
+    "vlan", "tunnel_id"): a dict with "encap" (layer names in reasm's bit order), "vlan"
+    (the outermost VLAN id) and "tunnel_id" (the innermost tunnel's id that has one, 0
+    if none has); {} for a plain untagged frame. Follows Wrapper.wrap(): the Ethernet
+    headers a frame gets and whose tags they carry."""
+    names = set()
+    eth_tags = []        # the tag lists of the frame's Ethernet headers, inner to outer
+    tid = None
+    layers = conn.tunnel.layers if conn.tunnel is not None else ()
+    tags, kind = conn.tags, "ip"
+    for layer in layers:
+        if layer.needs == "eth" and kind != "eth":
+            eth_tags.append(tags)
+            kind = "eth"
+        names.update(ENCAP_LAYER_NAMES[layer.kind])
+        if tid is None:
+            k = layer.kind
+            if k == "mpls":
+                tid = layer.labels[d][-1][0]
+            elif k in ("pppoe", "erspan2", "erspan3"):
+                tid = layer.session
+            elif k in ("gre", "gre-teb"):
+                tid = layer.gre_key
+            elif k in ("vxlan", "geneve"):
+                tid = layer.vni
+            elif k == "gtpu":
+                tid = layer.teids[d]
+        if not layer.over_ip:
+            eth_tags.append(layer.tags)
+            kind = "eth"
+        else:
+            tags, kind = layer.tags, "ip"
+    if kind != "eth":
+        eth_tags.append(tags)
+    if any(eth_tags):
+        names.add("vlan")
+    if not names:
+        return {}
+    out = {"encap": [n for n in ENCAP_BIT_ORDER if n in names]}
+    outer = [t for t in eth_tags if t]
+    if outer:
+        out["vlan"] = outer[-1][0][1]
+    if names - {"vlan"}:
+        out["tunnel_id"] = tid or 0
+    return out
+
+
+def _history_letter(flags, paylen):
+    """(letter, kind) of a packet (None for none), before case, as Zeek's update_history
+    writes it: a packet with two or more of SYN, FIN, RST is I (FIN and RST) or Q; else a
+    SYN is S (H with ACK), a FIN F, a RST R; else D for payload, A for an ACK. kind: what
+    its repetition depends on ("once": written once per side; "syn", "fin", "rst": again
+    at a new sequence number, S and H sharing theirs)."""
+    syn, fin, rst = bool(flags & TCP_SYN), bool(flags & TCP_FIN), bool(flags & TCP_RST)
+    if syn + fin + rst > 1:
+        return ("I", "once") if fin and rst else ("Q", "once")
+    if syn:
+        return ("H" if flags & TCP_ACK else "S"), "syn"
+    if fin:
+        return "F", "fin"
+    if rst:
+        return "R", "rst"
+    if paylen:
+        return "D", "once"
+    if flags & TCP_ACK:
+        return "A", "once"
+    return None, None
+
+
+def _sender(ev):
+    src, sport = ev.conn.endpoint(ev.seg.dir)[:2]
+    return str(src), sport
+
+
+class _ConnTruth:
+    """One connection as reasm's connection layer should report it (conn_truth())."""
+
+    def __init__(self, ends):
+        self.ends = ends            # the two (address, port) endpoints, sorted
+        self.events = []
+        self.fins = set()           # senders of a FIN
+        self.end = None             # "fin", ("rst", sender) once ended
+        self.roles = "guessed"
+        self.client = None          # (address, port)
+        self.history = ""
+        self.hist_once = set()      # (sender, letter) of A, D, Q, I seen
+        self.hist_last = {}         # (sender, "syn" / "fin" / "rst") -> the last one's
+        #                             sequence number (FIN: + its payload length)
+
+    def ended(self):
+        return self.end is not None
+
+    def add(self, ev):
+        c, seg = ev.conn, ev.seg
+        sender = _sender(ev)
+        self.events.append(ev)
+        flags = seg.flags
+        if self.client is None:
+            self.client = sender
+        # Roles: a SYN (without ACK) names the client, else a SYN-ACK the server; a guess
+        # (the first packet's sender) gives way to them.
+        if flags & TCP_SYN and self.roles != "syn":
+            new = None
+            if not flags & TCP_ACK:
+                new, self.roles = sender, "syn"
+            elif self.roles == "guessed":
+                new, self.roles = self.other(sender), "syn_ack"
+            if new is not None and new != self.client:
+                self.client = new
+                if self.history:
+                    self.history = self.history.swapcase()
+                    if len(self.history) < HISTORY_MAX:
+                        self.history += "^"
+        # History (upper case: the client).
+        seq, _syn, _fin, _rst, payload = _event(c, seg)
+        letter, kind = _history_letter(flags, len(payload))
+        write = letter is not None
+        if kind == "once":
+            write = (sender, letter) not in self.hist_once
+            self.hist_once.add((sender, letter))
+        elif kind is not None:
+            mark = seq_add(seq, len(payload)) if kind == "fin" else seq
+            write = (sender, kind) not in self.hist_last or \
+                self.hist_last[(sender, kind)] != mark
+            self.hist_last[(sender, kind)] = mark
+        if write and len(self.history) < HISTORY_MAX:
+            self.history += letter if sender == self.client else letter.lower()
+        # End: both FINs, or the first RST, whichever comes first.
+        if flags & TCP_FIN:
+            self.fins.add(sender)
+        if self.end is None:
+            if flags & TCP_RST:
+                self.end = ("rst", sender)
+            elif len(self.fins) == 2:
+                self.end = "fin"
+
+    def other(self, ep):
+        return self.ends[1] if ep == self.ends[0] else self.ends[0]
+
+    def row(self, model):
+        first = self.events[0]
+        c0 = first.conn
+        client, server = self.client, self.other(self.client)
+        if self.end == "fin":
+            end = "fin"
+        elif self.end is not None:
+            end = "rst_client" if self.end[1] == client else "rst_server"
+        else:
+            end = "flush_all"
+        cids = []
+        for ev in self.events:
+            if ev.conn.cid not in cids:
+                cids.append(ev.conn.cid)
+        true = (c0.client, c0.cport)
+        row = collections.OrderedDict(
+            client=client[0], client_port=client[1], server=server[0],
+            server_port=server[1], family="ipv6" if c0.v6 else "ipv4", roles=self.roles,
+            true_client=str(true[0]), true_client_port=true[1], end=end,
+            first_seen=first.ts * 1000, last_seen=self.events[-1].ts * 1000,
+            duration=(self.events[-1].ts - first.ts) * 1000, history=self.history,
+            cids=cids, tunnel=_stack(c0))
+        row.update(frame_encap(c0, first.seg.dir))
+        for name, side in (("client_to_server", client), ("server_to_client", server)):
+            evs = [ev for ev in self.events if _sender(ev) == side]
+            streams = [model.streams[i] for ev in evs for i in ev.streams]
+            sums = collections.OrderedDict(packets=len(evs), payload_bytes=sum(
+                ev.seg.length for ev in evs if ev.seg.kind in ("data", "dup")),
+                streams=len(streams))
+            summaries = [s.summary() for s in streams]
+            for k in CONN_DIR_SUMS:
+                sums[k] = sum(x[k] for x in summaries)
+            sums["sha256"] = sorted(x["sha256"] for x in summaries)
+            if evs:
+                sums["encap"] = frame_encap(evs[0].conn, evs[0].seg.dir)
+            row[name] = sums
+        return row
+
+
+def conn_truth(res):
+    """The connections reasm's connection layer (--sink conn) makes of the capture, as
+    the generator knows them, as rows (dicts, in the order of their first packet):
+
+    A connection is both directions of a 4-tuple, from its first TCP segment (any: pure
+    ACKs count) on; a SYN without ACK starts the 4-tuple's next connection when the
+    current one has ended (both FINs, or a RST) and none of its stream directions is
+    open in the model (so a reused 4-tuple whose successor starts with its SYN is a
+    connection of its own; one whose successor comes mid-stream, or sends data before
+    its SYN, continues its predecessor's: "cids" lists the generator's connections in
+    it). Events are the model's (a fragmented segment once, where its datagram
+    completes: reasm with --defrag).
+
+    client/server: roles "syn" when a SYN without ACK is in it (its sender the client),
+    "syn_ack" when only a SYN-ACK (its sender the server), else "guessed" (the sender of
+    its first packet: true_client says who opened it). end: "fin" when both sides sent a
+    FIN before any RST, "rst_client" / "rst_server" when the first RST came before, else
+    "flush_all" (with --timeout 0 nothing goes idle). first_seen / last_seen: the times
+    (ns) of its first and last segments; history as reasm's spec writes it (Zeek's
+    letters). Per direction: packets (every TCP segment of that side: pure ACKs,
+    retransmissions, FINs), payload_bytes (their TCP payload), streams (the stream
+    directions the model opened for it), their bytes, records, skips, skip_unknown,
+    skipped_bytes summed, sha256 (each stream's, sorted), encap (of its first frame).
+    encap / vlan / tunnel_id (of the connection's first frame, as jsonl has them),
+    tunnel (the generator's tunnel stack, "" for none)."""
+    by_tuple, groups = {}, []
+    for ev in res.events:
+        c, seg = ev.conn, ev.seg
+        ends = tuple(sorted(((str(c.client), c.cport), (str(c.server), c.sport))))
+        g = by_tuple.get(ends)
+        syn = seg.flags & TCP_SYN and not seg.flags & TCP_ACK
+        if g is None or (syn and g.ended() and not ev.open_before):
+            g = by_tuple[ends] = _ConnTruth(ends)
+            groups.append(g)
+        g.add(ev)
+    return [g.row(res.model) for g in groups]
+
+
+def conn_self_check(rows, model):
+    """Every stream direction of the model is in exactly one connection, on the side it
+    was sent by, and per 4-tuple direction the connections' sums are the expected lines'
+    sums."""
+    want = collections.Counter()
+    for s in model.streams:
+        sm = s.summary()
+        for k in CONN_DIR_SUMS + ("streams",):
+            want[(s.key, k)] += 1 if k == "streams" else sm[k]
+    got = collections.Counter()
+    for r in rows:
+        for name, src, sport, dst, dport in (
+                ("client_to_server", r["client"], r["client_port"], r["server"],
+                 r["server_port"]),
+                ("server_to_client", r["server"], r["server_port"], r["client"],
+                 r["client_port"])):
+            for k in CONN_DIR_SUMS + ("streams",):
+                got[((src, sport, dst, dport), k)] += r[name][k]
+    assert +want == +got, "connections and expected lines disagree: %s / %s" % (
+        sorted((+want - +got).items())[:4], sorted((+got - +want).items())[:4])
+    assert sum(r[d]["streams"] for r in rows for d in ("client_to_server",
+                                                       "server_to_client")) == \
+        len(model.streams)
+
+
+def write_expected_conns(path, rows):
+    with open(path, "w") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+
+
 def _probability(text):
     v = float(text)
     if not 0.0 <= v <= 1.0:
@@ -1441,6 +1758,9 @@ def parse_args(argv=None):
     ap.add_argument("--expected-no-defrag", metavar="FILE",
                     help="also write the expected JSONL when fragments are dropped (not "
                     "reassembled)")
+    ap.add_argument("--expected-conns", metavar="FILE",
+                    help="also write one JSON line per connection (both directions paired) "
+                    "as reasm's --sink conn should report it (conn_truth())")
     ap.add_argument("--features", action="store_true", help="print feature counts")
     opts = ap.parse_args(argv)
     try:
@@ -1504,6 +1824,11 @@ def generate_files(argv=None):
     lines = write_expected(expected, model)
     if opts.expected_no_defrag:
         write_expected(opts.expected_no_defrag, res.model_nd)
+    conn_rows = None
+    if opts.expected_conns:
+        conn_rows = conn_truth(res)
+        conn_self_check(conn_rows, model)
+        write_expected_conns(opts.expected_conns, conn_rows)
     counts = {}
     for c in conns:
         for x in c.features:
@@ -1514,6 +1839,8 @@ def generate_files(argv=None):
     info = dict(pcap=opts.output, expected=expected, connections=len(conns),
                 packets=len(frames), streams=len(lines), self_checked=checked,
                 features=counts, rows=[s.row() for s in model.streams])
+    if conn_rows is not None:
+        info.update(expected_conns=opts.expected_conns, conn_rows=conn_rows)
     if res.wrapper is not None:
         by_cid = {c.cid: c for c in conns}
         enc = encap_info(res)

@@ -163,6 +163,20 @@ def is_ethernet(path):
 LIBPCAP_MAGICS = {MAGIC_US: 16, MAGIC_NS: 16, 0xA1B2CD34: 24}
 
 
+def libpcap_cdll():
+    """Debian's libpcap loaded with ctypes (to read captures as net_pcap does), or None."""
+    import ctypes
+    import ctypes.util
+    for name in (ctypes.util.find_library("pcap"), "libpcap.so.0.8", "libpcap.so.1"):
+        if not name:
+            continue
+        try:
+            return ctypes.CDLL(name)
+        except OSError:
+            continue
+    return None
+
+
 def libpcap_max_snaplen(linktype):
     """libpcap's max_snaplen_for_dlt()."""
     return {231: 128 * 1024 * 1024, 279: 8 * 1024 * 1024, 249: 1024 * 1024}.get(

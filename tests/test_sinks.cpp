@@ -290,7 +290,7 @@ std::string empty_line(const reasm_flow &fl, const char *src, unsigned sport, co
 	       "\"skipped_by_cause\":{\"start_unknown\":0,\"page_limit\":0,\"total_limit\":0,"
 	       "\"no_page\":0,\"flush\":0,\"flush_all\":0},\"start\":false,\"end\":false,"
 	       "\"first_seen\":0,\"last_seen\":0,\"worker\":" +
-	       std::to_string(worker) + ",\"received\":0,\"overlap\":0,\"discarded\":0,\"cut\":0}";
+	       std::to_string(worker) + ",\"received\":0,\"overlap\":0,\"discarded\":0,\"cut\":0,\"conflicts\":0,\"conflict_bytes\":0}";
 }
 
 /* ------------------------------------------------------------------ */
@@ -437,7 +437,7 @@ TEST_F(SinksTest, JsonlLineWithEveryCause)
 		"\"skipped_by_cause\":{\"start_unknown\":0,\"page_limit\":10,\"total_limit\":20,"
 		"\"no_page\":30,\"flush\":40,\"flush_all\":50},\"start\":true,\"end\":true,"
 		"\"first_seen\":1000,\"last_seen\":1600,\"worker\":2,\"received\":17,"
-		"\"overlap\":0,\"discarded\":0,\"cut\":0,\"sha256\":\"" +
+		"\"overlap\":0,\"discarded\":0,\"cut\":0,\"conflicts\":0,\"conflict_bytes\":0,\"sha256\":\"" +
 		sha256_of(a + b + c + d + e + f + g) + "\"}";
 	std::string text = read_file(out);
 	EXPECT_EQ(text, expect + "\n");
@@ -472,7 +472,7 @@ TEST_F(SinksTest, JsonlStartEndFlagsAndNoShaKey)
 		  std::string::npos)
 		<< lines[0];
 	EXPECT_NE(lines[0].find("\"start\":true,\"end\":false,\"first_seen\":7,\"last_seen\":7,"
-				"\"worker\":0,\"received\":1,\"overlap\":0,\"discarded\":0,\"cut\":0}"),
+				"\"worker\":0,\"received\":1,\"overlap\":0,\"discarded\":0,\"cut\":0,\"conflicts\":0,\"conflict_bytes\":0}"),
 		  std::string::npos)
 		<< lines[0];
 	EXPECT_NE(lines[1].find("\"start\":false,\"end\":true,\"first_seen\":9,\"last_seen\":9,"),
@@ -604,7 +604,7 @@ TEST_F(SinksTest, JsonlFourWritersNeverInterleave)
 				"\"flush_all\":0},\"start\":true,\"end\":true,\"first_seen\":" +
 				std::to_string(i) + ",\"last_seen\":" + std::to_string(i) +
 				",\"worker\":" + std::to_string(w) +
-				",\"received\":100,\"overlap\":0,\"discarded\":0,\"cut\":0,\"sha256\":\"" + hash +
+				",\"received\":100,\"overlap\":0,\"discarded\":0,\"cut\":0,\"conflicts\":0,\"conflict_bytes\":0,\"sha256\":\"" + hash +
 				"\"}");
 	}
 	auto lines = read_lines(out);
@@ -874,7 +874,7 @@ TEST_F(SinksTest, EncapsulationInJsonlAndConsoleLines)
 
 	auto lines = read_lines(out);
 	ASSERT_EQ(lines.size(), 3u);
-	EXPECT_NE(lines[0].find(",\"cut\":0,\"encap\":[\"vlan\",\"vxlan\"],\"vlan\":7,"
+	EXPECT_NE(lines[0].find(",\"cut\":0,\"conflicts\":0,\"conflict_bytes\":0,\"encap\":[\"vlan\",\"vxlan\"],\"vlan\":7,"
 				"\"tunnel_id\":4242}"),
 		  std::string::npos)
 		<< lines[0];
@@ -950,7 +950,7 @@ TEST_F(SinksTest, JsonlCarriesTheStreamAccounting)
 	auto lines = read_lines(out);
 	ASSERT_EQ(lines.size(), 1u);
 	EXPECT_NE(lines[0].find(",\"bytes\":20,"), std::string::npos) << lines[0];
-	EXPECT_NE(lines[0].find(",\"received\":30,\"overlap\":7,\"discarded\":3,\"cut\":0}"),
+	EXPECT_NE(lines[0].find(",\"received\":30,\"overlap\":7,\"discarded\":3,\"cut\":0,\"conflicts\":0,\"conflict_bytes\":0}"),
 		  std::string::npos)
 		<< lines[0];
 	sinks_totals t;
@@ -959,6 +959,126 @@ TEST_F(SinksTest, JsonlCarriesTheStreamAccounting)
 	EXPECT_EQ(t.received, 30u);
 	EXPECT_EQ(t.overlap, 7u);
 	EXPECT_EQ(t.discarded, 3u);
+}
+
+/* A conflict whose digests are those of @p kept and @p other (nettle), at @p seq. */
+reasm_conflict make_conflict(uint32_t seq, const std::string &kept, const std::string &other,
+			     bool offset_known, bool delivered, bool kept_arrived)
+{
+	reasm_conflict c{};
+	struct sha256_ctx ctx;
+
+	c.seq = seq;
+	c.offset = seq - 1001;
+	c.offset_known = offset_known;
+	c.delivered = delivered;
+	c.kept_arrived = kept_arrived;
+	c.len = (uint32_t)kept.size();
+	for (size_t i = 0; i < kept.size(); i++)
+		c.differing += kept[i] != other[i];
+	c.seen = 4242;
+	sha256_init(&ctx);
+	sha256_update(&ctx, kept.size(), (const uint8_t *)kept.data());
+	sha256_digest(&ctx, sizeof(c.kept_sha256), c.kept_sha256);
+	sha256_init(&ctx);
+	sha256_update(&ctx, other.size(), (const uint8_t *)other.data());
+	sha256_digest(&ctx, sizeof(c.other_sha256), c.other_sha256);
+	return c;
+}
+
+/* The jsonl line counts a stream's conflicts and shows its first with both digests. */
+TEST_F(SinksTest, JsonlShowsTheFirstConflictWithItsEvidence)
+{
+	std::string out = (dir_ / "conflict.jsonl").string();
+	sink("jsonl:" + out);
+	create();
+
+	void *st = open(flow4("1.2.3.4", 1, "5.6.7.8", 2));
+	reasm_conflict first = make_conflict(1011, "GET /a", "GET /b", true, true, false);
+	reasm_conflict second = make_conflict(1500, "xy", "zz", true, false, true);
+	sinks_stream_conflict(st, &first);
+	sinks_stream_conflict(st, &second);
+	reasm_stream_totals t{};
+	t.conflicts = 2;
+	t.conflict_bytes = first.differing + second.differing;
+	sinks_stream_close(st, &t);
+	void *quiet = open(flow4("1.2.3.4", 3, "5.6.7.8", 4));
+	reasm_stream_totals none{};
+	sinks_stream_close(quiet, &none);
+	ASSERT_EQ(sinks_finish(s_), 0);
+
+	auto lines = read_lines(out);
+	ASSERT_EQ(lines.size(), 2u);
+	std::string expect = ",\"conflicts\":2,\"conflict_bytes\":3,\"conflict\":{\"seq\":1011,"
+			     "\"offset\":10,\"len\":6,\"differing\":1,\"kept\":\"delivered\","
+			     "\"kept_sha256\":\"" +
+			     sha256_of("GET /a") + "\",\"other_sha256\":\"" + sha256_of("GET /b") +
+			     "\",\"seen\":4242}";
+	EXPECT_NE(lines[0].find(expect), std::string::npos) << lines[0];
+	EXPECT_NE(lines[1].find(",\"conflicts\":0,\"conflict_bytes\":0"), std::string::npos)
+		<< lines[1];
+	EXPECT_EQ(lines[1].find("\"conflict\":{"), std::string::npos) << lines[1];
+}
+
+/* An offset not known yet is null; the kept copy is named for each case. */
+TEST_F(SinksTest, ConflictOffsetUnknownAndKeptNames)
+{
+	std::string out = (dir_ / "kept.jsonl").string();
+	sink("jsonl:" + out);
+	create();
+
+	const std::pair<reasm_conflict, const char *> cases[] = {
+		{make_conflict(5, "a", "b", false, false, false), "\"offset\":null,\"len\":1,"
+								  "\"differing\":1,\"kept\":\"buffered\""},
+		{make_conflict(5, "a", "b", true, false, true), "\"kept\":\"arrived\""},
+		{make_conflict(5, "a", "b", true, true, false), "\"kept\":\"delivered\""},
+	};
+	for (const auto &c : cases) {
+		void *st = open(flow4("1.2.3.4", 1, "5.6.7.8", 2));
+		sinks_stream_conflict(st, &c.first);
+		reasm_stream_totals t{};
+		t.conflicts = 1;
+		t.conflict_bytes = 1;
+		sinks_stream_close(st, &t);
+	}
+	ASSERT_EQ(sinks_finish(s_), 0);
+	auto lines = read_lines(out);
+	ASSERT_EQ(lines.size(), 3u);
+	for (size_t i = 0; i < 3; i++)
+		EXPECT_NE(lines[i].find(cases[i].second), std::string::npos) << lines[i];
+}
+
+/* Telemetry's ring: each worker's last SINKS_RECENT_CONFLICTS, newest first, with the stream. */
+TEST_F(SinksTest, RecentConflictsAreTheNewestPerWorker)
+{
+	sink("count");
+	conf_.n_workers = 2;
+	create();
+
+	reasm_flow f = flow4("10.0.0.1", 1000, "10.0.0.2", 80);
+	void *st = open(f, 1);
+	for (uint32_t i = 0; i < SINKS_RECENT_CONFLICTS + 4; i++) {
+		reasm_conflict c = make_conflict(2000 + i, "k", "o", true, false, true);
+		sinks_stream_conflict(st, &c);
+	}
+	sinks_conflict_seen seen[SINKS_RECENT_CONFLICTS + 4];
+	EXPECT_EQ(sinks_recent_conflicts(s_, 0, seen, SINKS_RECENT_CONFLICTS), 0u);
+	EXPECT_EQ(sinks_recent_conflicts(s_, 7, seen, SINKS_RECENT_CONFLICTS), 0u);
+	ASSERT_EQ(sinks_recent_conflicts(s_, 1, seen, RTE_DIM(seen)),
+		  (unsigned int)SINKS_RECENT_CONFLICTS);
+	for (unsigned int i = 0; i < SINKS_RECENT_CONFLICTS; i++) {
+		uint64_t n = SINKS_RECENT_CONFLICTS + 3 - i;
+		EXPECT_EQ(seen[i].number, n);
+		EXPECT_EQ(seen[i].c.seq, 2000 + n);
+		EXPECT_EQ(memcmp(&seen[i].flow, &f, sizeof(f)), 0);
+		EXPECT_FALSE(seen[i].has_conn);
+	}
+	ASSERT_EQ(sinks_recent_conflicts(s_, 1, seen, 3), 3u);
+	EXPECT_EQ(seen[0].number, SINKS_RECENT_CONFLICTS + 3u);
+	reasm_stream_totals t{};
+	t.conflicts = SINKS_RECENT_CONFLICTS + 4;
+	t.conflict_bytes = t.conflicts;
+	sinks_stream_close(st, &t);
 }
 
 /* Totals that disagree with what the sinks got are counted, in every sink mode. */

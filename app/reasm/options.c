@@ -76,6 +76,13 @@ usage(FILE *f)
 		"  --zones N                    key connections by VLAN id and tunnel id too (MPLS\n"
 		"                               label, GRE key, VNI, TEID), N distinct at once per\n"
 		"                               worker, 8..16777215 (default 0: addresses and ports)\n"
+		"  --overlap-policy first|last  which copy of overlapping buffered bytes is\n"
+		"                               delivered: first (gopacket's: in sequence order,\n"
+		"                               the default) or last (the latest arrival)\n"
+		"  --retain-bytes N             delivered bytes each stream direction keeps, so\n"
+		"                               retransmissions of them are compared (conflicts):\n"
+		"                               0 (off, the default) or a power of 2 up to 1048576;\n"
+		"                               --max-conns x N bytes per worker\n"
 		"  --idle-sleep US              after 256 empty polls in a row, sleep US microseconds\n"
 		"                               between polls (0 = busy-poll, the default)\n"
 		"  --runtime-stats on|off       time each lcore's stages from the start (/reasm/runtime;\n"
@@ -179,6 +186,8 @@ enum {
 	OPT_COMMUNITY_ID_SEED,
 	OPT_SENSOR_ID,
 	OPT_MAX_CONNECTIONS,
+	OPT_OVERLAP_POLICY,
+	OPT_RETAIN_BYTES,
 	OPT_HELP,
 };
 
@@ -208,6 +217,8 @@ static const struct option long_options[] = {
 	{"community-id-seed", required_argument, NULL, OPT_COMMUNITY_ID_SEED},
 	{"sensor-id", required_argument, NULL, OPT_SENSOR_ID},
 	{"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+	{"overlap-policy", required_argument, NULL, OPT_OVERLAP_POLICY},
+	{"retain-bytes", required_argument, NULL, OPT_RETAIN_BYTES},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -316,6 +327,23 @@ parse_one(int c, const char *arg, struct app_options *opt)
 		if (opt->zones != 0 && opt->zones < 8) {
 			fprintf(stderr, "reasm: --zones %u: 0 (off) or 8 to 16777215\n",
 				opt->zones);
+			return -1;
+		}
+		return 0;
+	case OPT_OVERLAP_POLICY:
+		if (strcmp(arg, "first") != 0 && strcmp(arg, "last") != 0) {
+			fprintf(stderr, "reasm: --overlap-policy: 'first' or 'last', got '%s'\n",
+				arg);
+			return -1;
+		}
+		opt->overlap_policy = arg[0] == 'l' ? REASM_OVERLAP_LAST : REASM_OVERLAP_FIRST;
+		return 0;
+	case OPT_RETAIN_BYTES:
+		if (parse_u32("retain-bytes", arg, 0, REASM_RETAIN_MAX, &opt->retain_bytes) < 0)
+			return -1;
+		if (opt->retain_bytes & (opt->retain_bytes - 1)) {
+			fprintf(stderr, "reasm: --retain-bytes %u is not a power of 2\n",
+				opt->retain_bytes);
 			return -1;
 		}
 		return 0;
@@ -431,6 +459,12 @@ options_parse(int argc, char **argv, struct app_options *opt)
 	return 0;
 }
 
+const char *
+overlap_policy_name(enum reasm_overlap_policy p)
+{
+	return p == REASM_OVERLAP_LAST ? "last" : "first";
+}
+
 void
 options_print(const struct app_options *opt, unsigned int n_workers)
 {
@@ -456,6 +490,9 @@ options_print(const struct app_options *opt, unsigned int n_workers)
 		printf("reasm: zones on: connections keyed by VLAN id and tunnel id too, %u zones per "
 		       "worker\n",
 		       opt->zones);
+	printf("reasm: overlap-policy %s, retain-bytes %u%s\n",
+	       overlap_policy_name(opt->overlap_policy), opt->retain_bytes,
+	       opt->retain_bytes ? "" : " (conflicts compared with buffered bytes only)");
 	printf("reasm: sinks:");
 	for (unsigned int i = 0; i < opt->sinks.n_specs; i++)
 		printf(" %s", opt->sinks.specs[i]);

@@ -47,6 +47,8 @@ struct app_options {
 	uint32_t ring_size;     /**< --ring-size, distributor -> worker rings */
 	uint32_t zones;         /**< --zones: VLAN and tunnel ids in the key, per worker; 0 off */
 	bool runtime_stats;     /**< --runtime-stats: time the stages from the start */
+	enum reasm_overlap_policy overlap_policy; /**< --overlap-policy */
+	uint32_t retain_bytes; /**< --retain-bytes: delivered bytes kept per direction; 0 off */
 };
 
 /**
@@ -55,6 +57,9 @@ struct app_options {
  *   a message to stderr: the caller exits with status 2.
  */
 int options_parse(int argc, char **argv, struct app_options *opt);
+
+/** The name of @p p in --overlap-policy ("first", "last"). */
+const char *overlap_policy_name(enum reasm_overlap_policy p);
 
 /** Print the configuration (one "name: value" line each) to stdout. */
 void options_print(const struct app_options *opt, unsigned int n_workers);

@@ -40,6 +40,8 @@ struct sink_conn_half {
 	uint64_t skips;
 	uint64_t skip_unknown;
 	uint64_t skipped[REASM_SKIP_CAUSE_MAX];
+	bool conflicted; /**< conflict holds its first stream's first one */
+	struct reasm_conflict conflict;
 };
 
 /**
@@ -79,7 +81,18 @@ struct sink_stream {
 	struct sink_conn *conn;   /**< its connection (with conn_close sinks), else NULL */
 	uint64_t conn_id;         /**< struct reasm_connection.id, with conn */
 	uint8_t half;             /**< its side: an index in struct reasm_connection.half */
+	bool conflicted;          /**< *conflict holds its first conflicting overlap */
+	/** In the per-stream area when per-stream detail is kept, else NULL. */
+	struct reasm_conflict *conflict;
 };
+
+/**
+ * Append @p c as ,"conflict":{seq, offset (null when not known), len,
+ * differing, kept ("arrived", "buffered" or "delivered": which copy the
+ * stream has), kept_sha256, other_sha256 (hex), seen}.
+ */
+struct sink_line;
+void sink_line_conflict(struct sink_line *l, const struct reasm_conflict *c);
 
 /**
  * Append the stream's encapsulation to @p l when it has one: the layers' names
@@ -99,6 +112,9 @@ struct sink_close_info {
 };
 
 struct sink;
+
+/** Room for sink_json_record()'s object: the longest is under 1,100 bytes. */
+#define SINK_JSON_RECORD_MAX 1536
 
 /**
  * One kind of sink. Every operation but name and open may be NULL. Stream

@@ -34,8 +34,13 @@ conn_half_json(struct sink_line *l, const char *name, const struct reasm_half *h
 				 reasm_skip_cause_name((enum reasm_skip_cause)c), sums->skipped[c]);
 	sink_line_append(l,
 			 "},\"received\":%" PRIu64 ",\"overlap\":%" PRIu64 ",\"discarded\":%" PRIu64
-			 ",\"cut\":%" PRIu64 "}",
-			 t->received_bytes, t->overlap_bytes, t->discarded_bytes, t->cut_bytes);
+			 ",\"cut\":%" PRIu64 ",\"conflicts\":%" PRIu64
+			 ",\"conflict_bytes\":%" PRIu64,
+			 t->received_bytes, t->overlap_bytes, t->discarded_bytes, t->cut_bytes,
+			 t->conflicts, t->conflict_bytes);
+	if (sums->conflicted)
+		sink_line_conflict(l, &sums->conflict);
+	sink_line_append(l, "}");
 }
 
 static void
@@ -73,10 +78,10 @@ conn_record(struct sink_line *l, const struct sink *k, const struct sink_conn *c
 static void
 conn_close(struct sink *k, const struct sink_conn *conn, const struct reasm_connection *c)
 {
-	char buf[2048];
+	char buf[3072];
 	struct sink_line l = {buf, sizeof(buf), 0, false};
 
-	conn_record(&l, k, conn, c); /* under 1,500 bytes */
+	conn_record(&l, k, conn, c); /* under 2,100 bytes */
 	sink_line_file_write(k, conn->worker, &l);
 }
 

@@ -63,6 +63,10 @@ sink_json_record(struct sink_line *l, const struct sink *k, const struct sink_st
 			 ",\"received\":%" PRIu64 ",\"overlap\":%" PRIu64 ",\"discarded\":%" PRIu64
 			 ",\"cut\":%" PRIu64,
 			 t->received_bytes, t->overlap_bytes, t->discarded_bytes, t->cut_bytes);
+	sink_line_append(l, ",\"conflicts\":%" PRIu64 ",\"conflict_bytes\":%" PRIu64, t->conflicts,
+			 t->conflict_bytes);
+	if (st->conflicted)
+		sink_line_conflict(l, st->conflict);
 	sink_line_encap(l, &st->encap, SINK_ENCAP_JSON);
 	if (sink_sensor_id(k) != NULL) /* checked at start-up: nothing to escape */
 		sink_line_append(l, ",\"sensor\":\"%s\"", sink_sensor_id(k));
@@ -91,11 +95,11 @@ static void
 jsonl_stream_close(struct sink *k, struct sink_stream *st, void *priv,
 		   const struct sink_close_info *info)
 {
-	char buf[1024];
+	char buf[SINK_JSON_RECORD_MAX];
 	struct sink_line l = {buf, sizeof(buf), 0, false};
 
 	sink_json_record(&l, k, st, info);
-	sink_line_file_write(k, st->worker, &l); /* the longest line is under 800 bytes */
+	sink_line_file_write(k, st->worker, &l);
 }
 
 int

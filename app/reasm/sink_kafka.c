@@ -56,7 +56,6 @@
 #define KAFKA_MIN_QUEUE (64u << 10)
 #define KAFKA_MAX_QUEUE (1u << 30)
 #define KAFKA_CHUNK_MAX (16u << 10)
-#define KAFKA_RECORD_MAX 1024
 #define KAFKA_BATCH 256
 #define KAFKA_STREAM_ID_SIZE 24
 #define KAFKA_DRAIN_GRACE_NS 5000000000ull
@@ -251,7 +250,7 @@ kafka_stream_close(struct sink *k, struct sink_stream *st, void *priv,
 	struct kafka_state *ks = k->state;
 	struct kafka_queue *kq = worker_queue(ks, st->worker);
 	struct kafka_stream *s = priv;
-	char buf[KAFKA_RECORD_MAX];
+	char buf[SINK_JSON_RECORD_MAX];
 	struct sink_line l = {buf, sizeof(buf), 0, false};
 	struct kafka_qmsg *m;
 

@@ -42,7 +42,6 @@
 #define REDIS_RECONNECT_NS 1000000000ull
 #define REDIS_EXIT_GRACE_NS 5000000000ull
 #define REDIS_IDLE_NS 1000000
-#define REDIS_RECORD_MAX 1024
 
 /* A queued record: its Community ID, then the JSON object (record_len bytes). */
 struct redis_qrec {
@@ -89,7 +88,7 @@ redis_stream_close(struct sink *k, struct sink_stream *st, void *priv,
 {
 	struct redis_state *rs = k->state;
 	struct redis_queue *rq = &rs->queues[st->worker < rs->n_workers ? st->worker : 0];
-	char buf[REDIS_RECORD_MAX];
+	char buf[SINK_JSON_RECORD_MAX];
 	struct sink_line l = {buf, sizeof(buf), 0, false};
 	struct redis_qrec *r;
 

@@ -39,6 +39,13 @@ struct sinks_worker {
 	uint64_t discarded;
 	bool unbalanced_printed;
 	bool error_printed[SINK_MAX + 1]; /* by sink index */
+	/*
+	 * The last conflicts, for telemetry: written by the worker alone, read by
+	 * any thread under a sequence count (odd while an entry is written).
+	 */
+	uint32_t recent_seq;
+	uint64_t recent_n; /* conflicts so far; the next goes to recent[recent_n % N] */
+	struct sinks_conflict_seen recent[SINKS_RECENT_CONFLICTS];
 } __attribute__((aligned(64)));
 
 struct sinks {
@@ -52,8 +59,9 @@ struct sinks {
 	int finish_rc;
 	unsigned int n_workers;
 	struct sinks_worker *workers;
-	uint32_t sha_off;   /* offset of the SHA-256 context in the per-stream area */
-	uint32_t priv_size; /* bytes of the per-stream area */
+	uint32_t sha_off;      /* offset of the SHA-256 context in the per-stream area */
+	uint32_t conflict_off; /* of the first conflict's evidence (with detail) */
+	uint32_t priv_size;    /* bytes of the per-stream area */
 	unsigned int n;
 	struct sink sink[SINK_MAX + 1]; /* --sink order, then the console */
 };
@@ -266,6 +274,7 @@ sinks_stream_open(struct sinks *s, unsigned int worker, const struct reasm_flow 
 
 	st->s = s;
 	st->worker = worker < s->n_workers ? worker : s->n_workers - 1;
+	st->flow = *flow;
 	if (conn != NULL && conn->conn != NULL) {
 		st->conn = conn->conn;
 		st->conn_id = conn->id;
@@ -273,7 +282,7 @@ sinks_stream_open(struct sinks *s, unsigned int worker, const struct reasm_flow 
 	}
 	if (!s->detail)
 		return st;
-	st->flow = *flow;
+	st->conflict = (struct reasm_conflict *)((uint8_t *)priv + s->conflict_off);
 	if (encap != NULL)
 		st->encap = *encap;
 	if (s->sha256) {
@@ -451,20 +460,100 @@ check_totals(const struct sink_stream *st, const struct reasm_stream_totals *t, 
 		t->discarded_bytes, t->skipped_bytes, skipped);
 }
 
+void
+sink_hex(const uint8_t *bytes, size_t n, char *hex)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		hex[2 * i] = digits[bytes[i] >> 4];
+		hex[2 * i + 1] = digits[bytes[i] & 0xf];
+	}
+	hex[2 * n] = '\0';
+}
+
+const char *
+sink_conflict_kept_name(const struct reasm_conflict *c)
+{
+	return c->delivered ? "delivered" : c->kept_arrived ? "arrived" : "buffered";
+}
+
 /* The stream's SHA-256 in hex into @p hex (SINK_SHA256_HEX_LEN + 1 bytes). */
 static void
 sha256_hex(struct sha256_ctx *ctx, char *hex)
 {
-	static const char digits[] = "0123456789abcdef";
 	uint8_t digest[SHA256_DIGEST_SIZE];
-	unsigned int i;
 
 	sha256_digest(ctx, sizeof(digest), digest);
-	for (i = 0; i < sizeof(digest); i++) {
-		hex[2 * i] = digits[digest[i] >> 4];
-		hex[2 * i + 1] = digits[digest[i] & 0xf];
+	sink_hex(digest, sizeof(digest), hex);
+}
+
+void
+sinks_stream_conflict(void *stream, const struct reasm_conflict *c)
+{
+	struct sink_stream *st = stream;
+	struct sinks_worker *w = &st->s->workers[st->worker];
+	struct sinks_conflict_seen *e;
+
+	if (st->conflict != NULL && !st->conflicted) {
+		*st->conflict = *c;
+		st->conflicted = true;
 	}
-	hex[SINK_SHA256_HEX_LEN] = '\0';
+	__atomic_store_n(&w->recent_seq, w->recent_seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	e = &w->recent[w->recent_n % SINKS_RECENT_CONFLICTS];
+	e->number = w->recent_n;
+	e->flow = st->flow;
+	e->has_conn = st->conn != NULL;
+	e->conn_id = st->conn_id;
+	e->c = *c;
+	__atomic_store_n(&w->recent_n, w->recent_n + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->recent_seq, w->recent_seq + 1, __ATOMIC_RELEASE);
+}
+
+unsigned int
+sinks_recent_conflicts(const struct sinks *s, unsigned int worker, struct sinks_conflict_seen *out,
+		       unsigned int max)
+{
+	struct sinks_worker *w;
+	unsigned int n = 0, tries;
+
+	if (worker >= s->n_workers)
+		return 0;
+	w = &s->workers[worker];
+	for (tries = 0; tries < 100; tries++) {
+		uint32_t before = __atomic_load_n(&w->recent_seq, __ATOMIC_ACQUIRE);
+		uint64_t total;
+
+		if (before & 1)
+			continue; /* an entry is being written */
+		total = __atomic_load_n(&w->recent_n, __ATOMIC_RELAXED);
+		for (n = 0; n < max && n < total && n < SINKS_RECENT_CONFLICTS; n++)
+			out[n] = w->recent[(total - 1 - n) % SINKS_RECENT_CONFLICTS];
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&w->recent_seq, __ATOMIC_RELAXED) == before)
+			return n;
+	}
+	return 0; /* the worker kept writing: none this time */
+}
+
+void
+sink_line_conflict(struct sink_line *l, const struct reasm_conflict *c)
+{
+	char kept[SINK_SHA256_HEX_LEN + 1], other[SINK_SHA256_HEX_LEN + 1];
+
+	sink_hex(c->kept_sha256, sizeof(c->kept_sha256), kept);
+	sink_hex(c->other_sha256, sizeof(c->other_sha256), other);
+	sink_line_append(l, ",\"conflict\":{\"seq\":%" PRIu32 ",\"offset\":", c->seq);
+	if (c->offset_known)
+		sink_line_append(l, "%" PRIu32, c->offset);
+	else
+		sink_line_append(l, "null");
+	sink_line_append(l,
+			 ",\"len\":%" PRIu32 ",\"differing\":%" PRIu32 ",\"kept\":\"%s\""
+			 ",\"kept_sha256\":\"%s\",\"other_sha256\":\"%s\",\"seen\":%" PRIu64 "}",
+			 c->len, c->differing, sink_conflict_kept_name(c), kept, other, c->seen);
 }
 
 /* Add a closing stream's sums to its connection's side. */
@@ -480,6 +569,10 @@ conn_half_add(const struct sink_stream *st)
 	h->skip_unknown += st->skip_unknown;
 	for (c = 0; c < REASM_SKIP_CAUSE_MAX; c++)
 		h->skipped[c] += st->skipped[c];
+	if (st->conflicted && !h->conflicted) {
+		h->conflict = *st->conflict;
+		h->conflicted = true;
+	}
 }
 
 void
@@ -658,6 +751,10 @@ sinks_create(const struct sinks_conf *conf)
 		s->finished = true; /* nothing to report at free */
 		sinks_free(s);
 		return NULL;
+	}
+	if (s->detail) {
+		s->conflict_off = s->priv_size;
+		s->priv_size = align8(s->priv_size + sizeof(struct reasm_conflict));
 	}
 	return s;
 }

@@ -22,6 +22,7 @@
 #define REASM_APP_SINKS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <reasm.h>
@@ -145,6 +146,40 @@ void *sinks_stream_open(struct sinks *s, unsigned int worker, const struct reasm
 			void *priv, const struct reasm_encap *encap,
 			const struct reasm_half_ref *conn);
 void sinks_stream_data(void *stream, const struct reasm_record *records, unsigned int n);
+/**
+ * A conflicting overlap in a stream (reasm_stream_ops.conflict): kept as the
+ * stream's first for its records, and in its worker's ring of recent ones
+ * (sinks_recent_conflicts()).
+ */
+void sinks_stream_conflict(void *stream, const struct reasm_conflict *c);
+
+/** A conflict as telemetry shows it: where, and the library's evidence. */
+struct sinks_conflict_seen {
+	uint64_t number;        /**< the worker's conflicts before it */
+	struct reasm_flow flow; /**< the stream direction it was in */
+	uint64_t conn_id;       /**< its connection's id (with a conn sink), else 0 */
+	bool has_conn;
+	struct reasm_conflict c;
+};
+
+/** @p n bytes in lower-case hex into @p hex (2 n + 1 bytes, NUL-terminated). */
+void sink_hex(const uint8_t *bytes, size_t n, char *hex);
+
+/** Which copy the stream has: "delivered", "arrived" or "buffered" (struct reasm_conflict). */
+const char *sink_conflict_kept_name(const struct reasm_conflict *c);
+
+/** Conflicts each worker remembers for telemetry, the most recent ones. */
+#define SINKS_RECENT_CONFLICTS 16
+
+/**
+ * Copy worker @p worker's most recent conflicts, newest first, into @p out
+ * (at most @p max). Any thread, while the worker runs: an entry being
+ * written is read again, or left out.
+ * @return how many were copied.
+ */
+unsigned int sinks_recent_conflicts(const struct sinks *s, unsigned int worker,
+				    struct sinks_conflict_seen *out, unsigned int max);
+
 /**
  * Close a stream: check the library's @p totals against what the sinks got
  * (struct sinks_totals.unbalanced), write its jsonl line and console line.

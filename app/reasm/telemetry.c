@@ -15,6 +15,7 @@
 #include <rte_telemetry.h>
 #include <rte_version.h>
 
+#include "addr_format.h"
 #include "app.h"
 
 #if RTE_VERSION >= RTE_VERSION_NUM(23, 3, 0, 0)
@@ -228,6 +229,8 @@ do_config(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_string(d, "rx", rx_mode_name(o->rx_mode));
 	tel_add_u64(d, "idle_sleep_us", o->idle_sleep_us);
 	tel_add_u64(d, "zones", o->zones);
+	rte_tel_data_add_dict_string(d, "overlap_policy", overlap_policy_name(o->overlap_policy));
+	tel_add_u64(d, "retain_bytes", o->retain_bytes);
 	tel_add_u64(d, "runtime_stats", o->runtime_stats);
 	tel_add_u64(d, "defrag", o->defrag);
 	tel_add_u64(d, "defrag_datagrams", o->defrag ? o->defrag_conf.max_datagrams : 0);
@@ -284,6 +287,17 @@ top_cmp(const void *a, const void *b)
 	return x->worker < y->worker ? -1 : x->worker > y->worker;
 }
 
+/* Put dict @p c under @p key in @p d; @p c is freed if it cannot be. */
+static int
+tel_add_container(struct rte_tel_data *d, const char *key, struct rte_tel_data *c)
+{
+	if (rte_tel_data_add_dict_container(d, key, c, 0) != 0) {
+		rte_tel_data_free(c);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 /* Entry @p rank of /reasm/conns: one stream direction, as a dict. */
 static int
 add_conn(struct rte_tel_data *d, unsigned int rank, const struct top_entry *e)
@@ -306,11 +320,7 @@ add_conn(struct rte_tel_data *d, unsigned int rank, const struct top_entry *e)
 	tel_add_u64(c, "skipped_bytes", info->totals.skipped_bytes);
 	tel_add_u64(c, "worker", e->worker);
 	snprintf(key, sizeof(key), "%u", rank);
-	if (rte_tel_data_add_dict_container(d, key, c, 0) != 0) {
-		rte_tel_data_free(c);
-		return -ENOMEM;
-	}
-	return 0;
+	return tel_add_container(d, key, c);
 }
 
 /* A dict keyed by rank ("0" = most pages): telemetry arrays hold only scalars. */
@@ -330,6 +340,66 @@ do_conns(const char *cmd, const char *params, struct rte_tel_data *d)
 	for (i = 0; i < ctx->n && i < APP_TOP_CONNS && rc == 0; i++)
 		rc = add_conn(d, i, &ctx->all[i]);
 	free(ctx);
+	return rc;
+}
+
+/* ---- conflicts: the last overlaps whose copies differed ----------------- */
+
+/* One conflict as a dict: where (worker, 4-tuple, Community ID, conn_id) and the evidence. */
+static int
+add_conflict(struct rte_tel_data *d, unsigned int rank, unsigned int worker,
+	     const struct sinks_conflict_seen *e)
+{
+	struct rte_tel_data *c = rte_tel_data_alloc();
+	char addr[ADDR_FORMAT_GO_LEN], key[96];
+	char hex[2 * sizeof(e->c.kept_sha256) + 1];
+
+	if (c == NULL)
+		return -ENOMEM;
+	rte_tel_data_start_dict(c);
+	tel_add_u64(c, "worker", worker);
+	tel_add_u64(c, "number", e->number);
+	addr_format_go(e->flow.family, e->flow.src_addr, addr);
+	rte_tel_data_add_dict_string(c, "src", addr);
+	tel_add_u64(c, "sport", e->flow.src_port);
+	addr_format_go(e->flow.family, e->flow.dst_addr, addr);
+	rte_tel_data_add_dict_string(c, "dst", addr);
+	tel_add_u64(c, "dport", e->flow.dst_port);
+	if (reasm_community_id(&e->flow, g_app.opt.sinks.community_id_seed, key, sizeof(key)) > 0)
+		rte_tel_data_add_dict_string(c, "community_id", key);
+	if (e->has_conn) {
+		snprintf(key, sizeof(key), "%u.%" PRIu64, worker, e->conn_id);
+		rte_tel_data_add_dict_string(c, "conn_id", key);
+	}
+	tel_add_u64(c, "seq", e->c.seq);
+	if (e->c.offset_known)
+		tel_add_u64(c, "offset", e->c.offset);
+	tel_add_u64(c, "len", e->c.len);
+	tel_add_u64(c, "differing", e->c.differing);
+	rte_tel_data_add_dict_string(c, "kept", sink_conflict_kept_name(&e->c));
+	sink_hex(e->c.kept_sha256, sizeof(e->c.kept_sha256), hex);
+	rte_tel_data_add_dict_string(c, "kept_sha256", hex);
+	sink_hex(e->c.other_sha256, sizeof(e->c.other_sha256), hex);
+	rte_tel_data_add_dict_string(c, "other_sha256", hex);
+	tel_add_u64(c, "seen_ns", e->c.seen);
+	snprintf(key, sizeof(key), "%u", rank);
+	return tel_add_container(d, key, c);
+}
+
+/* Each worker's most recent conflicts, newest first, keyed "0", "1", ... worker by worker. */
+static int
+do_conflicts(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct sinks_conflict_seen seen[SINKS_RECENT_CONFLICTS];
+	unsigned int w, i, n, rank = 0;
+	int rc = 0;
+
+	rte_tel_data_start_dict(d);
+	for (w = 0; w < g_app.n_workers && rc == 0; w++) {
+		n = sinks_recent_conflicts(g_app.sinks, w, seen, RTE_DIM(seen));
+		for (i = 0; i < n && rc == 0; i++)
+			rc = add_conflict(d, rank++, w, &seen[i]);
+	}
 	return rc;
 }
 
@@ -356,11 +426,7 @@ add_runtime(struct rte_tel_data *d, const char *key, unsigned int lcore, const s
 		snprintf(name, sizeof(name), "%s_cycles", rows[i].name);
 		tel_add_u64(c, name, rows[i].t.cycles);
 	}
-	if (rte_tel_data_add_dict_container(d, key, c, 0) != 0) {
-		rte_tel_data_free(c);
-		return -ENOMEM;
-	}
-	return 0;
+	return tel_add_container(d, key, c);
 }
 
 static int
@@ -511,6 +577,7 @@ GATED_COMMAND(flush_all)
 GATED_COMMAND(runtime)
 GATED_COMMAND(runtime_enable)
 GATED_COMMAND(gauges)
+GATED_COMMAND(conflicts)
 
 int
 telemetry_register(struct app *app)
@@ -531,6 +598,9 @@ telemetry_register(struct app *app)
 	rc |= rte_telemetry_register_cmd(
 		"/reasm/conns", cmd_conns,
 		"Stream directions holding the most out-of-order pages. No parameters");
+	rc |= rte_telemetry_register_cmd(
+		"/reasm/conflicts", cmd_conflicts,
+		"Each worker's last overlaps whose copies differed, with evidence. No parameters");
 	rc |= rte_telemetry_register_cmd(
 		"/reasm/runtime", cmd_runtime,
 		"Calls, packets and TSC cycles per stage of each lcore's loop. No parameters");

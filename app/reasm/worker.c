@@ -90,10 +90,23 @@ stream_close(void *stream, const struct reasm_stream_totals *totals)
 		sink_time(rt, 0, t);
 }
 
+static void
+stream_conflict(void *stream, const struct reasm_conflict *c)
+{
+	struct rt_lcore *rt = &RTE_PER_LCORE(this_worker)->rt;
+	bool timed = rt->timing;
+	uint64_t t = timed ? rte_rdtsc() : 0;
+
+	sinks_stream_conflict(stream, c);
+	if (timed)
+		sink_time(rt, 0, t);
+}
+
 static const struct reasm_stream_ops worker_stream_ops = {
 	.open = stream_open,
 	.reassembled = stream_data,
 	.complete = stream_close,
+	.conflict = stream_conflict,
 };
 
 /* Connections (with a conn sink): their time is the sinks' too. */
@@ -196,6 +209,7 @@ worker_create(struct app *app, struct worker *w)
 	pc.factory_ctx = w;
 	pc.stream_priv_size = sinks_stream_priv_size(app->sinks);
 	pc.max_zones = app->opt.zones;
+	pc.retain_bytes = app->opt.retain_bytes;
 	if (sinks_want_connections(app->sinks)) {
 		pc.max_connections = app->opt.max_connections != 0 ? app->opt.max_connections
 								   : app->opt.max_conns;
@@ -214,6 +228,7 @@ worker_create(struct app *app, struct worker *w)
 	ac.page_pool = w->pages;
 	ac.max_pages_total = app->opt.pages_total;
 	ac.max_pages_per_conn = app->opt.pages_per_conn;
+	ac.overlap_policy = app->opt.overlap_policy;
 	ac.socket_id = socket;
 	if (app->opt.defrag) {
 		ac.defrag = app->opt.defrag_conf;

@@ -377,6 +377,68 @@ struct reasm_stream_totals {
 	 * no record's skip shows them when the cut is at the stream's tail.
 	 */
 	uint64_t cut_bytes;
+	/**
+	 * Overlaps whose copies differed (struct reasm_conflict): the number of
+	 * reasm_stream_ops.conflict calls it had, callback or not.
+	 */
+	uint64_t conflicts;
+	uint64_t conflict_bytes; /**< the sum of their reasm_conflict.differing */
+};
+
+/** Which copy of overlapping, not yet delivered bytes is delivered (reasm_assembler_conf). */
+enum reasm_overlap_policy {
+	/**
+	 * gopacket's: out-of-order segments wait in a list, each inserted after
+	 * the last page starting at or before it (a segment's pages as one
+	 * block), and are delivered in list order as they become contiguous,
+	 * each trimmed against what was delivered. So of two buffered copies the
+	 * one starting lower wins, at the same start the one received first,
+	 * except where a segment longer than a page reaches past pages after
+	 * it; in-order data is delivered at once and wins over any copy
+	 * buffered beyond it.
+	 */
+	REASM_OVERLAP_FIRST = 0,
+	/**
+	 * The copy received last wins wherever it overlaps bytes still
+	 * buffered (they are overwritten when it arrives), as Suricata's "last"
+	 * and the BSD stacks keep retransmitted data. Bytes already delivered
+	 * cannot change under either policy.
+	 */
+	REASM_OVERLAP_LAST,
+};
+
+/**
+ * Overlapping bytes whose copies differ: an evasion attempt (a
+ * retransmission carrying other bytes than the first time) or corruption.
+ * Reported under either policy, with both versions' SHA-256.
+ *
+ * Each arriving segment is compared with what the stream would deliver at
+ * its positions without it: bytes still buffered (the first buffered copy
+ * in delivery order), and bytes delivered already while the retention
+ * window (reasm_pool_conf.retain_bytes) holds them. Contiguous positions
+ * compared with the same outcome (same copy kept, delivered or not) make
+ * one overlap; it is a conflict when any of its bytes differ, and then
+ * @c len covers the whole overlap, identical bytes included.
+ */
+struct reasm_conflict {
+	uint32_t seq; /**< sequence number of the overlap's first byte */
+	/**
+	 * Its position in the stream: bytes of the stream before it (skipped
+	 * holes included) counted from the first byte after the SYN, or from the
+	 * first byte delivered when the start was not seen; modulo 2^32 (exact
+	 * for the first 4 GiB of a stream).
+	 */
+	uint32_t offset;
+	bool offset_known; /**< false: the stream had no start yet (offset 0) */
+	/** The copy kept was delivered already (its bytes from the retention window). */
+	bool delivered;
+	/** The copy kept is the one that arrived now (else the one held before). */
+	bool kept_arrived;
+	uint32_t len;             /**< bytes of the overlap */
+	uint32_t differing;       /**< of those, bytes that differ (conflict_bytes) */
+	uint8_t kept_sha256[32];  /**< SHA-256 of the overlap as the stream delivers it */
+	uint8_t other_sha256[32]; /**< of the other copy */
+	uint64_t seen;            /**< timestamp of the segment that arrived */
 };
 
 /**
@@ -445,7 +507,22 @@ struct reasm_stream_ops {
 	 *   to reassembled(). Valid during the call only.
 	 */
 	void (*complete)(void *stream, const struct reasm_stream_totals *totals);
+	/**
+	 * Optional (may be NULL): overlapping bytes arrived whose copies differ
+	 * (struct reasm_conflict), reported whatever the overlap policy: the
+	 * stream's count of them is the number of calls, its conflicting bytes
+	 * the sum of their @c differing. Runs on the assembler's thread,
+	 * between the stream's open() and its complete(), like reassembled();
+	 * reassembled() may not have delivered the kept copy yet.
+	 *
+	 * @param stream   What open() returned.
+	 * @param conflict Valid during the call only.
+	 */
+	void (*conflict)(void *stream, const struct reasm_conflict *conflict);
 };
+
+/** The largest reasm_pool_conf.retain_bytes: 1 MiB. */
+#define REASM_RETAIN_MAX (1u << 20)
 
 /** Most records passed to one reassembled() call. */
 #define REASM_MAX_RECORDS_PER_CALL 64
@@ -497,6 +574,17 @@ struct reasm_pool_conf {
 	const struct reasm_connection_ops *conn_ops;
 	void *conn_ctx;          /**< passed to conn_ops->open */
 	uint32_t conn_priv_size; /**< bytes of per-connection user area (may be 0) */
+	/**
+	 * Delivered bytes each stream direction keeps (0: none; else a power
+	 * of two, at most REASM_RETAIN_MAX), so that a later segment repeating
+	 * them is compared with them (struct reasm_conflict with delivered
+	 * set). Without it, only overlaps of bytes still buffered are compared:
+	 * in-order bytes are delivered without a copy. With it, each delivered
+	 * byte is copied once into its direction's window (the cost is in
+	 * docs/performance.md), and max_conns x retain_bytes are allocated at
+	 * creation. A skip empties the window.
+	 */
+	uint32_t retain_bytes;
 };
 
 struct reasm_pool;
@@ -895,6 +983,8 @@ enum reasm_counter_class {
 	X(delivered_bytes, TRAFFIC, "bytes handed to reassembled callbacks") \
 	X(delivered_records, TRAFFIC, "records handed to reassembled callbacks") \
 	X(overlap_bytes, NOT_DELIVERED, "received bytes trimmed because already delivered") \
+	X(overlap_conflicts, EVENT, "overlaps whose two copies differ (reasm_stream_ops.conflict): compared with bytes still buffered, and with delivered bytes within reasm_pool_conf.retain_bytes") \
+	X(overlap_conflict_bytes, EVENT, "the bytes that differ in those overlaps") \
 	X(discarded_on_close_bytes, NOT_DELIVERED, "buffered bytes freed when a stream completed before them") \
 	X(skips_start_unknown, EVENT, "records with skip -1 (stream start not seen)") \
 	X(skipped_bytes_page_limit, SKIP, "bytes skipped because max_pages_per_conn was reached") \
@@ -1117,6 +1207,8 @@ struct reasm_assembler_conf {
 	int socket_id; /**< NUMA socket for the assembler itself */
 	/** IP defragmentation (all zero: off; see struct reasm_defrag_conf). */
 	struct reasm_defrag_conf defrag;
+	/** Which copy of overlapping buffered bytes is delivered (default: gopacket's). */
+	enum reasm_overlap_policy overlap_policy;
 };
 
 struct reasm_assembler;
@@ -1404,7 +1496,10 @@ unsigned int reasm_assembler_top_conns(struct reasm_assembler *a, struct reasm_c
  * @return
  *   - 0 with @p flow filled if the frame is a TCP segment the burst entry
  *     point would assemble;
- *   - -EINVAL otherwise (or if an argument is NULL);
+ *   - -EINVAL otherwise (or if an argument is NULL), IP fragments included:
+ *     with defragmentation on (struct reasm_defrag_conf), the fragment that
+ *     completes a TCP datagram is assembled by the burst entry point but has
+ *     no key of its own here (reasm_spread_key_of_mbuf() gives one);
  *   - -ENOMEM if that buffer could not be allocated.
  */
 int reasm_flow_of_mbuf(const struct rte_mbuf *m, struct reasm_flow *flow);

@@ -98,8 +98,12 @@ push_record(struct reasm_assembler *a, struct reasm_conn *conn, const struct rea
 {
 	struct reasm_batch *b = &a->batch;
 
-	if (b->n == REASM_MAX_RECORDS_PER_CALL)
-		deliver_batch(a, conn);
+	if (unlikely(b->n >= b->slow_at)) {
+		if (b->n == REASM_MAX_RECORDS_PER_CALL)
+			deliver_batch(a, conn);
+		if (a->retain)
+			reasm_retain_record(a->pool, conn, rec);
+	}
 	b->rec[b->n++] = *rec;
 	if (dead != NULL)
 		b->dead[b->ndead++] = dead;
@@ -152,6 +156,7 @@ set_skip(struct reasm_assembler *a, const struct reasm_conn *conn, uint32_t seq,
 		rec->skip = -1;
 		rec->skip_cause = REASM_SKIP_START_UNKNOWN;
 		reasm_ctr_add(a, REASM_CTR_skips_start_unknown, 1);
+		reasm_conn_acct(a->pool, conn)->base_seq = seq; /* offsets count from here */
 	} else if ((diff = reasm_seq_diff(conn->next_seq, seq)) > 0) {
 		rec->skip = diff;
 		rec->skip_cause = (uint8_t)cause;
@@ -219,9 +224,10 @@ add_next_from_conn(struct reasm_assembler *a, struct reasm_conn *conn, enum reas
 	rec.seen = page->seen;
 
 	conn->first = page->next;
-	if (conn->first == NULL)
+	if (conn->first == NULL) {
 		conn->last = NULL;
-	else
+		conn->pages_unsorted = 0;
+	} else
 		conn->first->prev = NULL;
 	conn->npages--;
 	owner_pages_sub(page);
@@ -331,7 +337,12 @@ pages_from_segment(struct reasm_assembler *a, const struct reasm_segment *seg, u
 	return true;
 }
 
-/* The seed's pushBetween after traverseConn: insert after the last page with seq <= @seq. */
+/*
+ * The seed's pushBetween after traverseConn: insert after the last page with
+ * seq <= @seq. A segment's pages go in as one block, so a block longer than
+ * a page can reach past pages after it: the list is then out of sequence
+ * order (delivery follows the list, as gopacket's does).
+ */
 static void
 link_pages(struct reasm_conn *conn, uint32_t seq, struct reasm_page *first, struct reasm_page *last)
 {
@@ -346,6 +357,8 @@ link_pages(struct reasm_conn *conn, uint32_t seq, struct reasm_page *first, stru
 	} else {
 		last->next = next;
 		next->prev = last;
+		if (reasm_seq_diff(next->seq, last->seq) > 0) /* the block reaches past it */
+			conn->pages_unsorted = 1;
 	}
 	if (prev == NULL || conn->first == NULL) {
 		conn->first = first;
@@ -393,6 +406,8 @@ insert_into_conn(struct reasm_assembler *a, struct reasm_conn *conn,
 		deliver_batch(a, conn);
 	}
 	link_pages(conn, seg->seq, first, last);
+	if (unlikely(first->prev != NULL || last->next != NULL) && seg->len > 0)
+		reasm_overlap_held(a, conn, seg, first, last, ts);
 	conn->npages += n;
 	if (a->shared)
 		__atomic_fetch_add(&a->pages_used, n, __ATOMIC_RELAXED);
@@ -417,6 +432,21 @@ conn_unlock(struct reasm_assembler *a, struct reasm_conn *conn)
 		rte_spinlock_unlock(&conn->lock);
 }
 
+/*
+ * In-order @p seg while the stream holds pages or keeps delivered bytes:
+ * compare what it repeats of the delivered bytes, and what it overlaps of
+ * the pages.
+ */
+static __rte_noinline void
+overlap_in_order(struct reasm_assembler *a, struct reasm_conn *conn,
+		 const struct reasm_segment *seg, uint64_t ts)
+{
+	if (a->retain && reasm_seq_diff(seg->seq, conn->next_seq) > 0)
+		reasm_overlap_delivered(a, conn, seg, ts);
+	if (conn->first != NULL)
+		reasm_overlap_in_order(a, conn, seg, ts);
+}
+
 /* The seed's AssembleWithTimestamp, once the connection is known. */
 static void
 assemble_into(struct reasm_assembler *a, struct reasm_conn *conn, const struct reasm_segment *seg,
@@ -436,7 +466,10 @@ assemble_into(struct reasm_assembler *a, struct reasm_conn *conn, const struct r
 			rec.seen = ts;
 			conn->next_seq = reasm_seq_add(seg->seq, (int64_t)seg->len + 1);
 			conn->next_seq_valid = true;
+			reasm_conn_acct(a->pool, conn)->base_seq = reasm_seq_add(seg->seq, 1);
 			push_record(a, conn, &rec, NULL);
+			if (unlikely(conn->first != NULL)) /* its data over pages held before */
+				reasm_overlap_in_order(a, conn, seg, ts);
 		} else {
 			insert_into_conn(a, conn, seg, ts);
 		}
@@ -445,6 +478,8 @@ assemble_into(struct reasm_assembler *a, struct reasm_conn *conn, const struct r
 	} else {
 		struct reasm_record rec = {0};
 
+		if (unlikely(((uintptr_t)conn->first | a->retain) != 0)) /* one branch */
+			overlap_in_order(a, conn, seg, ts);
 		push_segment(a, conn, seg, ts, &rec);
 	}
 	if (a->batch.pushed > 0)
@@ -688,6 +723,12 @@ reasm_assembler_create(const struct reasm_assembler_conf *conf)
 		return NULL;
 	}
 	pool = conf->pool;
+	if (conf->overlap_policy != REASM_OVERLAP_FIRST &&
+	    conf->overlap_policy != REASM_OVERLAP_LAST) {
+		REASM_LOG(ERR, "assembler: unknown overlap policy %d", (int)conf->overlap_policy);
+		rte_errno = EINVAL;
+		return NULL;
+	}
 	if (conf->page_pool->elt_size < sizeof(struct reasm_page)) {
 		REASM_LOG(ERR, "assembler: page_pool elements of %u bytes, %zu needed",
 			  conf->page_pool->elt_size, sizeof(struct reasm_page));
@@ -709,9 +750,12 @@ reasm_assembler_create(const struct reasm_assembler_conf *conf)
 	a->snapshot = rte_malloc_socket("reasm_snapshot", sizeof(uint32_t) * pool->max_conns, 0,
 					conf->socket_id);
 	a->scratch = rte_malloc_socket("reasm_scratch", REASM_SCRATCH_BYTES, 0, conf->socket_id);
-	if (a->snapshot == NULL || a->scratch == NULL) {
+	a->overlap_claimed = rte_malloc_socket("reasm_overlap", REASM_OVERLAP_WINDOW / 8, 0,
+					       conf->socket_id);
+	if (a->snapshot == NULL || a->scratch == NULL || a->overlap_claimed == NULL) {
 		rte_free(a->snapshot);
 		rte_free(a->scratch);
+		rte_free(a->overlap_claimed);
 		rte_free(a);
 		rte_errno = ENOMEM;
 		return NULL;
@@ -723,10 +767,14 @@ reasm_assembler_create(const struct reasm_assembler_conf *conf)
 		reasm_defrag_free(a);
 		rte_free(a->snapshot);
 		rte_free(a->scratch);
+		rte_free(a->overlap_claimed);
 		rte_free(a);
 		rte_errno = -rc;
 		return NULL;
 	}
+	a->overlap_last = conf->overlap_policy == REASM_OVERLAP_LAST;
+	a->retain = pool->retain != NULL;
+	a->batch.slow_at = a->retain ? 0 : REASM_MAX_RECORDS_PER_CALL;
 	a->max_pages_total = conf->max_pages_total;
 	a->max_pages_per_conn = conf->max_pages_per_conn;
 	a->shared = pool->mode == REASM_POOL_SHARED;
@@ -780,6 +828,7 @@ reasm_assembler_free(struct reasm_assembler *a)
 	__atomic_fetch_sub(&a->pool->assemblers, 1, __ATOMIC_RELAXED);
 	rte_free(a->snapshot);
 	rte_free(a->scratch);
+	rte_free(a->overlap_claimed);
 	rte_free(a);
 }
 

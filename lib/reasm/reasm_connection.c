@@ -485,6 +485,8 @@ reasm_conv_unlink(struct reasm_pool *pool, struct reasm_conn *conn,
 	sum->discarded_bytes += t->discarded_bytes;
 	sum->skipped_bytes += t->skipped_bytes;
 	sum->cut_bytes += t->cut_bytes;
+	sum->conflicts += t->conflicts;
+	sum->conflict_bytes += t->conflict_bytes;
 	conn->conv = REASM_NO_CONN;
 	if (--cv->streams_open == 0) {
 		struct reasm_convs *cs = pool->convs;

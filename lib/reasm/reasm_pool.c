@@ -291,6 +291,7 @@ conn_init(struct reasm_pool *pool, struct reasm_conn *conn, const struct reasm_f
 	conn->in_use = true;
 	conn->on_page_list = false;
 	conn->npages = 0;
+	conn->pages_unsorted = 0;
 	conn->first = conn->last = NULL;
 	conn->paged_key = 0;
 	conn->last_seen = ts;
@@ -488,6 +489,12 @@ check_conf(const struct reasm_pool_conf *conf)
 			  conf->name, conf->max_zones, 8u, REASM_ZONE_MAX);
 		return -EINVAL;
 	}
+	if (conf->retain_bytes > REASM_RETAIN_MAX ||
+	    (conf->retain_bytes & (conf->retain_bytes - 1)) != 0) {
+		REASM_LOG(ERR, "pool %s: retain_bytes %u: 0, or a power of two up to %u",
+			  conf->name, conf->retain_bytes, REASM_RETAIN_MAX);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -580,6 +587,22 @@ reasm_pool_create(const struct reasm_pool_conf *conf)
 		rc = ENOMEM;
 		goto fail;
 	}
+	if (conf->retain_bytes != 0) {
+		pool->retain_bytes = conf->retain_bytes;
+		pool->retain = rte_zmalloc_socket("reasm_retain",
+						  (size_t)conf->retain_bytes * conf->max_conns,
+						  RTE_CACHE_LINE_SIZE, conf->socket_id);
+		pool->retained = rte_zmalloc_socket("reasm_retained",
+						    sizeof(uint32_t) * conf->max_conns,
+						    RTE_CACHE_LINE_SIZE, conf->socket_id);
+		if (pool->retain == NULL || pool->retained == NULL) {
+			REASM_LOG(ERR,
+				  "pool %s: cannot allocate %u x %u bytes of retention windows",
+				  conf->name, conf->max_conns, conf->retain_bytes);
+			rc = ENOMEM;
+			goto fail;
+		}
+	}
 	for (i = 0; i < conf->max_conns; i++)
 		rte_spinlock_init(&pool->conns[i].lock);
 	if (conf->max_zones != 0) {
@@ -608,6 +631,8 @@ reasm_pool_free(struct reasm_pool *pool)
 	rte_free(pool->conns);
 	rte_free(pool->privs);
 	rte_free(pool->accts);
+	rte_free(pool->retain);
+	rte_free(pool->retained);
 	reasm_zones_free(pool);
 	reasm_convs_free(pool);
 	rte_free(pool);
@@ -633,6 +658,8 @@ reasm_conn_totals(const struct reasm_pool *pool, const struct reasm_conn *conn,
 	out->discarded_bytes = acct->discarded_bytes;
 	out->skipped_bytes = acct->skipped_bytes;
 	out->cut_bytes = acct->cut_bytes;
+	out->conflicts = acct->conflicts;
+	out->conflict_bytes = acct->conflict_bytes;
 	out->buffered_bytes = 0;
 	for (page = conn->first; page != NULL; page = page->next)
 		out->buffered_bytes += page->len;

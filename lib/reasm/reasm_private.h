@@ -106,7 +106,13 @@ struct reasm_conn {
 	bool in_use;         /**< open; false once closed */
 	bool on_page_list;
 	uint8_t conv_half; /**< with connections: its side, an index in reasm_connection.half */
-	uint32_t npages;
+	uint32_t npages : 31;
+	/**
+	 * Its page list is out of sequence order: a block of pages (one
+	 * segment's) went in before a page starting lower than its last one.
+	 * Set by link_pages(), cleared when the list empties.
+	 */
+	uint32_t pages_unsorted : 1;
 	union {
 		rte_spinlock_t lock; /**< shared mode only */
 		uint32_t conv;       /**< single-writer with connections: its connection, or none */
@@ -136,6 +142,9 @@ struct reasm_conn_acct {
 	uint64_t discarded_bytes;
 	uint64_t skipped_bytes;
 	uint64_t cut_bytes;
+	uint32_t base_seq;  /**< sequence of the stream's first byte, once next_seq is valid */
+	uint32_t conflicts; /**< struct reasm_stream_totals.conflicts */
+	uint64_t conflict_bytes;
 };
 
 struct reasm_pool {
@@ -145,6 +154,15 @@ struct reasm_pool {
 	struct reasm_conn *conns;      /**< max_conns entries, by hash position */
 	uint8_t *privs;                /**< max_conns * stream_priv_size bytes */
 	struct reasm_conn_acct *accts; /**< max_conns entries, by hash position */
+	/*
+	 * With conf.retain_bytes (a power of two): each direction's last
+	 * delivered bytes, max_conns windows of retain_bytes by hash position, a
+	 * byte at (its sequence & (retain_bytes - 1)); retained[i] of them are
+	 * valid, those just before the direction's next_seq. Else NULL.
+	 */
+	uint8_t *retain;
+	uint32_t *retained;
+	uint32_t retain_bytes;
 	uint32_t max_conns;
 	uint32_t stream_priv_size;
 	const struct reasm_stream_ops *ops;
@@ -170,6 +188,12 @@ struct reasm_batch {
 	unsigned int ndead;
 	unsigned int pushed; /**< records queued by the current call */
 	bool last_end;       /**< the last record queued had end set */
+	/**
+	 * push_record() takes its slow path from this many records on: when
+	 * the batch is full (REASM_MAX_RECORDS_PER_CALL), or always (0) when
+	 * delivered bytes are retained: one test per record for both.
+	 */
+	unsigned int slow_at;
 };
 
 /** Bytes of the buffer that gathers multi-segment mbufs. */
@@ -204,6 +228,10 @@ struct reasm_assembler {
 	uint8_t *scratch;            /**< gathers multi-segment mbufs */
 	/** Segments come from the burst path: each is the seg of a struct reasm_parsed. */
 	bool in_burst;
+	bool overlap_last; /**< REASM_OVERLAP_LAST */
+	bool retain;       /**< the pool keeps delivered bytes (retain_bytes) */
+	/** Positions of a segment given to a page (reasm_overlap.c, lists out of order). */
+	uint64_t *overlap_claimed;
 	bool time_stages;                /**< reasm_assembler_stage_timing(): any thread writes */
 	struct reasm_stage_stats stages; /**< published once per timed burst */
 };
@@ -322,6 +350,36 @@ int reasm_assemble_conn(struct reasm_assembler *a, const struct reasm_flow *flow
 const struct reasm_conn *reasm_conv_step(struct reasm_assembler *a, const struct reasm_flow *flow,
 					 int32_t pos, bool pos_final,
 					 const struct reasm_segment *seg, uint64_t ts);
+
+/* ---- overlaps: reasm_overlap.c ---- */
+
+/** Positions of a segment compared at a time with a page list out of order (a bitmap). */
+#define REASM_OVERLAP_WINDOW 65536
+
+/*
+ * Segment @p seg was just buffered as pages @p own_first to @p own_last of
+ * @p conn, which holds other pages it overlaps: compare it with the bytes
+ * the stream would deliver there, report conflicts and, under the last-wins
+ * policy, overwrite those bytes.
+ */
+void reasm_overlap_held(struct reasm_assembler *a, struct reasm_conn *conn,
+			const struct reasm_segment *seg, const struct reasm_page *own_first,
+			const struct reasm_page *own_last, uint64_t ts);
+/*
+ * In-order segment @p seg (seq <= next_seq) is about to be delivered while
+ * @p conn holds pages: compare it with what it overlaps of them.
+ */
+void reasm_overlap_in_order(struct reasm_assembler *a, struct reasm_conn *conn,
+			    const struct reasm_segment *seg, uint64_t ts);
+/*
+ * In-order segment @p seg repeats delivered bytes (seq < next_seq): compare
+ * them with what the retention window still holds.
+ */
+void reasm_overlap_delivered(struct reasm_assembler *a, struct reasm_conn *conn,
+			     const struct reasm_segment *seg, uint64_t ts);
+/* A record was pushed, next_seq now its end: keep its bytes in the retention window. */
+void reasm_retain_record(struct reasm_pool *pool, const struct reasm_conn *conn,
+			 const struct reasm_record *rec);
 
 /* ---- connections: reasm_connection.c ---- */
 

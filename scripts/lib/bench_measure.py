@@ -17,6 +17,8 @@ Runs, in order, with the binaries scripts/bench built:
   5. callgrind: instructions per packet of the timed region, reasm and floor;
   6. the connection layer's cost: reasm_bench --side reasm with and without
      --connections, alternated, and both under callgrind;
+  7. the overlap options' cost the same way: the default, --overlap-last and
+     --retain-bytes 4096;
 then writes everything, with the settings, the machine and the date, to ONE results
 JSON file (--out, default TMP/results.json). scripts/lib/bench_report.py reads it and
 prints the table, writes docs/performance.md and its plot, or the --smoke XML report.
@@ -27,7 +29,8 @@ Results file (a JSON object):
   {binary, reason, results: {workload: the peer's line or {"error"}}}}; app: run_apps()'s
   dict (direct, spread, sha256, scaling: lists of app_run() dicts; split_check);
   callgrind: {per_pkt, annotate} or null; callgrind_reason; connections: {ns: {"off"|"on":
-  {workload: best ns/pkt}}, ok: {workload: bytes and counters right with --connections}, instr: {"off"|"on": {workload: instr/pkt}} or null}; workloads: the throughput
+  {workload: best ns/pkt}}, ok: {workload: bytes and counters right with --connections}, instr: {"off"|"on": {workload: instr/pkt}} or null}; overlaps: the same with modes "first", "last", "retain";
+  workloads: the throughput
   workloads in table order; settings: smoke, reps, peer_repeat, app_seconds,
   app_workers, cpus, load, cmdline, machine, date.
 """
@@ -454,30 +457,31 @@ def top_functions(text, packets, n=15):
     return rows
 
 
-def run_connections(args, tmp):
-    """The connection layer's cost: ns/pkt off and on (alternated), instructions/pkt."""
-    ns, ok = {"off": {}, "on": {}}, {}
+def run_variants(args, tmp, name, modes):
+    """One library option's cost: ns/pkt of the reasm side in each of @modes ({mode: extra
+    reasm_bench arguments}, the first the baseline), alternated, and instructions/pkt."""
+    ns, ok = {m: {} for m in modes}, {}
     base = [args.reasm_bench, "--json", "--side", "reasm", "--only", ",".join(THROUGHPUT),
             "--reps", str(args.reps)] + args.size_args
-    for _ in range(2):  # alternated, so drift in the machine's speed hits both
-        for mode, extra in (("off", []), ("on", ["--connections"])):
-            log("connections: " + " ".join(base[1:] + extra))
+    for _ in range(2):  # alternated, so drift in the machine's speed hits every mode
+        for mode, extra in modes.items():
+            log("%s: %s" % (name, " ".join(base[1:] + extra)))
             rc, out, err = run(base + extra, 400)
             if rc != 0:
-                log("reasm_bench --connections exited %d: %s" % (rc, err.strip()[-500:]))
+                log("reasm_bench %s exited %d: %s" % (" ".join(extra), rc, err.strip()[-500:]))
                 return None
             for r in json_lines(out):
                 if "reasm_ns_per_pkt" in r:
                     w = r["workload"]
                     ns[mode][w] = min(ns[mode].get(w, 1e18), r["reasm_ns_per_pkt"])
-                    if mode == "on":  # every byte delivered, counters agree with callbacks
+                    if extra:  # every byte delivered, counters agree with callbacks
                         ok[w] = ok.get(w, True) and bool(r.get("bytes_ok")) and bool(
                             r.get("counters_ok"))
     instr = None
     if shutil_which("valgrind") and not sanitized(args.reasm_bench) and not args.no_callgrind:
         instr = {}
-        for mode, extra in (("off", []), ("on", ["--connections"])):
-            d = os.path.join(tmp, "callgrind-conn-" + mode)
+        for mode, extra in modes.items():
+            d = os.path.join(tmp, "callgrind-%s-%s" % (name, mode))
             shutil.rmtree(d, ignore_errors=True)
             os.makedirs(d)
             out_file = os.path.join(d, "cg.out")
@@ -493,6 +497,22 @@ def run_connections(args, tmp):
                            for tag, (total, _) in callgrind_dumps(out_file).items()
                            if tag.split(":", 1)[1] in packets}
     return {"ns": ns, "ok": ok, "instr": instr}
+
+
+def run_connections(args, tmp):
+    """The connection layer's cost: off and on (--connections)."""
+    return run_variants(args, tmp, "connections", {"off": [], "on": ["--connections"]})
+
+
+# What overlap handling costs: the policy, and a retention window of OVERLAP_RETAIN bytes.
+OVERLAP_RETAIN = 4096
+
+
+def run_overlaps(args, tmp):
+    """The overlap policy's and the retention window's cost against the default."""
+    return run_variants(args, tmp, "overlaps", {
+        "first": [], "last": ["--overlap-last"],
+        "retain": ["--retain-bytes", str(OVERLAP_RETAIN)]})
 
 
 def shutil_which(name):
@@ -593,10 +613,12 @@ def main():
     log("callgrind done (%.0f s)" % (time.monotonic() - t_start))
     connections = run_connections(args, args.tmp)
     log("connections done (%.0f s)" % (time.monotonic() - t_start))
+    overlaps = run_overlaps(args, args.tmp)
+    log("overlaps done (%.0f s)" % (time.monotonic() - t_start))
 
     results = {"reasm": reasm, "reasm_rc": reasm_rc, "reasm_err": reasm_err,
                "pcaps": pcaps, "peers": peers, "app": app, "callgrind": cg,
-               "connections": connections,
+               "connections": connections, "overlaps": overlaps,
                "callgrind_reason": cg_reason, "workloads": THROUGHPUT, "settings": settings}
     out = args.out or os.path.join(args.tmp, "results.json")
     with open(out, "w") as f:

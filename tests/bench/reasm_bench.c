@@ -126,6 +126,8 @@ static struct {
 	const char *pcap_dir;
 	bool side_reasm, side_floor, side_parse;
 	bool connections; /* --connections: the reasm side pairs directions (max_connections) */
+	uint32_t retain_bytes; /* --retain-bytes: reasm_pool_conf.retain_bytes */
+	bool overlap_last;     /* --overlap-last: REASM_OVERLAP_LAST */
 	uint32_t idle_conns;
 	unsigned int mem_mb;
 	unsigned int lcore;
@@ -826,6 +828,7 @@ rig_create(struct rig *g, uint32_t max_conns, struct rte_mempool *pages)
 		pc.conn_ops = &count_conn_ops;
 		pc.conn_ctx = &g->c;
 	}
+	pc.retain_bytes = opt.retain_bytes;
 	g->pool = reasm_pool_create(&pc);
 	if (g->pool == NULL) {
 		fprintf(stderr, "reasm_bench: reasm_pool_create(%u conns): %s (more --mem?)\n",
@@ -835,6 +838,7 @@ rig_create(struct rig *g, uint32_t max_conns, struct rte_mempool *pages)
 	ac.pool = g->pool;
 	ac.page_pool = pages;
 	ac.socket_id = (int)rte_socket_id();
+	ac.overlap_policy = opt.overlap_last ? REASM_OVERLAP_LAST : REASM_OVERLAP_FIRST;
 	g->a = reasm_assembler_create(&ac);
 	if (g->a == NULL) {
 		fprintf(stderr, "reasm_bench: reasm_assembler_create: %s\n",
@@ -1431,6 +1435,9 @@ usage(FILE *f)
 		"  --side LIST       reasm,floor,parse (default all three)\n"
 		"  --connections     the reasm side also pairs directions into connections\n"
 		"                    (reasm_pool_conf.max_connections = the workload's max_conns)\n"
+		"  --retain-bytes N  the reasm side keeps N delivered bytes per direction\n"
+		"                    (reasm_pool_conf.retain_bytes: a power of 2, 0 = off)\n"
+		"  --overlap-last    the reasm side's overlap policy is REASM_OVERLAP_LAST\n"
 		"  --idle-conns N    connections of idle1m (default %u)\n"
 		"  --json            one JSON line per workload\n"
 		"  --write-pcap DIR  write DIR/WORKLOAD.pcap for the throughput workloads and exit\n"
@@ -1466,6 +1473,8 @@ parse_args(int argc, char **argv)
 		{"reps", required_argument, NULL, 'r'},
 		{"side", required_argument, NULL, 's'},
 		{"connections", no_argument, NULL, 'C'},
+		{"retain-bytes", required_argument, NULL, 'R'},
+		{"overlap-last", no_argument, NULL, 'L'},
 		{"idle-conns", required_argument, NULL, 'i'},
 		{"json", no_argument, NULL, 'j'},
 		{"write-pcap", required_argument, NULL, 'p'},
@@ -1505,6 +1514,13 @@ parse_args(int argc, char **argv)
 			break;
 		case 'C':
 			opt.connections = true;
+			break;
+		case 'R':
+			opt.retain_bytes = (uint32_t)num_arg("retain-bytes", optarg, 0,
+							     REASM_RETAIN_MAX);
+			break;
+		case 'L':
+			opt.overlap_last = true;
 			break;
 		case 'p':
 			opt.pcap_dir = optarg;

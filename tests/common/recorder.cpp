@@ -53,7 +53,16 @@ static void rec_complete(void *stream, const struct reasm_stream_totals *totals)
 	delete ctx;
 }
 
+static void rec_conflict(void *stream, const struct reasm_conflict *conflict)
+{
+	auto *ctx = static_cast<std::pair<Recorder *, StreamLog *> *>(stream);
+	std::lock_guard<std::mutex> g(ctx->first->mu);
+	ctx->second->conflicts.push_back(*conflict);
+}
+
 const struct reasm_stream_ops Recorder::ops = {rec_open, rec_reassembled, rec_complete};
+const struct reasm_stream_ops Recorder::ops_with_conflict = {rec_open, rec_reassembled,
+							     rec_complete, rec_conflict};
 
 std::vector<Rec> Recorder::take()
 {
@@ -117,8 +126,9 @@ Rig::Rig(const RigOptions &o) : opt(o)
 	pc.max_conns = o.max_conns;
 	pc.mode = o.mode;
 	pc.max_zones = o.max_zones;
-	pc.ops = &Recorder::ops;
+	pc.ops = o.log_conflicts ? &Recorder::ops_with_conflict : &Recorder::ops;
 	pc.factory_ctx = &rec;
+	pc.retain_bytes = o.retain_bytes;
 	pool = reasm_pool_create(&pc);
 	if (pool == nullptr)
 		die("reasm_pool_create");
@@ -140,6 +150,7 @@ struct reasm_assembler *Rig::add_assembler()
 	ac.max_pages_per_conn = opt.max_pages_per_conn;
 	ac.socket_id = SOCKET_ID_ANY;
 	ac.defrag = opt.defrag;
+	ac.overlap_policy = opt.overlap_policy;
 	struct reasm_assembler *a = reasm_assembler_create(&ac);
 	if (a == nullptr)
 		die("reasm_assembler_create");

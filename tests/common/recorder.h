@@ -39,6 +39,8 @@ struct StreamLog {
 	/* reasm_pool_open_encap() during open() (when the recorder knows the pool) */
 	int encap_rc = -ENOENT;
 	struct reasm_encap encap = {};
+	/* reasm_stream_ops.conflict calls, in order (RigOptions.log_conflicts) */
+	std::vector<struct reasm_conflict> conflicts;
 };
 
 /*
@@ -49,6 +51,8 @@ class Recorder
 {
       public:
 	static const struct reasm_stream_ops ops;
+	/* The same with a conflict callback that logs into StreamLog::conflicts. */
+	static const struct reasm_stream_ops ops_with_conflict;
 
 	/* Records delivered since the previous call, over all streams, in order. */
 	std::vector<Rec> take();
@@ -82,6 +86,11 @@ struct RigOptions {
 	uint32_t max_zones = 0; /* reasm_pool_conf.max_zones */
 	struct reasm_defrag_conf defrag {
 	}; /* all zero: no defragmentation */
+	/* reasm_assembler_conf.overlap_policy */
+	enum reasm_overlap_policy overlap_policy = REASM_OVERLAP_FIRST;
+	uint32_t retain_bytes = 0; /* reasm_pool_conf.retain_bytes */
+	/* Recorder::ops_with_conflict (conflicts logged) in place of Recorder::ops */
+	bool log_conflicts = false;
 };
 
 /*

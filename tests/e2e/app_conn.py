@@ -90,7 +90,7 @@ DIRS = ("client_to_server", "server_to_client")
 TRUTH_DIR_KEYS = ("packets", "payload_bytes", "streams", "bytes", "records", "skips",
                   "skip_unknown", "skipped_bytes")
 JSONL_SUMS = ("bytes", "records", "skips", "skip_unknown", "skipped_bytes", "received",
-              "overlap", "discarded", "cut")
+              "overlap", "discarded", "cut", "conflicts", "conflict_bytes")
 TRUTH_KEYS = ("client", "client_port", "server", "server_port", "roles", "end", "first_seen",
               "last_seen", "duration")
 ENCAP_KEYS = ("encap", "vlan", "tunnel_id")
@@ -103,7 +103,7 @@ RECORD_ORDER = ("conn_id", "community_id", "client", "client_port", "server", "s
                 "tunnel_id", "sensor")
 DIR_ORDER = ("packets", "payload_bytes", "streams", "bytes", "records", "skips",
              "skip_unknown", "skipped_bytes", "skipped_by_cause", "received", "overlap",
-             "discarded", "cut")
+             "discarded", "cut", "conflicts", "conflict_bytes")  # then "conflict" if any
 OPTIONAL = ("encap", "vlan", "tunnel_id")
 GEN = ["--conns", "120", "--concurrency", "16"]
 # (name, gencap options, seed, extra reasm options)
@@ -355,7 +355,8 @@ def ids_problems(recs, objs, seed=0):
             probs.append("%s: fields %s, the spec's order %s" % (
                 r.get("conn_id"), list(r), keys))
         for d in DIRS:
-            if isinstance(r.get(d), dict) and list(r[d]) != list(DIR_ORDER):
+            if isinstance(r.get(d), dict) and [k for k in r[d] if k != "conflict"] != list(
+                    DIR_ORDER):
                 probs.append("%s %s: fields %s, the spec's %s" % (
                     r.get("conn_id"), d, list(r[d]), list(DIR_ORDER)))
     for o in objs:

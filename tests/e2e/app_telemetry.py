@@ -264,12 +264,14 @@ def run_busy(report, reasm, tmp, counters):
             "--flush-interval", "250", "--pages-total", "1000", "--pages-per-conn", "64",
             "--max-conns", "4096", "--pages", "2048", "--mbufs", "4096", "--burst", "16",
             "--ring-size", "1024", "--zones", "64", "--runtime-stats", "on",
-            "--sensor-id", "tel-sensor.1", "--community-id-seed", "7"]
+            "--sensor-id", "tel-sensor.1", "--community-id-seed", "7",
+            "--overlap-policy", "last", "--retain-bytes", "1024"]
     want_config = {"workers": 2, "ports": 1, "timeout_ms": 0, "flush_interval_ms": 250,
                    "pages_total": 1000, "pages_per_conn": 64, "max_conns": 4096,
                    "pages": 2048, "page_bytes": 1900, "mbufs": 4096, "burst": 16,
                    "ring_size": 1024, "mbuf_size": 2048, "rx": "auto", "idle_sleep_us": 0,
-                   "zones": 64, "runtime_stats": 1,
+                   "zones": 64, "overlap_policy": "last", "retain_bytes": 1024,
+                   "runtime_stats": 1,
                    "defrag": 0, "defrag_datagrams": 0, "defrag_fragments": 0,
                    "defrag_pages": 0, "defrag_timeout_ms": 0,
                    "sha256": 1, "sink_count": "no", "sink_files": "",

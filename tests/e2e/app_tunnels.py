@@ -70,14 +70,12 @@ defrag_* counters.
 Usage: app_tunnels.py PATH/TO/reasm [--work-dir DIR] [--build-dir DIR]
 Writes the report to $GTEST_OUTPUT ("xml:PATH"). Exit status 1 if any case failed.
 """
-import argparse
 import collections
 import json
 import os
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -648,20 +646,9 @@ def encap_summary(info):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("reasm", help="the appliance (build/app/reasm)")
-    ap.add_argument("--work-dir", help="where captures and outputs go (default: a new "
-                    "temporary folder, removed when every case passed)")
-    ap.add_argument("--build-dir", help="where to build gopacket-ref (default: next to the "
-                    "XML report)")
-    args = ap.parse_args()
-    report = gtest.Report(SUITE, "gtest-app_tunnels.xml")
-    args.build_dir = args.build_dir or os.path.dirname(os.path.abspath(report.path()))
-    keep = args.work_dir is not None
-    args.work_dir = args.work_dir or tempfile.mkdtemp(prefix="reasm_e2e_tun_")
-    os.makedirs(args.work_dir, exist_ok=True)
-    if not os.access(args.reasm, os.X_OK):
-        report.add("reasm_present", "%s is not an executable" % args.reasm)
+    args, report, keep = gtest.appliance_e2e_start(__doc__, SUITE, "gtest-app_tunnels.xml",
+                                                   "reasm_e2e_tun_")
+    if report.failed_to_start:
         return report.finish()
     t = Tunnels(args, report)
     for name, gen_args, seed in CAPTURES:

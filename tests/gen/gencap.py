@@ -10,7 +10,8 @@ generate_files, write_pcap, GopacketModel...); new code imports reasmkit.gencap.
 Usage:
   gencap.py -o cap.pcap [--expected cap.expected.jsonl] [--seed N] [--conns N]
             [--encap KIND,...] [--frag P] [--frag-outer P] [--expected-no-defrag FILE]
-            [--expected-conns FILE]
+            [--expected-conns FILE] [--p-conflict P] [--expected-last FILE]
+            [--expected-conflicts FILE] [--expected-retain N[,N...]]
   (gencap.py --help lists every option)
 """
 import os

@@ -158,7 +158,7 @@ def check_example(report, work, env, libdir):
         f.write(code)
     rc, cflags, err = run(["pkg-config", "--cflags", "libreasm"], env=env)
     rc2, libs, err2 = run(["pkg-config", "--libs", "libreasm"], env=env)
-    rc3, dpdk_libs, _ = run(["pkg-config", "--libs", "libdpdk"], env=env)
+    rc3, dpdk_libs, _ = run(["pkg-config", "--libs", "libdpdk", "nettle"], env=env)
     if rc or rc2 or rc3:
         report.add("readme_example_shared", "pkg-config failed: " + err + err2)
         return

@@ -23,7 +23,8 @@ What the capture contains, chosen per connection from --seed:
   - capture started mid-stream (no handshake seen, first packets missing);
   - reordering within a small window, a FIN overtaking the last data segment, data
     overtaking the SYN;
-  - retransmissions: exact duplicates and overlapping re-segmentations (identical bytes);
+  - retransmissions: exact duplicates and overlapping re-segmentations (identical bytes;
+    other bytes with --p-conflict);
   - initial sequence numbers close to 2^32, so sequences wrap;
   - loss (segments never sent) on chosen connections only;
   - pure ACKs (ignored by gopacket), Ethernet padding of short frames;
@@ -118,11 +119,36 @@ expected file's, self-checked), sha256 (each stream's, sorted), encap (of its fi
 frame). With --frag / --frag-outer the segments are counted as reasm --defrag sees them:
 each datagram once, where it completes.
 
+Overlapping copies with other bytes (off by default: without these options the capture and
+every file are byte for byte what they always were):
+  --p-conflict P  copies of the same sequence numbers carrying other bytes in part of their
+      overlap (plan_conflicts(): planned retransmissions altered; copies buffered behind a
+      hole at the same, a lower or a higher sequence number, partial or covering; in-order
+      retransmissions of bytes delivered 1-127, 128-2047 or any number of bytes before).
+  The models (OverlapModel, used with any of these options): --expected stays what the
+  first policy (gopacket's) delivers; --expected-last FILE what the last policy (reasm
+  --overlap-policy last: the latest copy of a byte not yet delivered wins) delivers, in
+  the same format; --expected-conflicts FILE one JSON line per conflicting overlap as reasm
+  reports it (struct reasm_conflict: each arriving segment compared with what the stream
+  would deliver at its positions without it, maximal runs of the same kept side), for both
+  policies ("policy") and each window of --expected-retain N[,N...] (reasm --retain-bytes,
+  default 0: delivered bytes are not compared): policy, retain, src, sport, dst, dport,
+  stream, first_seen (the stream direction's, as jsonl), number, seq, offset (null before
+  the stream has a start), len, differing, kept ("arrived", "buffered", "delivered"),
+  kept_sha256, other_sha256, seen (ns). Self-checks: per policy, a direction captured
+  whole delivers the application's bytes, or where copies with other bytes were sent one
+  of the copies' bytes; the pages and the buffered copies cover the same positions;
+  conflict_self_check(). generate_files() returns, with them, also expected_last,
+  expected_conflicts, retains, conflict_lines (the file's lines), conflict_rows (per
+  stream direction, policy and window: sha256, conflicts, conflict_bytes, conflict (the
+  first) as reasm's jsonl line has them), rows_last, conflicts_checked.
+
 Python 3 standard library only (frames: reasmkit.frames, file: reasmkit.pcap). In Python,
 `from reasmkit import gencap`; on the command line, its entry point tests/gen/gencap.py:
   gencap.py -o cap.pcap [--expected cap.expected.jsonl] [--seed N] [--conns N]
             [--encap KIND,...] [--frag P] [--frag-outer P] [--expected-no-defrag FILE]
-            [--expected-conns FILE]
+            [--expected-conns FILE] [--p-conflict P] [--expected-last FILE]
+            [--expected-conflicts FILE] [--expected-retain N[,N...]]
 """
 import argparse
 import collections
@@ -170,10 +196,13 @@ def byte_span(expected, received, data):
 
 
 class Record:
-    __slots__ = ("data", "skip", "start", "end", "seen")
+    """One record delivered. data: its bytes under gopacket's (first) overlap policy; last:
+    under the last policy (OverlapModel; None elsewhere)."""
+    __slots__ = ("data", "skip", "start", "end", "seen", "last")
 
     def __init__(self, data, skip, start, end, seen):
         self.data, self.skip, self.start, self.end, self.seen = data, skip, start, end, seen
+        self.last = None
 
 
 class Page:
@@ -190,7 +219,8 @@ class ModelStream:
         self.records = []
         self.complete = False
 
-    def summary(self):
+    def summary(self, policy="first"):
+        """policy "last": the bytes the last policy delivers (OverlapModel only)."""
         data = hashlib.sha256()
         meta = hashlib.sha256()
         s = dict(bytes=0, records=0, skips=0, skip_unknown=0, skipped_bytes=0,
@@ -205,16 +235,17 @@ class ModelStream:
                 s["skipped_bytes"] += r.skip
             s["start"] = s["start"] or r.start
             s["end"] = s["end"] or r.end
-            data.update(r.data)
+            data.update(r.last if policy == "last" else r.data)
             meta.update(b"%d %d %d %d %d\n" % (len(r.data), r.skip, int(r.start), int(r.end),
                                                r.seen * 1000))
         s["sha256"] = data.hexdigest()
         s["meta_sha256"] = meta.hexdigest()
         return s
 
-    def line(self):
-        """The stream's line exactly as tools/gopacket-ref prints it."""
-        s = self.summary()
+    def line(self, policy="first"):
+        """The stream's line exactly as tools/gopacket-ref prints it (policy "last": with
+        the bytes of the last overlap policy, OverlapModel only)."""
+        s = self.summary(policy)
         src, sport, dst, dport = self.key
         return ('{"src":"%s","sport":%d,"dst":"%s","dport":%d,"bytes":%d,"records":%d,'
                 '"skips":%d,"skip_unknown":%d,"skipped_bytes":%d,"start":%s,"end":%s,'
@@ -223,13 +254,13 @@ class ModelStream:
                     s["skip_unknown"], s["skipped_bytes"], json.dumps(s["start"]),
                     json.dumps(s["end"]), s["sha256"], s["meta_sha256"]))
 
-    def data(self):
-        return b"".join(r.data for r in self.records)
+    def data(self, policy="first"):
+        return b"".join(r.last if policy == "last" else r.data for r in self.records)
 
-    def row(self):
+    def row(self, policy="first"):
         """summary() with the direction and, as reasm's jsonl sink has them, first_seen and
         last_seen: the earliest and latest capture time (ns) of the stream's records."""
-        s = self.summary()
+        s = self.summary(policy)
         s.update(zip(("src", "sport", "dst", "dport"), self.key))
         seen = [r.seen for r in self.records]
         s["first_seen"] = min(seen) * 1000 if seen else 0
@@ -337,6 +368,268 @@ class GopacketModel:
 
 
 # --------------------------------------------------------------------------
+# Overlap policies and conflicts (--p-conflict, --expected-last, --expected-conflicts).
+# --------------------------------------------------------------------------
+
+POLICIES = ("first", "last")
+RETAIN_MAX = 1 << 20
+CONFLICT_KEYS = ("seq", "offset", "len", "differing", "kept", "kept_sha256", "other_sha256",
+                 "seen")
+
+
+class OverlapConn(ModelConn):
+    __slots__ = ("copies", "tails", "base")
+
+    def __init__(self, key, stream):
+        super().__init__(key, stream)
+        self.copies = []        # (seq, payload) of each segment buffered, in arrival order
+        self.tails = {p: b"" for p in POLICIES}     # the last bytes delivered, per policy
+        self.base = None        # the sequence number of the stream's first byte
+
+
+class OverlapModel(GopacketModel):
+    """GopacketModel, whose records are what the first overlap policy (gopacket's) delivers,
+    also computing what the last policy delivers (Record.last) and the conflicting overlaps
+    (ModelStream.conflicts[(policy, retain)]: dicts of CONFLICT_KEYS, in the order they are
+    reported) for each retention window of retains.
+
+    The last policy: at each position, the copy of the latest segment that arrived while
+    the position was not delivered yet (an in-order segment is delivered at once; buffered
+    copies are kept per segment, in arrival order, until delivered). Record structure
+    (lengths, skips, times) is the first policy's.
+
+    Conflicts: each segment arriving on an open stream direction (not a SYN opening it) is
+    compared, before it has any effect, with what the stream would deliver at each of its
+    positions without it:
+      - a buffered position: under the first policy the byte of the first buffered page in
+        delivery order (the page list as gopacket sorts it) covering it, kept "buffered"
+        when that page comes before the segment's own in that order, else "arrived" (an
+        in-order segment: always "arrived"); under the last policy the latest buffered copy
+        covering it, kept "arrived";
+      - a delivered position (an in-order segment repeating delivered bytes): the byte that
+        policy delivered there while it is among the last `retain` bytes delivered since the
+        stream's start or its last skip, kept "delivered".
+    (A SYN's data is compared from the sequence number after the SYN.) Maximal runs of
+    contiguous compared positions of the same kept side are one overlap; an overlap is a
+    conflict when any byte differs: seq (its first byte's), offset (seq - the stream's
+    first byte: after the SYN, or the first delivered when the start was not seen; None
+    while the stream has no start yet), len, differing, kept, kept_sha256 / other_sha256 (of
+    the kept copy and the other over the overlap), seen (ns)."""
+
+    def __init__(self, retains=(0,)):
+        super().__init__()
+        self.retains = tuple(sorted(set(retains)))
+        self.keep = max(self.retains)
+
+    def assemble(self, key, seq, syn, fin, rst, payload, ts_us, tag=None):
+        if not syn and not fin and not rst and not payload:
+            return
+        conn = self.conns.get(key)
+        if conn is None:
+            if not syn and not payload:
+                return
+            stream = ModelStream(key, tag)
+            stream.conflicts = {(p, n): [] for p in POLICIES for n in self.retains}
+            self.streams.append(stream)
+            conn = self.conns[key] = OverlapConn(key, stream)
+        else:
+            self._compare(conn, seq, syn, payload, ts_us)
+        if conn.next_seq == INVALID_SEQ and syn:
+            conn.base = seq_add(seq, 1)
+        super().assemble(key, seq, syn, fin, rst, payload, ts_us, tag)
+
+    def _insert(self, conn, seq, payload, end, ts_us):
+        super()._insert(conn, seq, payload, end, ts_us)
+        if payload:
+            conn.copies.append((seq, payload))
+
+    def _add_next(self, conn, ret):
+        p = conn.pages.pop(0)
+        skip = 0
+        if conn.next_seq == INVALID_SEQ:
+            skip = -1
+            conn.base = p.seq
+        else:
+            d = seq_diff(conn.next_seq, p.seq)
+            if d > 0:
+                skip = d
+        data, conn.next_seq = byte_span(conn.next_seq, p.seq, p.data)
+        r = Record(data, skip, False, p.end, p.seen)
+        r.last = self._latest(conn, seq_add(p.seq, len(p.data) - len(data)), data)
+        ret.append(r)
+
+    @staticmethod
+    def _latest(conn, start, data):
+        """data (delivered from start on) as the last policy has it: each position from the
+        latest buffered copy covering it."""
+        out = bytearray(data)
+        covered = bytearray(len(out))
+        for cs, cb in conn.copies:
+            lo = seq_diff(start, cs)
+            a, b = max(0, lo), min(len(out), lo + len(cb))
+            if a < b:
+                out[a:b] = cb[a - lo:b - lo]
+                covered[a:b] = b"\1" * (b - a)
+        assert all(covered), "a page record with bytes no buffered copy has"
+        return bytes(out)
+
+    def _send(self, conn, ret):
+        for r in ret:
+            if r.last is None:
+                r.last = r.data
+        n0 = len(conn.stream.records)
+        super()._send(conn, ret)
+        if self.keep:
+            for r in conn.stream.records[n0:]:
+                for p in POLICIES:
+                    t = b"" if r.start or r.skip != 0 else conn.tails[p]
+                    conn.tails[p] = (t + (r.last if p == "last" else r.data))[-self.keep:]
+        if conn.next_seq != INVALID_SEQ:
+            conn.copies = [c for c in conn.copies
+                           if seq_diff(conn.next_seq, seq_add(c[0], len(c[1]))) > 0]
+
+    def _close(self, conn):
+        super()._close(conn)
+        conn.copies = []
+
+    def _compare(self, conn, seq, syn, payload, ts_us):
+        n = len(payload)
+        if n == 0:
+            return
+        valid = conn.next_seq != INVALID_SEQ
+        if not valid and syn:
+            return                  # delivered at once, compared with nothing
+        in_order = valid and seq_diff(conn.next_seq, seq) <= 0
+        if in_order and syn:
+            seq = seq_add(seq, 1)   # a SYN's data starts after its sequence number
+        behind = seq_diff(seq, conn.next_seq) if in_order else 0   # positions delivered
+        if not conn.pages and (behind <= 0 or not self.keep or not conn.tails["first"]):
+            return
+        # Buffered positions: the first policy's byte and kept side, the last policy's.
+        first, side, last = [None] * n, [None] * n, [None] * n
+        ins = len(conn.pages)
+        while not in_order and ins > 0 and seq_diff(conn.pages[ins - 1].seq, seq) < 0:
+            ins -= 1
+        for j, p in enumerate(conn.pages):
+            lo = seq_diff(seq, p.seq)
+            a, b = max(0, lo), min(n, lo + len(p.data))
+            kept = "arrived" if in_order or j >= ins else "buffered"
+            for i in range(a, b):
+                if first[i] is None:
+                    first[i], side[i] = p.data[i - lo], kept
+        floor = max(0, behind)
+        for cs, cb in reversed(conn.copies):
+            lo = seq_diff(seq, cs)
+            for i in range(max(0, lo, floor), min(n, lo + len(cb))):
+                if last[i] is None:
+                    last[i] = cb[i - lo]
+        assert [x is None for x in first] == [x is None for x in last], \
+            "the pages and the buffered copies cover other positions"
+        for policy in POLICIES:
+            had = first if policy == "first" else last
+            kinds = side if policy == "first" else ["arrived" if x is not None else None
+                                                     for x in last]
+            tail = conn.tails[policy]
+            for retain in self.retains:
+                k, h = list(kinds), list(had)
+                r = min(retain, len(tail))
+                for i in range(max(0, behind - r), min(n, behind)):
+                    k[i], h[i] = "delivered", tail[len(tail) - (behind - i)]
+                self._runs(conn, policy, retain, seq, payload, k, h, ts_us, valid)
+
+    def _runs(self, conn, policy, retain, seq, payload, kinds, had, ts_us, valid):
+        out = conn.stream.conflicts[(policy, retain)]
+        n, i = len(payload), 0
+        while i < n:
+            if kinds[i] is None:
+                i += 1
+                continue
+            j = i
+            while j < n and kinds[j] == kinds[i]:
+                j += 1
+            mine, theirs = payload[i:j], bytes(had[i:j])
+            differing = sum(1 for x, y in zip(mine, theirs) if x != y)
+            if differing:
+                kept, other = (mine, theirs) if kinds[i] == "arrived" else (theirs, mine)
+                s = seq_add(seq, i)
+                out.append(dict(seq=s, offset=(s - conn.base) & (SEQ_SPACE - 1) if valid
+                                else None, len=j - i, differing=differing, kept=kinds[i],
+                                kept_sha256=hashlib.sha256(kept).hexdigest(),
+                                other_sha256=hashlib.sha256(other).hexdigest(),
+                                seen=ts_us * 1000))
+            i = j
+
+
+def conflict_lines(model):
+    """OverlapModel's conflicts as the lines of --expected-conflicts (dicts): per stream
+    direction (model order), policy and retention window, in the order they are reported:
+    policy, retain, src, sport, dst, dport, stream (the direction's how manyth stream, from
+    0), first_seen (its records', as jsonl has it: the key to its jsonl line), number (the
+    how manyth conflict of the stream), then CONFLICT_KEYS."""
+    out, nth = [], collections.Counter()
+    for s in model.streams:
+        row = s.row()
+        k = nth[s.key]
+        nth[s.key] += 1
+        for (policy, retain), cs in sorted(s.conflicts.items()):
+            for j, c in enumerate(cs):
+                line = collections.OrderedDict(policy=policy, retain=retain)
+                line.update(zip(("src", "sport", "dst", "dport"), s.key))
+                line.update(stream=k, first_seen=row["first_seen"], number=j)
+                line.update((x, c[x]) for x in CONFLICT_KEYS)
+                out.append(line)
+    return out
+
+
+def conflict_rows(model):
+    """Per stream direction of an OverlapModel, per policy and retention window: src, sport,
+    dst, dport, first_seen, policy, retain, sha256 (of what that policy delivers),
+    conflicts, conflict_bytes and conflict (the first, CONFLICT_KEYS; None if none): what a
+    jsonl line of reasm with --overlap-policy POLICY --retain-bytes RETAIN says of it."""
+    out = []
+    for s in model.streams:
+        row = s.row()
+        for (policy, retain), cs in sorted(s.conflicts.items()):
+            r = collections.OrderedDict(zip(("src", "sport", "dst", "dport"), s.key))
+            r.update(first_seen=row["first_seen"], policy=policy, retain=retain,
+                     sha256=row["sha256"] if policy == "first" else s.summary("last")["sha256"],
+                     conflicts=len(cs), conflict_bytes=sum(c["differing"] for c in cs),
+                     conflict=dict(cs[0]) if cs else None)
+            out.append(r)
+    return out
+
+
+def conflict_self_check(conns, model):
+    """The conflicts' own consistency: 1 <= differing <= len; no "delivered" one without a
+    retention window; the same buffered ones whatever the window; none in a direction (4-tuple
+    direction) no copy with other bytes was sent in; a stream whose two policies deliver
+    other bytes has a conflict of buffered bytes under each. Returns the number of
+    conflicts (all policies and windows)."""
+    altered = set()
+    for c in conns:
+        for x in c.packets:
+            if x.payload is not None:
+                altered.add(c.key(x.dir))
+    n = 0
+    for s in model.streams:
+        held = {}
+        for (policy, retain), cs in s.conflicts.items():
+            n += len(cs)
+            for c in cs:
+                assert 1 <= c["differing"] <= c["len"], (s.key, c)
+                assert retain or c["kept"] != "delivered", (s.key, c)
+            assert not cs or s.key in altered, \
+                "%s: conflicts without any copy of other bytes: %s" % (s.key, cs[:2])
+            h = [c for c in cs if c["kept"] != "delivered"]
+            assert held.setdefault(policy, h) == h, \
+                "%s: conflicts of buffered bytes depend on the window" % (s.key,)
+        if s.summary()["sha256"] != s.summary("last")["sha256"]:
+            assert held.get("first") and held.get("last"), \
+                "%s: the policies deliver other bytes, with no conflict" % (s.key,)
+    return n
+
+
+# --------------------------------------------------------------------------
 # Frames.
 # --------------------------------------------------------------------------
 
@@ -382,11 +675,13 @@ C2S, S2C = 0, 1
 
 
 class Seg:
-    """One TCP packet of a connection, before framing."""
-    __slots__ = ("dir", "off", "length", "flags", "kind")
+    """One TCP packet of a connection, before framing. payload: None for the application's
+    bytes at off (conn.data), else other bytes of the same length (--p-conflict)."""
+    __slots__ = ("dir", "off", "length", "flags", "kind", "payload")
 
-    def __init__(self, d, off, length, flags, kind):
+    def __init__(self, d, off, length, flags, kind, payload=None):
         self.dir, self.off, self.length, self.flags, self.kind = d, off, length, flags, kind
+        self.payload = payload
 
 
 class Conn:
@@ -559,6 +854,8 @@ def plan_connection(conn, rng, opts, must_close_clean):
                 head.insert(0, x)
                 f.add("data-before-syn")
     pk = head + body
+    if getattr(opts, "p_conflict", 0) > 0:
+        pk = plan_conflicts(conn, opts, pk, data_segs)
 
     # Ending.
     tail = []
@@ -605,6 +902,107 @@ def plan_connection(conn, rng, opts, must_close_clean):
             conn.captured[x.dir].append((x.off, x.length))
 
 
+def seg_payload(conn, seg):
+    """The bytes seg carries: the application's at its offset, or its own (--p-conflict)."""
+    if seg.payload is not None:
+        return seg.payload
+    return conn.data[seg.dir][seg.off:seg.off + seg.length]
+
+
+def _alter(conn, seg, rng, lo=None, hi=None):
+    """Give seg other bytes than the application's in a random part of [lo, hi) (offsets in
+    its direction's data; default: seg's whole range): each byte of that part XORed with a
+    random non-zero byte, so that each differs from the application's."""
+    if lo is None:
+        lo, hi = seg.off, seg.off + seg.length
+    a = rng.randrange(lo, hi)
+    b = rng.randrange(a + 1, hi + 1)
+    data = bytearray(seg_payload(conn, seg))
+    for i in range(a - seg.off, b - seg.off):
+        data[i] ^= rng.randrange(1, 256)
+    seg.payload = bytes(data)
+
+
+def plan_conflicts(conn, opts, pk, data_segs):
+    """--p-conflict P: copies of the same sequence numbers carrying other bytes (an evasion:
+    same seq, other bytes), planned in the data phase (before any FIN or RST) with a random
+    stream of their own, so that without the option nothing changes. Returns the new packet
+    list. With probability P each:
+      - retransmission already planned ("dup": an exact copy or an overlapping
+        re-segmentation of recent data) carries other bytes in part of its range;
+    with probability P / 2 each:
+      - pair of consecutive data segments X, Y of a direction: Y is held behind a hole (X
+        sent later, after 0-2 more packets) while a copy Z overlapping Y arrives (just after
+        Y, or just before it), Z other bytes in part of its overlap with Y (sometimes
+        elsewhere too) and Z starting at Y's sequence number, lower (inside X: under the
+        first policy the later copy wins there), higher (partial overlap, maybe past Y), or
+        covering Y; sometimes a third copy of Y's range with other bytes again;
+      - data segment: an in-order retransmission of already sent bytes (1-127, 128-2047
+        or any number of bytes behind its end, so that some fall out of a retention window)
+        with other bytes in part of it, 0-2 packets after it."""
+    p = opts.p_conflict
+    rng = random.Random("conflict:%d:%d" % (opts.seed, conn.cid))
+    mss = getattr(opts, "mss", 0) or 4200     # the largest segment, as plan_connection()
+    total = [len(conn.data[0]), len(conn.data[1])]
+    f = conn.features
+    pk = list(pk)
+    for x in pk:
+        if x.kind == "dup" and x.length > 0 and choose(rng, p):
+            _alter(conn, x, rng)
+            f.add("conflict-dup")
+    touched = set()
+    for d in (C2S, S2C):
+        segs = [x for x in data_segs if x.dir == d and x in pk]
+        for x, y in zip(segs, segs[1:]):
+            if x.off + x.length != y.off or id(x) in touched or id(y) in touched or \
+                    not choose(rng, p / 2):
+                continue
+            yend = y.off + y.length
+            variant = rng.choice(("same", "lower", "higher", "cover"))
+            if variant in ("lower", "cover") and x.length > 1:
+                z0 = rng.randrange(max(x.off + 1, y.off - mss // 2), y.off)
+                z1 = rng.randrange(y.off + 1, yend + 1) if variant == "lower" else \
+                    min(total[d], yend + rng.randrange(1, 300))
+            elif variant == "higher" and y.length > 1:
+                z0 = rng.randrange(y.off + 1, yend)
+                z1 = rng.randrange(z0 + 1, min(total[d], yend + 400) + 1)
+            else:
+                z0 = y.off
+                z1 = rng.randrange(y.off + 1, min(total[d], yend + 400) + 1)
+            z1 = min(z1, z0 + mss)
+            z = Seg(d, z0, z1 - z0, TCP_ACK, "dup")
+            _alter(conn, z, rng, max(z0, y.off), min(z1, yend))
+            if choose(rng, 0.3):
+                _alter(conn, z, rng)
+            copies = [z]
+            if choose(rng, 0.25):
+                z2 = Seg(d, y.off, min(y.length, mss), TCP_ACK, "dup")
+                _alter(conn, z2, rng)
+                copies.append(z2)
+            pk.remove(x)
+            i = pk.index(y)
+            if choose(rng, 0.3):
+                pk[i:i] = copies             # the other copy first
+            else:
+                pk[i + 1:i + 1] = copies
+            last = max(pk.index(c) for c in copies + [y])
+            pk.insert(min(len(pk), last + 1 + rng.randrange(0, 3)), x)
+            touched.update((id(x), id(y)))
+            f.add("conflict-held")
+    for x in list(pk):
+        if x.kind != "data" or x.length == 0 or not choose(rng, p / 2):
+            continue
+        top = x.off + x.length
+        back = rng.choice((rng.randrange(1, 128), rng.randrange(128, 2048),
+                           rng.randrange(1, top + 1)))
+        a = max(0, top - back)
+        z = Seg(x.dir, a, rng.randrange(1, min(mss, top - a) + 1), TCP_ACK, "dup")
+        _alter(conn, z, rng)
+        pk.insert(min(len(pk), pk.index(x) + 1 + rng.randrange(0, 3)), z)
+        f.add("conflict-late")
+    return pk
+
+
 def build_frame(conn, seg):
     """The Ethernet frame of seg (the connection's own tags, no tunnel): (frame, seq,
     payload)."""
@@ -625,7 +1023,7 @@ def build_tcp(conn, seg):
         opts = b"\x02\x04\x05\xb4\x04\x02\x08\x0a" + struct.pack("!II", 1, 0) + b"\x01\x03\x03\x07"
     else:
         seq = conn.seq_of(d, seg.off)
-        payload = conn.data[d][seg.off:seg.off + seg.length]
+        payload = seg_payload(conn, seg)
         opts = conn.tcpopts_data
     ack = 0
     if seg.flags & TCP_ACK:
@@ -1310,11 +1708,41 @@ def _opt(opts, name, default):
     return getattr(opts, name, default)
 
 
+def overlap_wanted(opts):
+    """Whether the run needs OverlapModel: conflicts in the capture, or their files."""
+    return bool(_opt(opts, "p_conflict", 0) > 0 or _opt(opts, "expected_last", None) or
+                _opt(opts, "expected_conflicts", None))
+
+
+def new_model(opts):
+    """The model of the capture: GopacketModel, or OverlapModel (overlap_wanted())."""
+    if not overlap_wanted(opts):
+        return GopacketModel()
+    return OverlapModel(parse_retains(_opt(opts, "expected_retain", "0")))
+
+
+def parse_retains(text):
+    """--expected-retain: N[,N...], each 0 or a power of 2 up to RETAIN_MAX."""
+    out = []
+    for x in str(text).split(","):
+        n = int(x)
+        if n < 0 or n > RETAIN_MAX or n & (n - 1):
+            raise ValueError("--expected-retain %s: 0 or a power of 2 up to %d" % (x, RETAIN_MAX))
+        out.append(n)
+    return out
+
+
+def overlap_check(conns, model):
+    """With OverlapModel: conflict_self_check(), its count kept as model.conflicts_checked."""
+    if isinstance(model, OverlapModel):
+        model.conflicts_checked = conflict_self_check(conns, model)
+
+
 def run_all(opts):
     conns, sched = generate(opts)
     kinds = parse_encap(_opt(opts, "encap", None))
     fragging = _opt(opts, "frag", 0) > 0 or _opt(opts, "frag_outer", 0) > 0
-    model = GopacketModel()
+    model = new_model(opts)
     frames_out, meta = [], []
     events = EventLog()
     if not kinds and not fragging:
@@ -1327,6 +1755,7 @@ def run_all(opts):
                                         payload), ts)
         model.flush_all()
         checked = self_check(conns, model)
+        overlap_check(conns, model)
         return Result(conns=conns, frames=frames_out, model=model, model_nd=model,
                       checked=checked, checked_nd=checked, wrapper=None, meta=meta,
                       events=events.list)
@@ -1342,6 +1771,7 @@ def run_all(opts):
             model_nd.assemble(*ev_nd[:6], ts, tag=ev_nd[6])
     model.flush_all()
     checked = self_check(conns, model)
+    overlap_check(conns, model)
     if model_nd is None:
         model_nd, checked_nd = model, checked
     else:
@@ -1368,7 +1798,7 @@ def _event(conn, seg):
         seq, payload = conn.isn[seg.dir], b""
     else:
         seq = conn.seq_of(seg.dir, seg.off)
-        payload = conn.data[seg.dir][seg.off:seg.off + seg.length]
+        payload = seg_payload(conn, seg)
     return (seq, bool(seg.flags & TCP_SYN), bool(seg.flags & TCP_FIN),
             bool(seg.flags & TCP_RST), payload)
 
@@ -1432,9 +1862,28 @@ def self_check(conns, model, delivered=None):
             assert len(streams) == 1 or (len(streams) == 2 and "late-dup" in c.features), \
                 "conn %d dir %d: %d streams" % (c.cid, d, len(streams))
             s = streams[0]
-            got = s.data()
-            assert got == want, "conn %d dir %d (%s): delivered %d bytes, sent %d" % (
-                c.cid, d, sorted(c.features), len(got), len(want))
+            # --p-conflict: copies with other bytes; each policy delivers, at each position,
+            # the application's byte or one of theirs, the application's where none has
+            # other bytes.
+            alts = [(x.off, x.payload) for x in c.packets
+                    if x.dir == d and x.payload is not None and given(x)]
+            for policy in (POLICIES if isinstance(model, OverlapModel) else ("first",)):
+                got = s.data(policy)
+                if not alts:
+                    assert got == want, "conn %d dir %d (%s): delivered %d bytes, sent %d%s" % (
+                        c.cid, d, sorted(c.features), len(got), len(want),
+                        "" if policy == "first" else " (last policy)")
+                    continue
+                assert len(got) == len(want), "conn %d dir %d (%s, %s policy): delivered %d " \
+                    "bytes, sent %d" % (c.cid, d, sorted(c.features), policy, len(got),
+                                        len(want))
+                for i in range(len(want)):
+                    if got[i] != want[i]:
+                        at = lo + i
+                        assert any(o <= at < o + len(b) and b[at - o] == got[i]
+                                   for o, b in alts), \
+                            "conn %d dir %d (%s policy): byte %d is no copy's" % (
+                                c.cid, d, policy, at)
             sm = s.summary()
             assert sm["skips"] == 0, "conn %d dir %d: skips" % (c.cid, d)
             assert sm["skip_unknown"] == (0 if syn_seen else 1), "conn %d dir %d" % (c.cid, d)
@@ -1761,10 +2210,26 @@ def parse_args(argv=None):
     ap.add_argument("--expected-conns", metavar="FILE",
                     help="also write one JSON line per connection (both directions paired) "
                     "as reasm's --sink conn should report it (conn_truth())")
+    ap.add_argument("--p-conflict", type=_probability, default=0.0,
+                    help="probability that a retransmitted or overlapping copy carries other "
+                    "bytes in part of its overlap (plan_conflicts(); 0: none, the capture is "
+                    "what it always was)")
+    ap.add_argument("--expected-last", metavar="FILE",
+                    help="also write the expected JSONL under the last overlap policy (reasm "
+                    "--overlap-policy last); --expected is the first policy's (gopacket's)")
+    ap.add_argument("--expected-conflicts", metavar="FILE",
+                    help="also write one JSON line per conflicting overlap as reasm reports "
+                    "it, for both policies and each --expected-retain window "
+                    "(conflict_lines())")
+    ap.add_argument("--expected-retain", metavar="N[,N...]", default="0",
+                    help="the retention windows (reasm --retain-bytes) of --expected-conflicts: "
+                    "0 (compare buffered bytes only, the default) or powers of 2 up to %d" %
+                    RETAIN_MAX)
     ap.add_argument("--features", action="store_true", help="print feature counts")
     opts = ap.parse_args(argv)
     try:
         parse_encap(opts.encap)
+        parse_retains(opts.expected_retain)
     except ValueError as e:
         ap.error(str(e))
     return opts
@@ -1805,8 +2270,8 @@ def encap_info(res):
     return out
 
 
-def write_expected(path, model):
-    lines = sorted(s.line() for s in model.streams)
+def write_expected(path, model, policy="first"):
+    lines = sorted(s.line(policy) for s in model.streams)
     with open(path, "w") as f:
         for line in lines:
             f.write(line + "\n")
@@ -1841,6 +2306,19 @@ def generate_files(argv=None):
                 features=counts, rows=[s.row() for s in model.streams])
     if conn_rows is not None:
         info.update(expected_conns=opts.expected_conns, conn_rows=conn_rows)
+    if isinstance(model, OverlapModel):
+        if opts.expected_last:
+            write_expected(opts.expected_last, model, "last")
+        clines = conflict_lines(model)
+        if opts.expected_conflicts:
+            with open(opts.expected_conflicts, "w") as f:
+                for line in clines:
+                    f.write(json.dumps(line) + "\n")
+        info.update(expected_last=opts.expected_last,
+                    expected_conflicts=opts.expected_conflicts, retains=list(model.retains),
+                    conflict_lines=clines, conflict_rows=conflict_rows(model),
+                    rows_last=[s.row("last") for s in model.streams],
+                    conflicts_checked=model.conflicts_checked)
     if res.wrapper is not None:
         by_cid = {c.cid: c for c in conns}
         enc = encap_info(res)
@@ -1864,6 +2342,13 @@ def generate_files(argv=None):
         print("%d connections, %d packets, %d stream directions (%d self-checked); %s" % (
             len(conns), len(frames), len(lines), checked,
             ", ".join("%s %d" % kv for kv in sorted(counts.items()))))
+        if isinstance(model, OverlapModel):
+            per = collections.Counter((x["policy"], x["retain"], x["kept"])
+                                      for x in info["conflict_lines"])
+            print("  conflicts: %s; %d directions deliver other bytes under the last policy" % (
+                ", ".join("%s/%d kept %s %d" % (k + (v,)) for k, v in sorted(per.items()))
+                or "none", sum(1 for s in model.streams
+                               if s.summary()["sha256"] != s.summary("last")["sha256"])))
         if res.wrapper is not None:
             for kind, e in sorted(info["encap"].items()):
                 print("  %-8s %3d connections, %4d directions, %5d frames, %5d tunnelled "

@@ -173,3 +173,30 @@ class Report:
         elif rc:
             print("work folder kept: %s" % work_dir)
         return rc
+
+
+def appliance_e2e_start(doc, suite, xml_name, tmp_prefix):
+    """The start of an end-to-end script that runs the appliance on captures of its own:
+    its arguments (the reasm binary, --work-dir, --build-dir for gopacket-ref), its
+    Report, its work folder. Returns (args, report, keep), keep saying the work folder
+    was asked for (Report.finish_with_work_dir()); report.failed_to_start is set when
+    the binary is missing (the case is already in the report: return report.finish())."""
+    import argparse
+    import tempfile
+
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("reasm", help="the appliance (build/app/reasm)")
+    ap.add_argument("--work-dir", help="where captures and outputs go (default: a new "
+                    "temporary folder, removed when every case passed)")
+    ap.add_argument("--build-dir", help="where to build gopacket-ref (default: next to the "
+                    "XML report)")
+    args = ap.parse_args()
+    report = Report(suite, xml_name)
+    args.build_dir = args.build_dir or os.path.dirname(os.path.abspath(report.path()))
+    keep = args.work_dir is not None
+    args.work_dir = args.work_dir or tempfile.mkdtemp(prefix=tmp_prefix)
+    os.makedirs(args.work_dir, exist_ok=True)
+    report.failed_to_start = not os.access(args.reasm, os.X_OK)
+    if report.failed_to_start:
+        report.add("reasm_present", "%s is not an executable" % args.reasm)
+    return args, report, keep

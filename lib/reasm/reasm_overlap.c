@@ -1,0 +1,367 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The reasm authors
+ *
+ * Overlaps: the overlap policy (reasm_assembler_conf.overlap_policy),
+ * conflicting overlaps (struct reasm_conflict) and the window of delivered
+ * bytes they are compared with (reasm_pool_conf.retain_bytes).
+ *
+ * Each arriving segment is compared with the bytes the stream would deliver
+ * at its positions without it: for a position held in pages, the first page
+ * in delivery order (sequence order, earlier arrival first at the same
+ * sequence) that covers it; for a delivered position, the retained copy.
+ * Which copy is kept follows the policy; contiguous positions compared with
+ * the same outcome make one overlap, reported as a conflict when any of its
+ * bytes differ. None of this runs unless a segment overlaps held pages or,
+ * with a retention window, repeats delivered bytes.
+ */
+
+#include <string.h>
+
+#include <nettle/sha2.h>
+
+#include "reasm_private.h"
+
+/* One overlap being built from contiguous compared pieces. */
+struct overlap_run {
+	bool in_order; /* the arriving segment is delivered now, before any held page */
+	bool open;
+	bool hash; /* the stream has a conflict callback: digests are wanted */
+	bool delivered;
+	bool kept_arrived;
+	uint32_t seq;
+	uint32_t len;
+	uint32_t differing;
+	uint64_t seen;
+	struct sha256_ctx kept;
+	struct sha256_ctx other;
+};
+
+/* Bytes at @p x and @p y that differ. */
+static uint32_t
+count_differing(const uint8_t *x, const uint8_t *y, uint32_t n)
+{
+	uint32_t i, d = 0;
+
+	for (i = 0; i < n; i++)
+		d += x[i] != y[i];
+	return d;
+}
+
+/* The overlap is complete: a conflict if any byte differed. */
+static void
+run_close(struct reasm_assembler *a, struct reasm_conn *conn, struct overlap_run *run)
+{
+	struct reasm_conn_acct *acct = reasm_conn_acct(a->pool, conn);
+	struct reasm_conflict c = {0};
+
+	if (!run->open)
+		return;
+	run->open = false;
+	if (run->differing == 0)
+		return;
+	reasm_ctr_add(a, REASM_CTR_overlap_conflicts, 1);
+	reasm_ctr_add(a, REASM_CTR_overlap_conflict_bytes, run->differing);
+	acct->conflicts++;
+	acct->conflict_bytes += run->differing;
+	if (!run->hash)
+		return;
+	c.seq = run->seq;
+	c.offset_known = conn->next_seq_valid;
+	if (c.offset_known)
+		c.offset = run->seq - acct->base_seq;
+	c.delivered = run->delivered;
+	c.kept_arrived = run->kept_arrived;
+	c.len = run->len;
+	c.differing = run->differing;
+	c.seen = run->seen;
+	sha256_digest(&run->kept, sizeof(c.kept_sha256), c.kept_sha256);
+	sha256_digest(&run->other, sizeof(c.other_sha256), c.other_sha256);
+	a->pool->ops->conflict(conn->stream, &c);
+}
+
+/*
+ * @p n bytes at @p seq compared: the arriving copy @p arrived and the one
+ * the stream had @p had; @p kept_arrived says which the stream delivers.
+ */
+static void
+run_add(struct reasm_assembler *a, struct reasm_conn *conn, struct overlap_run *run, uint32_t seq,
+	const uint8_t *arrived, const uint8_t *had, uint32_t n, bool kept_arrived, bool delivered)
+{
+	if (run->open && (run->seq + run->len != seq || run->kept_arrived != kept_arrived ||
+			  run->delivered != delivered))
+		run_close(a, conn, run);
+	if (!run->open) {
+		run->open = true;
+		run->seq = seq;
+		run->len = 0;
+		run->differing = 0;
+		run->kept_arrived = kept_arrived;
+		run->delivered = delivered;
+		if (run->hash) {
+			sha256_init(&run->kept);
+			sha256_init(&run->other);
+		}
+	}
+	run->len += n;
+	run->differing += count_differing(arrived, had, n);
+	if (run->hash) {
+		sha256_update(&run->kept, n, kept_arrived ? arrived : had);
+		sha256_update(&run->other, n, kept_arrived ? had : arrived);
+	}
+}
+
+static void
+run_init(const struct reasm_assembler *a, struct overlap_run *run, uint64_t ts, bool in_order)
+{
+	run->in_order = in_order;
+	run->open = false;
+	run->hash = a->pool->ops->conflict != NULL;
+	run->seen = ts;
+}
+
+/* Sequence @p x at or after @p y. */
+static inline bool
+seq_at_or_after(uint32_t x, uint32_t y)
+{
+	return reasm_seq_diff(y, x) >= 0;
+}
+
+/* The later of two sequence numbers, and the earlier. */
+static inline uint32_t
+seq_max(uint32_t x, uint32_t y)
+{
+	return seq_at_or_after(x, y) ? x : y;
+}
+
+static inline uint32_t
+seq_min(uint32_t x, uint32_t y)
+{
+	return seq_at_or_after(x, y) ? y : x;
+}
+
+/*
+ * Compare bytes [@p from, @p to) of @p seg with held page @p p, which
+ * delivery would give them: report, and under the last-wins policy let the
+ * arrival's bytes win. @p kept_arrived: the segment is delivered first.
+ */
+static void
+compare_piece(struct reasm_assembler *a, struct reasm_conn *conn, const struct reasm_segment *seg,
+	      const struct reasm_page *p, uint32_t from, uint32_t to, bool kept_arrived,
+	      struct overlap_run *run)
+{
+	run_add(a, conn, run, from, seg->payload + (from - seg->seq), p->data + (from - p->seq),
+		to - from, kept_arrived, false);
+	if (a->overlap_last && !run->in_order)
+		memcpy((uint8_t *)(uintptr_t)(p->data + (from - p->seq)),
+		       seg->payload + (from - seg->seq), to - from);
+}
+
+/*
+ * Compare @p seg with the held pages from @p p on in delivery order (list
+ * order), leaving out the segment's own pages (@p own_first to @p own_last,
+ * NULL if it holds none): each position goes to the first page that covers
+ * it, as delivery would give it. For a list in sequence order (a list out of
+ * order: compare_held_unsorted()).
+ */
+static void
+compare_held(struct reasm_assembler *a, struct reasm_conn *conn, const struct reasm_segment *seg,
+	     const struct reasm_page *p, const struct reasm_page *own_first,
+	     const struct reasm_page *own_last, struct overlap_run *run)
+{
+	uint32_t seg_end = seg->seq + seg->len, done = seg->seq; /* positions before: settled */
+	bool own_passed = false;
+
+	for (; p != NULL && reasm_seq_diff(p->seq, seg_end) > 0; p = p->next) {
+		uint32_t from, to;
+
+		if (p == own_first) {
+			own_passed = true;
+			p = own_last;
+			continue;
+		}
+		from = seq_max(p->seq, done);
+		to = seq_min((uint32_t)(p->seq + p->len), seg_end);
+		if (reasm_seq_diff(from, to) <= 0)
+			continue;
+		done = to;
+		/* Delivered first: in-order data, or pages after the segment's own in the list. */
+		compare_piece(a, conn, seg, p, from, to,
+			      run->in_order || a->overlap_last || own_passed, run);
+	}
+}
+
+static inline bool
+claimed_bit(const uint64_t *claimed, uint32_t i)
+{
+	return (claimed[i / 64] >> (i % 64)) & 1;
+}
+
+/*
+ * compare_held() for a list out of sequence order (pages_unsorted): any page
+ * may be the first to cover a position, so the whole list is walked, the
+ * positions already given to a page marked in the assembler's bitmap, for
+ * REASM_OVERLAP_WINDOW positions of the segment at a time.
+ */
+static void
+compare_held_unsorted(struct reasm_assembler *a, struct reasm_conn *conn,
+		      const struct reasm_segment *seg, const struct reasm_page *own_first,
+		      const struct reasm_page *own_last, struct overlap_run *run)
+{
+	uint64_t *claimed = a->overlap_claimed;
+	uint32_t base, seg_end = seg->seq + seg->len;
+
+	for (base = seg->seq; reasm_seq_diff(base, seg_end) > 0; base += REASM_OVERLAP_WINDOW) {
+		uint32_t win_end = seq_min(base + REASM_OVERLAP_WINDOW, seg_end);
+		const struct reasm_page *p;
+		bool own_passed = false;
+
+		memset(claimed, 0, REASM_OVERLAP_WINDOW / 8);
+		for (p = conn->first; p != NULL; p = p->next) {
+			uint32_t from, to, i, j, n;
+
+			if (p == own_first) {
+				own_passed = true;
+				p = own_last;
+				continue;
+			}
+			from = seq_max(p->seq, base);
+			to = seq_min((uint32_t)(p->seq + p->len), win_end);
+			if (reasm_seq_diff(from, to) <= 0)
+				continue;
+			/* The runs of [from, to) no earlier page took are this page's. */
+			for (i = from - base, n = to - base; i < n; i = j) {
+				for (j = i; j < n && !claimed_bit(claimed, j); j++)
+					claimed[j / 64] |= 1ull << (j % 64);
+				if (j > i)
+					compare_piece(a, conn, seg, p, base + i, base + j,
+						      run->in_order || a->overlap_last ||
+							      own_passed,
+						      run);
+				while (j < n && claimed_bit(claimed, j))
+					j++;
+			}
+		}
+	}
+}
+
+/* Compare @p seg with the pages held from @p p on (see compare_held()). */
+static void
+compare_with_pages(struct reasm_assembler *a, struct reasm_conn *conn,
+		   const struct reasm_segment *seg, const struct reasm_page *p,
+		   const struct reasm_page *own_first, const struct reasm_page *own_last,
+		   struct overlap_run *run)
+{
+	if (unlikely(conn->pages_unsorted))
+		compare_held_unsorted(a, conn, seg, own_first, own_last, run);
+	else
+		compare_held(a, conn, seg, p, own_first, own_last, run);
+}
+
+void
+reasm_overlap_held(struct reasm_assembler *a, struct reasm_conn *conn,
+		   const struct reasm_segment *seg, const struct reasm_page *own_first,
+		   const struct reasm_page *own_last, uint64_t ts)
+{
+	const struct reasm_page *p = own_first->prev;
+	struct overlap_run run;
+
+	/* From the first page that can reach it: none starts a page or more before it. */
+	while (p != NULL && p->prev != NULL &&
+	       reasm_seq_diff(p->prev->seq, seg->seq) < REASM_PAGE_BYTES)
+		p = p->prev;
+	if (p == NULL)
+		p = own_first;
+	run_init(a, &run, ts, false);
+	compare_with_pages(a, conn, seg, p, own_first, own_last, &run);
+	run_close(a, conn, &run);
+}
+
+/* The part of in-order @p seg before next_seq that the retention window still holds. */
+static void
+compare_delivered(struct reasm_assembler *a, struct reasm_conn *conn,
+		  const struct reasm_segment *seg, struct overlap_run *run)
+{
+	const struct reasm_pool *pool = a->pool;
+	size_t slot = (size_t)(conn - pool->conns);
+	const uint8_t *window = pool->retain + slot * pool->retain_bytes;
+	uint32_t mask = pool->retain_bytes - 1;
+	uint32_t kept_from = conn->next_seq - pool->retained[slot];
+	uint32_t from = seq_max(seg->seq, kept_from);
+	uint32_t to = seq_min((uint32_t)(seg->seq + seg->len), conn->next_seq);
+
+	while (reasm_seq_diff(from, to) > 0) {
+		uint32_t at = from & mask, n = RTE_MIN(to - from, pool->retain_bytes - at);
+
+		run_add(a, conn, run, from, seg->payload + (from - seg->seq), window + at, n, false,
+			true);
+		from += n;
+	}
+}
+
+/* A SYN's data starts after the SYN's own sequence number. */
+static const struct reasm_segment *
+data_of(const struct reasm_segment *seg, struct reasm_segment *syn)
+{
+	if (!(seg->flags & REASM_TCP_SYN))
+		return seg;
+	*syn = *seg;
+	syn->seq++;
+	return syn;
+}
+
+void
+reasm_overlap_in_order(struct reasm_assembler *a, struct reasm_conn *conn,
+		       const struct reasm_segment *seg, uint64_t ts)
+{
+	struct reasm_segment syn;
+	struct overlap_run run;
+
+	seg = data_of(seg, &syn);
+	if (seg->len == 0 || reasm_seq_diff(conn->first->seq, seg->seq + seg->len) <= 0)
+		return;
+	run_init(a, &run, ts, true);
+	compare_with_pages(a, conn, seg, conn->first, NULL, NULL, &run);
+	run_close(a, conn, &run);
+}
+
+void
+reasm_overlap_delivered(struct reasm_assembler *a, struct reasm_conn *conn,
+			const struct reasm_segment *seg, uint64_t ts)
+{
+	struct reasm_segment syn;
+	struct overlap_run run;
+
+	seg = data_of(seg, &syn);
+	run_init(a, &run, ts, true);
+	compare_delivered(a, conn, seg, &run);
+	run_close(a, conn, &run);
+}
+
+void
+reasm_retain_record(struct reasm_pool *pool, const struct reasm_conn *conn,
+		    const struct reasm_record *rec)
+{
+	size_t slot = (size_t)(conn - pool->conns);
+	uint8_t *window = pool->retain + slot * pool->retain_bytes;
+	uint32_t mask = pool->retain_bytes - 1, len = rec->len;
+	const uint8_t *bytes = rec->bytes;
+	uint32_t seq;
+
+	/* Bytes before a skip or a start are not the ones just before these. */
+	if (rec->start || rec->skip != 0)
+		pool->retained[slot] = 0;
+	if (len > pool->retain_bytes) {
+		bytes += len - pool->retain_bytes;
+		len = pool->retain_bytes;
+	}
+	seq = conn->next_seq - len;
+	while (len > 0) {
+		uint32_t at = seq & mask, n = RTE_MIN(len, pool->retain_bytes - at);
+
+		memcpy(window + at, bytes, n);
+		bytes += n;
+		seq += n;
+		len -= n;
+	}
+	pool->retained[slot] = RTE_MIN(pool->retained[slot] + rec->len, pool->retain_bytes);
+}

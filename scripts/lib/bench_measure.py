@@ -18,7 +18,7 @@ Runs, in order, with the binaries scripts/bench built:
   6. the connection layer's cost: reasm_bench --side reasm with and without
      --connections, alternated, and both under callgrind;
   7. the overlap options' cost the same way: the default, --overlap-last and
-     --retain-bytes 4096;
+     --retain-bytes 1024 (OVERLAP_RETAIN: grow's 524,288 directions fit in memory);
 then writes everything, with the settings, the machine and the date, to ONE results
 JSON file (--out, default TMP/results.json). scripts/lib/bench_report.py reads it and
 prints the table, writes docs/performance.md and its plot, or the --smoke XML report.
@@ -505,7 +505,7 @@ def run_connections(args, tmp):
 
 
 # What overlap handling costs: the policy, and a retention window of OVERLAP_RETAIN bytes.
-OVERLAP_RETAIN = 4096
+OVERLAP_RETAIN = 1024
 
 
 def run_overlaps(args, tmp):

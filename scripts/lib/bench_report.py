@@ -577,7 +577,7 @@ def overlap_cells(ov, workloads):
 
 
 OVERLAP_HEAD = ["workload", "ns/pkt first", "instr/pkt first", "ns/pkt last", "last/first",
-                "instr added (last)", "ns/pkt retain 4096", "retain/first",
+                "instr added (last)", "ns/pkt retain 1 KiB", "retain/first",
                 "instr added (retain)"]
 
 
@@ -592,12 +592,12 @@ def overlaps_doc(ov, workloads):
             "retransmissions of delivered bytes are compared with. *first* is the library as "
             "the rows above run it (gopacket's policy, no window: overlaps with buffered "
             "bytes are still compared); *last* the same packets with `reasm_bench "
-            "--overlap-last`; *retain 4096* with `--retain-bytes 4096`, which copies every "
-            "delivered byte once into its direction's window (max_conns x 4 KiB allocated "
+            "--overlap-last`; *retain 1 KiB* with `--retain-bytes 1024`, which copies every "
+            "delivered byte once into its direction's window (max_conns x 1 KiB allocated "
             "and zeroed at creation). ns/pkt: best of the runs, the modes alternated twice; "
             "instructions: callgrind, one run each. The workloads' retransmissions repeat "
             "their bytes, so no conflict is found: this is the cost of looking. The window's "
-            "cost in ns is mostly its cache misses: each direction writes its own 4 KiB, "
+            "cost in ns is mostly its cache misses: each direction writes its own window, "
             "far more than the caches hold when many directions are active.\n",
             md_table(OVERLAP_HEAD, cells), ""]
 

@@ -119,41 +119,35 @@ run_init(const struct reasm_assembler *a, struct overlap_run *run, uint64_t ts, 
 	run->seen = ts;
 }
 
-/* Sequence @p x at or after @p y. */
-static inline bool
-seq_at_or_after(uint32_t x, uint32_t y)
+/*
+ * Where page @p p starts relative to @p seg, in bytes (negative: before it).
+ * Overlaps are computed in these offsets, modulo 2^32, so they hold for any
+ * sequence numbers (gopacket's sequence order is not transitive near the
+ * wrap, and only decides the order of the list).
+ */
+static inline int64_t
+page_at(const struct reasm_segment *seg, const struct reasm_page *p)
 {
-	return reasm_seq_diff(y, x) >= 0;
-}
-
-/* The later of two sequence numbers, and the earlier. */
-static inline uint32_t
-seq_max(uint32_t x, uint32_t y)
-{
-	return seq_at_or_after(x, y) ? x : y;
-}
-
-static inline uint32_t
-seq_min(uint32_t x, uint32_t y)
-{
-	return seq_at_or_after(x, y) ? y : x;
+	return (int32_t)(p->seq - seg->seq);
 }
 
 /*
- * Compare bytes [@p from, @p to) of @p seg with held page @p p, which
- * delivery would give them: report, and under the last-wins policy let the
- * arrival's bytes win. @p kept_arrived: the segment is delivered first.
+ * Compare bytes [@p from, @p to) of @p seg (offsets in it) with held page
+ * @p p starting at offset @p at, which delivery would give them: report,
+ * and under the last-wins policy let the arrival's bytes win.
+ * @p kept_arrived: the segment is delivered first.
  */
 static void
 compare_piece(struct reasm_assembler *a, struct reasm_conn *conn, const struct reasm_segment *seg,
-	      const struct reasm_page *p, uint32_t from, uint32_t to, bool kept_arrived,
+	      const struct reasm_page *p, int64_t at, int64_t from, int64_t to, bool kept_arrived,
 	      struct overlap_run *run)
 {
-	run_add(a, conn, run, from, seg->payload + (from - seg->seq), p->data + (from - p->seq),
-		to - from, kept_arrived, false);
+	const uint8_t *held = p->data + (from - at);
+
+	run_add(a, conn, run, seg->seq + (uint32_t)from, seg->payload + from, held,
+		(uint32_t)(to - from), kept_arrived, false);
 	if (a->overlap_last && !run->in_order)
-		memcpy((uint8_t *)(uintptr_t)(p->data + (from - p->seq)),
-		       seg->payload + (from - seg->seq), to - from);
+		memcpy((uint8_t *)(uintptr_t)held, seg->payload + from, (size_t)(to - from));
 }
 
 /*
@@ -168,24 +162,26 @@ compare_held(struct reasm_assembler *a, struct reasm_conn *conn, const struct re
 	     const struct reasm_page *p, const struct reasm_page *own_first,
 	     const struct reasm_page *own_last, struct overlap_run *run)
 {
-	uint32_t seg_end = seg->seq + seg->len, done = seg->seq; /* positions before: settled */
+	uint32_t seg_end = seg->seq + seg->len;
+	int64_t done = 0; /* offsets before it are settled */
 	bool own_passed = false;
 
 	for (; p != NULL && reasm_seq_diff(p->seq, seg_end) > 0; p = p->next) {
-		uint32_t from, to;
+		int64_t at, from, to;
 
 		if (p == own_first) {
 			own_passed = true;
 			p = own_last;
 			continue;
 		}
-		from = seq_max(p->seq, done);
-		to = seq_min((uint32_t)(p->seq + p->len), seg_end);
-		if (reasm_seq_diff(from, to) <= 0)
+		at = page_at(seg, p);
+		from = RTE_MAX(at, done);
+		to = RTE_MIN(at + p->len, (int64_t)seg->len);
+		if (from >= to)
 			continue;
 		done = to;
 		/* Delivered first: in-order data, or pages after the segment's own in the list. */
-		compare_piece(a, conn, seg, p, from, to,
+		compare_piece(a, conn, seg, p, at, from, to,
 			      run->in_order || a->overlap_last || own_passed, run);
 	}
 }
@@ -208,32 +204,33 @@ compare_held_unsorted(struct reasm_assembler *a, struct reasm_conn *conn,
 		      const struct reasm_page *own_last, struct overlap_run *run)
 {
 	uint64_t *claimed = a->overlap_claimed;
-	uint32_t base, seg_end = seg->seq + seg->len;
+	int64_t base;
 
-	for (base = seg->seq; reasm_seq_diff(base, seg_end) > 0; base += REASM_OVERLAP_WINDOW) {
-		uint32_t win_end = seq_min(base + REASM_OVERLAP_WINDOW, seg_end);
+	for (base = 0; base < seg->len; base += REASM_OVERLAP_WINDOW) {
+		int64_t win_end = RTE_MIN(base + REASM_OVERLAP_WINDOW, (int64_t)seg->len);
 		const struct reasm_page *p;
 		bool own_passed = false;
 
 		memset(claimed, 0, REASM_OVERLAP_WINDOW / 8);
 		for (p = conn->first; p != NULL; p = p->next) {
-			uint32_t from, to, i, j, n;
+			int64_t at = page_at(seg, p);
+			uint32_t i, j, n;
 
 			if (p == own_first) {
 				own_passed = true;
 				p = own_last;
 				continue;
 			}
-			from = seq_max(p->seq, base);
-			to = seq_min((uint32_t)(p->seq + p->len), win_end);
-			if (reasm_seq_diff(from, to) <= 0)
+			if (RTE_MAX(at, base) >= RTE_MIN(at + p->len, win_end))
 				continue;
-			/* The runs of [from, to) no earlier page took are this page's. */
-			for (i = from - base, n = to - base; i < n; i = j) {
+			/* The runs of the page's part no earlier page took are this page's. */
+			i = (uint32_t)(RTE_MAX(at, base) - base);
+			n = (uint32_t)(RTE_MIN(at + p->len, win_end) - base);
+			for (; i < n; i = j) {
 				for (j = i; j < n && !claimed_bit(claimed, j); j++)
 					claimed[j / 64] |= 1ull << (j % 64);
 				if (j > i)
-					compare_piece(a, conn, seg, p, base + i, base + j,
+					compare_piece(a, conn, seg, p, at, base + i, base + j,
 						      run->in_order || a->overlap_last ||
 							      own_passed,
 						      run);
@@ -285,15 +282,16 @@ compare_delivered(struct reasm_assembler *a, struct reasm_conn *conn,
 	size_t slot = (size_t)(conn - pool->conns);
 	const uint8_t *window = pool->retain + slot * pool->retain_bytes;
 	uint32_t mask = pool->retain_bytes - 1;
-	uint32_t kept_from = conn->next_seq - pool->retained[slot];
-	uint32_t from = seq_max(seg->seq, kept_from);
-	uint32_t to = seq_min((uint32_t)(seg->seq + seg->len), conn->next_seq);
+	/* Offsets in the segment, as in compare_held(). */
+	int64_t next = (int32_t)(conn->next_seq - seg->seq);
+	int64_t from = RTE_MAX((int64_t)0, next - (int64_t)pool->retained[slot]);
+	int64_t to = RTE_MIN((int64_t)seg->len, next);
 
-	while (reasm_seq_diff(from, to) > 0) {
-		uint32_t at = from & mask, n = RTE_MIN(to - from, pool->retain_bytes - at);
+	while (from < to) {
+		uint32_t seq = seg->seq + (uint32_t)from, at = seq & mask;
+		uint32_t n = (uint32_t)RTE_MIN(to - from, (int64_t)(pool->retain_bytes - at));
 
-		run_add(a, conn, run, from, seg->payload + (from - seg->seq), window + at, n, false,
-			true);
+		run_add(a, conn, run, seq, seg->payload + from, window + at, n, false, true);
 		from += n;
 	}
 }

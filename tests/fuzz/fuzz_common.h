@@ -14,7 +14,8 @@
  * Input header (FUZZ_CONF_BYTES bytes, read by fuzz_rig_setup):
  *   c0  max_conns = 8 + c0 % 57                    (8..64)
  *   c1  pages in each page mempool = 16 + c1 % 241 (16..256)
- *   c2  max_pages_per_conn = c2 % 32               (0 = unlimited)
+ *   c2  max_pages_per_conn = c2 % 32               (0 = unlimited); bit 5 overlap
+ *       policy REASM_OVERLAP_LAST; bit 6 retain_bytes 64 (delivered bytes compared)
  *   c3  max_pages_total = c3 < 128 ? 0 : c3 % 128  (0 = unlimited)
  *   c4  bit 0 shared pool; bit 1 two assemblers on it (shared only);
  *       bit 2 the second assembler has its own page mempool;
@@ -186,8 +187,9 @@ struct fstream {
 	int key;        /* harness key index, or -1 */
 	bool pos_known; /* reference check: position of the next byte known */
 	uint32_t next_pos;
-	uint64_t bytes;   /* record bytes it got */
-	uint64_t skipped; /* sum of its positive skips */
+	uint64_t bytes;                     /* record bytes it got */
+	uint64_t skipped;                   /* sum of its positive skips */
+	uint64_t conflicts, conflict_bytes; /* what its conflict() calls said */
 };
 
 #define FUZZ_MAX_OPEN 256
@@ -322,6 +324,12 @@ fuzz_check_totals(const struct fstream *s, const struct reasm_stream_totals *t, 
 		   when, s->id, (unsigned long long)t->delivered_bytes,
 		   (unsigned long long)t->skipped_bytes, (unsigned long long)s->bytes,
 		   (unsigned long long)s->skipped);
+	FUZZ_CHECK(t->conflicts == s->conflicts && t->conflict_bytes == s->conflict_bytes,
+		   "%s: stream %u: totals say %llu conflicts of %llu bytes; its callback got %llu "
+		   "of %llu",
+		   when, s->id, (unsigned long long)t->conflicts,
+		   (unsigned long long)t->conflict_bytes, (unsigned long long)s->conflicts,
+		   (unsigned long long)s->conflict_bytes);
 	FUZZ_CHECK(t->received_bytes == t->delivered_bytes + t->overlap_bytes + t->buffered_bytes +
 						t->discarded_bytes &&
 			   t->received_bytes >= t->delivered_bytes,
@@ -353,10 +361,27 @@ cb_complete(void *stream, const struct reasm_stream_totals *totals)
 	S.completes++;
 }
 
+static void
+cb_conflict(void *stream, const struct reasm_conflict *c)
+{
+	struct fstream *s = stream;
+
+	FUZZ_CHECK(s != NULL && s->open, "conflict() on a stream not open");
+	FUZZ_CHECK(c->len > 0 && c->differing > 0 && c->differing <= c->len,
+		   "conflict of %u bytes, %u differing", c->len, c->differing);
+	FUZZ_CHECK(!c->delivered || !c->kept_arrived, "a delivered copy is the one kept");
+	FUZZ_CHECK(c->offset_known || c->offset == 0, "offset %u not known", c->offset);
+	FUZZ_CHECK(memcmp(c->kept_sha256, c->other_sha256, sizeof(c->kept_sha256)) != 0,
+		   "conflicting copies with the same SHA-256");
+	s->conflicts++;
+	s->conflict_bytes += c->differing;
+}
+
 static const struct reasm_stream_ops fuzz_ops = {
 	.open = cb_open,
 	.reassembled = cb_reassembled,
 	.complete = cb_complete,
+	.conflict = cb_conflict,
 };
 
 /* Forget every stream of the last input (they are freed here) and start afresh. */
@@ -459,6 +484,7 @@ fuzz_rig_setup(struct fuzz_rig *rig, struct fin *in)
 	pc.ops = &fuzz_ops;
 	pc.factory_ctx = &S;
 	pc.stream_priv_size = S.priv_size;
+	pc.retain_bytes = (c[2] & 0x40) ? 64 : 0;
 	rig->pool = reasm_pool_create(&pc);
 	FUZZ_CHECK(rig->pool != NULL, "reasm_pool_create: %s", rte_strerror(rte_errno));
 	rig->na = two ? 2 : 1;
@@ -472,6 +498,7 @@ fuzz_rig_setup(struct fuzz_rig *rig, struct fin *in)
 	}
 	ac.pool = rig->pool;
 	ac.max_pages_per_conn = c[2] % 32;
+	ac.overlap_policy = (c[2] & 0x20) ? REASM_OVERLAP_LAST : REASM_OVERLAP_FIRST;
 	ac.max_pages_total = c[3] < 128 ? 0 : c[3] % 128;
 	ac.socket_id = SOCKET_ID_ANY;
 	if (c[5] & 0x80) {

@@ -88,6 +88,7 @@ conn_close(struct sink *k, const struct sink_conn *conn, const struct reasm_conn
 const struct sink_ops sink_conn_ops = {
 	.name = "conn",
 	.arg = SINK_ARG_REQUIRED,
+	.per_stream_detail = true, /* its sides sum the streams' records, skips and conflicts */
 	.open = sink_line_file_open,
 	.conn_close = conn_close,
 	.reopen = sink_line_file_reopen,

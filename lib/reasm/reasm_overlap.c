@@ -7,12 +7,14 @@
  *
  * Each arriving segment is compared with the bytes the stream would deliver
  * at its positions without it: for a position held in pages, the first page
- * in delivery order (sequence order, earlier arrival first at the same
- * sequence) that covers it; for a delivered position, the retained copy.
- * Which copy is kept follows the policy; contiguous positions compared with
- * the same outcome make one overlap, reported as a conflict when any of its
- * bytes differ. None of this runs unless a segment overlaps held pages or,
- * with a retention window, repeats delivered bytes.
+ * in delivery order (the list's: sequence order, earlier arrival first at the
+ * same sequence, unless a segment's block of pages reached past later pages)
+ * that covers it; for a delivered position, the retained copy. Which copy is
+ * kept follows the policy; contiguous positions compared with the same
+ * outcome make one overlap, reported as a conflict when any of its bytes
+ * differ (in a list out of order, pieces come page by page, so one overlap
+ * may be reported in several parts). None of this runs unless a segment
+ * overlaps held pages or, with a retention window, repeats delivered bytes.
  */
 
 #include <string.h>

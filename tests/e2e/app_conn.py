@@ -31,8 +31,10 @@ count N:
   and exactly the history the spec's rules give for the generator's packets;
 - NAME.wN.sums_equal_jsonl: per conn record and direction its sums are those of the jsonl
   lines carrying its conn_id from that side (streams = their number; bytes, records, skips,
-  skip_unknown, skipped_bytes, skipped_by_cause, received, overlap, discarded, cut), and
-  payload_bytes >= received;
+  skip_unknown, skipped_bytes, skipped_by_cause, received, overlap, discarded, cut,
+  conflicts, conflict_bytes), and payload_bytes >= received;
+- NAME.conn_sink_alone: with the conn sink alone (no jsonl, --quiet) the conn records are
+  those of the run with jsonl (its sides sum the same records and skips);
 - NAME.wN.ids: the fields in the spec's order; conn_id "W.N" unique, W the record's worker,
   per worker N = 1..n; duration = last_seen - first_seen; every jsonl line has conn_id
   right after community_id, a conn_id of the conn file, its record's community_id, worker
@@ -254,15 +256,19 @@ def history_consistent(t, r):
 class Run:
     """One replay: result, summary, jsonl objects, conn records, their errors."""
 
-    def __init__(self, reasm, cap, out_base, lcores, extra=()):
+    def __init__(self, reasm, cap, out_base, lcores, extra=(), with_jsonl=True):
         self.jsonl, self.conn = out_base + ".jsonl", out_base + ".conn.jsonl"
         for p in (self.jsonl, self.conn):
             if os.path.exists(p):
                 os.unlink(p)
+        sinks = ["--sink", "conn:" + self.conn]
+        if with_jsonl:
+            sinks = ["--sink", "jsonl:" + self.jsonl] + sinks
+        else:
+            open(self.jsonl, "w").close()
         t0 = time.monotonic()
-        self.res = reasm.run(["net_pcap0,rx_pcap=" + cap],
-                             ["--sink", "jsonl:" + self.jsonl, "--sink", "conn:" + self.conn] +
-                             APP_ARGS + list(extra), RUN_TIMEOUT, lcores=lcores)
+        self.res = reasm.run(["net_pcap0,rx_pcap=" + cap], sinks + APP_ARGS + list(extra),
+                             RUN_TIMEOUT, lcores=lcores)
         self.secs = time.monotonic() - t0
         self.summary = appliance.parse_summary(self.res.stdout)
         self.objs, errs = read_objs(self.jsonl)
@@ -566,6 +572,15 @@ class Generated:
                             "\n".join(sums_problems(run.recs, run.objs)[:30]) or None)
             self.report.add(pre + "ids", "\n".join(ids_problems(run.recs, run.objs)[:30])
                             or None)
+        if workers[0][0] in by_n:
+            # The conn sink alone (no jsonl, --quiet) sums its sides the same way.
+            n, lcores = workers[0]
+            alone = Run(self.reasm, info["pcap"], os.path.join(self.work, "%s.alone" % name),
+                        lcores, extra, with_jsonl=False)
+            self.report.add("%s.conn_sink_alone" % name,
+                            ("the run failed: " + alone.why_not()) if not alone.ok() else
+                            None if strip_run(alone.recs) == strip_run(by_n[n]) else
+                            "the conn records differ without a jsonl sink")
         if len(by_n) == len(workers) and len(workers) > 1:
             base = strip_run(by_n[workers[0][0]])
             bad = [n for n, recs in by_n.items() if strip_run(recs) != base]

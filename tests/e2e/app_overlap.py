@@ -327,13 +327,8 @@ class Overlap:
 
     def gopacket_ref(self):
         if self.ref is None:
-            if not os.path.isdir("/usr/share/gocode/src/github.com/google/gopacket/"
-                                 "tcpassembly"):
-                self.ref = (None, "gopacket is not installed "
-                            "(golang-github-google-gopacket-dev)")
-            else:
-                self.ref = gopacket.build_reference(source_dir(), self.build_dir,
-                                                    "gopacket-ref-overlap")
+            self.ref = gopacket.build_reference_if_installed(source_dir(), self.build_dir,
+                                                             "gopacket-ref-overlap")
         return self.ref
 
     def check_gopacket(self, g):

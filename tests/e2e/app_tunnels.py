@@ -210,13 +210,8 @@ class Tunnels:
 
     def gopacket_ref(self):
         if self.ref is None:
-            if not os.path.isdir("/usr/share/gocode/src/github.com/google/gopacket/"
-                                 "tcpassembly"):
-                self.ref = (None, "gopacket is not installed "
-                            "(golang-github-google-gopacket-dev)")
-            else:
-                self.ref = gopacket.build_reference(source_dir(), self.build_dir,
-                                                    "gopacket-ref-tunnels")
+            self.ref = gopacket.build_reference_if_installed(source_dir(), self.build_dir,
+                                                             "gopacket-ref-tunnels")
         return self.ref
 
     def defrag_support(self):

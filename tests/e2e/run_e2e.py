@@ -227,9 +227,7 @@ def strip(rows):
 
 def build_gopacket_ref(build_dir):
     """tools/gopacket-ref built with Debian's Go packages: (path, None), or (None, why)."""
-    if not os.path.isdir("/usr/share/gocode/src/github.com/google/gopacket/tcpassembly"):
-        return None, "gopacket is not installed (golang-github-google-gopacket-dev)"
-    return gopacket.build_reference(source_dir(), build_dir, "gopacket-ref-gencap")
+    return gopacket.build_reference_if_installed(source_dir(), build_dir, "gopacket-ref-gencap")
 
 
 def model_vs_gopacket(checks, name, info, gopacket_ref):

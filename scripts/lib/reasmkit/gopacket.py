@@ -15,6 +15,13 @@ import subprocess
 import time
 
 
+def build_reference_if_installed(source_dir, build_dir, name):
+    """build_reference() where Debian's gopacket is installed; else (None, why)."""
+    if not os.path.isdir("/usr/share/gocode/src/github.com/google/gopacket/tcpassembly"):
+        return None, "gopacket is not installed (golang-github-google-gopacket-dev)"
+    return build_reference(source_dir, build_dir, name)
+
+
 def build_reference(source_dir, build_dir, name="gopacket-ref"):
     """Build tools/gopacket-ref as build_dir/name with Debian's Go packages; returns
     (path, None) or (None, error text). Tests building at the same time share
